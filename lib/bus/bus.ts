@@ -1,0 +1,70 @@
+/**
+ * The bus between the services: a partitioned, retained log of envelopes per table topic
+ * (SPEC §3). The bus knows nothing of databases; sources know nothing of the bus.
+ */
+import type { Offsets } from "../cursor.ts";
+import type { Envelope, SourceInfo } from "../envelope.ts";
+
+export type { Offsets };
+
+export interface BusMessage {
+  readonly topic: string;
+  /** JSON of the envelope's `key`: keeps one row's changes in one partition, in order. */
+  readonly key: string;
+  /** The envelope JSON. */
+  readonly value: string;
+  /** The parsed envelope, when the producer has it; an in-process bus hands it on as is. */
+  readonly envelope?: Envelope;
+}
+
+export interface BusRecord extends BusMessage {
+  readonly partition: number;
+  readonly offset: number;
+  /** When the bus accepted the record (ms since the epoch). */
+  readonly timestamp: number;
+}
+
+export type RecordsHandler = (records: readonly BusRecord[]) => void;
+
+export interface Bus {
+  readonly transport: "memory" | "kafka";
+  /** Names the log that offsets refer to; a cursor from another log is refused. */
+  readonly epoch: string;
+  /** Resolves once every message is durably accepted, in order per key. */
+  publish(messages: readonly BusMessage[]): Promise<void>;
+  /**
+   * Delivers every record published after the returned offsets, in order per partition, until
+   * the signal aborts. Topics missing from the map start at offset 0.
+   */
+  follow(onRecords: RecordsHandler, signal: AbortSignal): Promise<ReadonlyMap<string, Offsets>>;
+  /** The retained records of a topic: `start` is the oldest held, `end` the next to be written. */
+  range(topic: string): Promise<{ start: Offsets; end: Offsets }>;
+  /**
+   * Records of `topic` from `from` up to, not including, `to`. Throws `cursor_expired` when
+   * `from` is older than what is retained.
+   */
+  read(topic: string, from: Offsets, to: Offsets): AsyncIterable<readonly BusRecord[]>;
+  /** True while the bus can accept and deliver records. */
+  ready(): boolean;
+  close(): Promise<void>;
+}
+
+/** `<prefix>.<source name>.<schema or db>.<table>`, with characters Kafka refuses replaced. */
+export function topicFor(
+  prefix: string,
+  source: Pick<SourceInfo, "name" | "schema" | "db" | "table">,
+) {
+  return [prefix, source.name, source.schema ?? source.db, source.table]
+    .map((part) => part.replace(/[^A-Za-z0-9_-]/g, "_"))
+    .join(".");
+}
+
+/** The bus message for an envelope (SPEC §3: key = JSON of `key`, value = envelope JSON). */
+export function messageFor(prefix: string, envelope: Envelope): BusMessage {
+  return {
+    topic: topicFor(prefix, envelope.source),
+    key: JSON.stringify(envelope.key),
+    value: JSON.stringify(envelope),
+    envelope,
+  };
+}

@@ -1,0 +1,146 @@
+/**
+ * The in-process bus: one single-partition log per topic, held in memory with a retention time
+ * and a byte budget. Used when KAFKA_BROKERS is unset; lost when the process exits, which its
+ * epoch makes visible to cursors.
+ */
+import { SyncError } from "../errors.ts";
+import type { Bus, BusMessage, BusRecord, Offsets, RecordsHandler } from "./bus.ts";
+
+export interface MemoryBusOptions {
+  retentionMs: number;
+  maxBytes: number;
+  now?: () => number;
+}
+
+class TopicLog {
+  records: BusRecord[] = [];
+  head = 0; // index of the oldest retained record
+  next = 0; // offset the next record gets
+
+  get start(): number {
+    return this.next - (this.records.length - this.head);
+  }
+
+  append(m: BusMessage, timestamp: number): BusRecord {
+    const record: BusRecord = { ...m, partition: 0, offset: this.next++, timestamp };
+    this.records.push(record);
+    return record;
+  }
+
+  oldest(): BusRecord | undefined {
+    return this.records[this.head];
+  }
+
+  dropOldest(): BusRecord | undefined {
+    const r = this.records[this.head];
+    if (!r) return undefined;
+    this.records[this.head++] = undefined as unknown as BusRecord;
+    if (this.head > 1024 && this.head * 2 > this.records.length) {
+      this.records = this.records.slice(this.head);
+      this.head = 0;
+    }
+    return r;
+  }
+
+  slice(from: number, to: number): BusRecord[] {
+    const base = this.start;
+    return this.records.slice(this.head + from - base, this.head + to - base);
+  }
+}
+
+export class MemoryBus implements Bus {
+  readonly transport = "memory" as const;
+  readonly epoch = `mem-${crypto.randomUUID()}`;
+  private readonly logs = new Map<string, TopicLog>();
+  private readonly followers = new Set<RecordsHandler>();
+  private bytes = 0;
+  private closed = false;
+  private readonly now: () => number;
+
+  constructor(private readonly options: MemoryBusOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  publish(messages: readonly BusMessage[]): Promise<void> {
+    if (this.closed) return Promise.reject(new SyncError("unavailable", "bus is closed"));
+    if (messages.length === 0) return Promise.resolve();
+    const now = this.now();
+    const records = messages.map((m) => {
+      this.bytes += m.value.length + m.key.length;
+      return this.log(m.topic).append(m, now);
+    });
+    this.trim(now);
+    for (const handler of this.followers) queueMicrotask(() => handler(records));
+    return Promise.resolve();
+  }
+
+  follow(onRecords: RecordsHandler, signal: AbortSignal): Promise<ReadonlyMap<string, Offsets>> {
+    const from = new Map([...this.logs].map(([topic, log]) => [topic, [log.next] as Offsets]));
+    this.followers.add(onRecords);
+    signal.addEventListener("abort", () => this.followers.delete(onRecords), { once: true });
+    return Promise.resolve(from);
+  }
+
+  range(topic: string): Promise<{ start: Offsets; end: Offsets }> {
+    const log = this.logs.get(topic);
+    return Promise.resolve({ start: [log?.start ?? 0], end: [log?.next ?? 0] });
+  }
+
+  async *read(topic: string, from: Offsets, to: Offsets): AsyncIterable<readonly BusRecord[]> {
+    const log = this.logs.get(topic);
+    const first = from[0] ?? 0;
+    const last = Math.min(to[0] ?? 0, log?.next ?? 0);
+    if (first < (log?.start ?? 0)) {
+      throw new SyncError("cursor_expired", "the cursor is older than the retained history");
+    }
+    for (let at = first; log && at < last; at += 1000) {
+      // Re-check each page: retention may have dropped records while the reader waited.
+      if (at < log.start) {
+        throw new SyncError("cursor_expired", "history expired while it was being read");
+      }
+      yield log.slice(at, Math.min(at + 1000, last));
+    }
+  }
+
+  ready(): boolean {
+    return !this.closed;
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    this.followers.clear();
+    return Promise.resolve();
+  }
+
+  /** Bytes of records currently retained. */
+  retainedBytes(): number {
+    return this.bytes;
+  }
+
+  private log(topic: string): TopicLog {
+    let log = this.logs.get(topic);
+    if (!log) this.logs.set(topic, log = new TopicLog());
+    return log;
+  }
+
+  private trim(now: number): void {
+    const horizon = now - this.options.retentionMs;
+    for (const log of this.logs.values()) {
+      while ((log.oldest()?.timestamp ?? Infinity) < horizon) this.drop(log);
+    }
+    while (this.bytes > this.options.maxBytes) {
+      let oldest: TopicLog | undefined;
+      for (const log of this.logs.values()) {
+        const r = log.oldest();
+        if (r && (!oldest || r.timestamp < oldest.oldest()!.timestamp)) oldest = log;
+      }
+      if (!oldest) break;
+      this.drop(oldest);
+    }
+  }
+
+  private drop(log: TopicLog): void {
+    const r = log.dropOldest();
+    if (r) this.bytes -= r.value.length + r.key.length;
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The only module that reads the environment. Every variable is validated at once and every
+ * problem is reported together, so a bad deployment fails at start-up with one clear message.
+ */
+import { z } from "zod";
+
+const identifier = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const positive = (fallback: number) => z.coerce.number().positive().default(fallback);
+const url = (schemes: string[]) =>
+  z.string().trim().refine((v) => {
+    try {
+      return schemes.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL starting with ${schemes.map((s) => `${s}//`).join(" or ")}`);
+const list = (item: z.ZodType<string, string>) =>
+  z.string().transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean)).pipe(
+    z.array(item),
+  );
+
+const envSchema = z.object({
+  DATABASE_URL: url(["postgres:", "postgresql:"]).optional(),
+  KAFKA_BROKERS: list(z.string().regex(/^[^\s:]+:\d+$/, "must be host:port")).optional(),
+  KAFKA_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default("synchub"),
+  JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  MYSQL_URL: url(["mysql:", "mariadb:"]).optional(),
+  MONGODB_URL: url(["mongodb:", "mongodb+srv:"]).optional(),
+  PUBLICATION: z.string().regex(identifier, "must be a plain SQL identifier").default("synchub"),
+  REPLICATION_SLOT: z.string().regex(/^[a-z0-9_]{1,63}$/, "lower-case letters, digits and _")
+    .default("synchub"),
+  PUBLICATION_TABLES: list(z.string().regex(/^[A-Za-z_][\w$]*\.[A-Za-z_][\w$]*$/, "schema.table"))
+    .optional(),
+  PG_SOURCE_NAME: z.string().regex(/^[A-Za-z0-9_-]+$/).default("pg"),
+  BUCKET_COLUMN: z.string().regex(identifier).default("bucket"),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  CRUD_PORT: port(8000),
+  GATEWAY_PORT: port(8080),
+  LISTENER_PORT: port(8090),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  CURSOR_RETENTION_HOURS: positive(24),
+  MEMORY_BUS_MAX_MB: positive(128),
+  WS_MAX_FRAME_BYTES: z.coerce.number().int().min(256).default(64 * 1024),
+  WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).default(100),
+  WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(8 * 1024 * 1024),
+  CRUD_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  EMBEDDED_PG_PORT: port(54329),
+  DATA_DIR: z.string().min(1).default(".data"),
+  CACHE_DIR: z.string().min(1).optional(),
+  XDG_CACHE_HOME: z.string().optional(),
+  HOME: z.string().optional(),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+export interface Config {
+  databaseUrl: string | undefined;
+  kafka: { brokers: string[]; topicPrefix: string } | undefined;
+  topicPrefix: string;
+  jwtSecret: string | undefined;
+  mysqlUrl: string | undefined;
+  mongodbUrl: string | undefined;
+  postgres: {
+    publication: string;
+    slot: string;
+    sourceName: string;
+    publicationTables: string[] | undefined;
+  };
+  bucketColumn: string;
+  host: string;
+  ports: { crud: number; gateway: number; listener: number };
+  logLevel: "debug" | "info" | "warn" | "error";
+  cursorRetentionMs: number;
+  memoryBusMaxBytes: number;
+  gateway: { maxFrameBytes: number; maxSubscriptions: number; maxBufferedBytes: number };
+  crud: { maxBodyBytes: number };
+  embeddedPostgresPort: number;
+  dataDir: string;
+  /** Where downloaded or unpacked tools (PostgreSQL binaries, Kafka jars) are kept between runs. */
+  cacheDir: string;
+}
+
+/** What a service cannot start without; checked together with everything else. */
+export type Requirement = "database" | "jwt";
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export function loadConfig(
+  requirements: readonly Requirement[] = [],
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): Config {
+  // An empty variable means "not set", as in most shells' `FOO= cmd`.
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ""),
+  );
+  const parsed = envSchema.safeParse(present);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${i.path.join(".") || "environment"}: ${i.message}`);
+  const e = parsed.success ? parsed.data : undefined;
+  if (requirements.includes("database") && !present.DATABASE_URL) {
+    problems.push("DATABASE_URL: required (postgres://user:password@host:5432/db)");
+  }
+  if (requirements.includes("jwt") && !present.JWT_SECRET) {
+    problems.push("JWT_SECRET: required (at least 32 random characters)");
+  }
+  if (problems.length > 0 || !e) throw new ConfigError(problems);
+
+  return {
+    databaseUrl: e.DATABASE_URL,
+    kafka: e.KAFKA_BROKERS?.length
+      ? { brokers: e.KAFKA_BROKERS, topicPrefix: e.KAFKA_TOPIC_PREFIX }
+      : undefined,
+    topicPrefix: e.KAFKA_TOPIC_PREFIX,
+    jwtSecret: e.JWT_SECRET,
+    mysqlUrl: e.MYSQL_URL,
+    mongodbUrl: e.MONGODB_URL,
+    postgres: {
+      publication: e.PUBLICATION,
+      slot: e.REPLICATION_SLOT,
+      sourceName: e.PG_SOURCE_NAME,
+      publicationTables: e.PUBLICATION_TABLES,
+    },
+    bucketColumn: e.BUCKET_COLUMN,
+    host: e.HOST,
+    ports: { crud: e.CRUD_PORT, gateway: e.GATEWAY_PORT, listener: e.LISTENER_PORT },
+    logLevel: e.LOG_LEVEL,
+    cursorRetentionMs: e.CURSOR_RETENTION_HOURS * 3_600_000,
+    memoryBusMaxBytes: Math.round(e.MEMORY_BUS_MAX_MB * 1024 * 1024),
+    gateway: {
+      maxFrameBytes: e.WS_MAX_FRAME_BYTES,
+      maxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
+      maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
+    },
+    crud: { maxBodyBytes: e.CRUD_MAX_BODY_BYTES },
+    embeddedPostgresPort: e.EMBEDDED_PG_PORT,
+    dataDir: e.DATA_DIR,
+    cacheDir: e.CACHE_DIR ?? defaultCacheDir(e.XDG_CACHE_HOME, e.HOME),
+  };
+}
+
+/**
+ * When root, the embedded database runs as an unprivileged user that must read the cached
+ * binaries, so they go to a world-readable place rather than root's home.
+ */
+function defaultCacheDir(xdg: string | undefined, home: string | undefined): string {
+  if (Deno.uid() === 0 || (!xdg && !home)) return "/var/tmp/synchub-cache";
+  return `${xdg ?? `${home}/.cache`}/synchub`;
+}

@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { ConfigError, loadConfig } from "./config.ts";
+
+Deno.test("defaults give a runnable local configuration", () => {
+  const c = loadConfig([], {});
+  assert.deepEqual(c.ports, { crud: 8000, gateway: 8080, listener: 8090 });
+  assert.equal(c.databaseUrl, undefined);
+  assert.equal(c.kafka, undefined);
+  assert.equal(c.postgres.publication, "synchub");
+  assert.equal(c.bucketColumn, "bucket");
+  assert.equal(c.cursorRetentionMs, 24 * 3_600_000);
+});
+
+Deno.test("values are parsed and typed", () => {
+  const c = loadConfig(["database", "jwt"], {
+    DATABASE_URL: "postgres://u:p@db:5432/app",
+    JWT_SECRET: "x".repeat(32),
+    KAFKA_BROKERS: "k1:9092, k2:9092",
+    CRUD_PORT: "9000",
+    PUBLICATION_TABLES: "public.todos,app.notes",
+    LOG_LEVEL: "debug",
+  });
+  assert.deepEqual(c.kafka, { brokers: ["k1:9092", "k2:9092"], topicPrefix: "synchub" });
+  assert.equal(c.ports.crud, 9000);
+  assert.deepEqual(c.postgres.publicationTables, ["public.todos", "app.notes"]);
+  assert.equal(c.logLevel, "debug");
+});
+
+Deno.test("every problem is reported at once", () => {
+  try {
+    loadConfig(["database", "jwt"], {
+      CRUD_PORT: "eighty",
+      KAFKA_BROKERS: "no-port",
+      LOG_LEVEL: "loud",
+      MYSQL_URL: "http://x",
+    });
+    assert.fail("expected a ConfigError");
+  } catch (e) {
+    assert.ok(e instanceof ConfigError);
+    const text = e.problems.join("\n");
+    for (
+      const name of [
+        "CRUD_PORT",
+        "KAFKA_BROKERS",
+        "LOG_LEVEL",
+        "MYSQL_URL",
+        "DATABASE_URL",
+        "JWT_SECRET",
+      ]
+    ) {
+      assert.match(text, new RegExp(name), `${name} missing from:\n${text}`);
+    }
+  }
+});
+
+Deno.test("a short JWT secret is refused and empty values count as unset", () => {
+  assert.throws(() => loadConfig([], { JWT_SECRET: "short" }), /JWT_SECRET/);
+  assert.equal(loadConfig([], { DATABASE_URL: "  " }).databaseUrl, undefined);
+});

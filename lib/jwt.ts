@@ -1,0 +1,57 @@
+/** Access tokens (SPEC §4): HS256 JWTs carrying `sub`, `exp` and `buckets`. */
+import { jwtVerify, SignJWT } from "jose";
+import { z } from "zod";
+import { SyncError } from "./errors.ts";
+
+const claimsSchema = z.object({
+  sub: z.string().min(1),
+  exp: z.number(),
+  buckets: z.array(z.string()).default([]),
+});
+
+export type Claims = z.infer<typeof claimsSchema>;
+export type TokenVerifier = (token: string) => Promise<Claims>;
+
+export function createTokenVerifier(secret: string): TokenVerifier {
+  const key = new TextEncoder().encode(secret);
+  return async (token) => {
+    let payload: unknown;
+    try {
+      ({ payload } = await jwtVerify(token, key, {
+        algorithms: ["HS256"],
+        requiredClaims: ["exp"],
+      }));
+    } catch (err) {
+      const reason = (err as { code?: string }).code === "ERR_JWT_EXPIRED"
+        ? "token expired"
+        : "invalid token";
+      throw new SyncError("unauthorized", reason);
+    }
+    const claims = claimsSchema.safeParse(payload);
+    if (!claims.success) {
+      throw new SyncError("unauthorized", "token lacks sub or has malformed buckets");
+    }
+    return claims.data;
+  };
+}
+
+export async function signToken(
+  secret: string,
+  claims: { sub: string; buckets: readonly string[] },
+  ttlSeconds = 3600,
+): Promise<string> {
+  return await new SignJWT({ buckets: [...claims.buckets] })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(claims.sub)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
+    .sign(new TextEncoder().encode(secret));
+}
+
+/** The token of a request: `Authorization: Bearer …` first, then `?token=`. */
+export function tokenFromRequest(req: Request): string | undefined {
+  const header = req.headers.get("authorization");
+  const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
+  if (match) return match[1];
+  return new URL(req.url).searchParams.get("token") ?? undefined;
+}

@@ -1,0 +1,155 @@
+/**
+ * A small Prometheus registry: counters, gauges and histograms with labels, rendered in the
+ * text exposition format. Each service owns one registry; process metrics are added on render.
+ */
+
+type Labels = Record<string, string>;
+
+abstract class Metric {
+  protected readonly series = new Map<string, { labels: Labels; value: number }>();
+  constructor(readonly name: string, readonly help: string, readonly type: string) {}
+
+  protected entry(labels: Labels) {
+    const id = labelText(labels);
+    let e = this.series.get(id);
+    if (!e) this.series.set(id, e = { labels, value: 0 });
+    return e;
+  }
+
+  render(): string[] {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
+    for (const { labels, value } of this.series.values()) {
+      lines.push(`${this.name}${labelText(labels)} ${formatNumber(value)}`);
+    }
+    return lines;
+  }
+}
+
+export class Counter extends Metric {
+  constructor(name: string, help: string) {
+    super(name, help, "counter");
+  }
+  inc(labels: Labels = {}, by = 1): void {
+    this.entry(labels).value += by;
+  }
+  get(labels: Labels = {}): number {
+    return this.series.get(labelText(labels))?.value ?? 0;
+  }
+}
+
+export class Gauge extends Metric {
+  constructor(name: string, help: string, private readonly collect?: () => number) {
+    super(name, help, "gauge");
+  }
+  set(value: number, labels: Labels = {}): void {
+    this.entry(labels).value = value;
+  }
+  inc(labels: Labels = {}, by = 1): void {
+    this.entry(labels).value += by;
+  }
+  dec(labels: Labels = {}, by = 1): void {
+    this.entry(labels).value -= by;
+  }
+  get(labels: Labels = {}): number {
+    return this.series.get(labelText(labels))?.value ?? 0;
+  }
+  override render(): string[] {
+    if (this.collect) this.set(this.collect());
+    return super.render();
+  }
+}
+
+export class Histogram {
+  private readonly series = new Map<
+    string,
+    { labels: Labels; counts: number[]; sum: number; count: number }
+  >();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: readonly number[] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000],
+  ) {}
+
+  observe(value: number, labels: Labels = {}): void {
+    const id = labelText(labels);
+    let s = this.series.get(id);
+    if (!s) {
+      this.series.set(id, s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 });
+    }
+    for (let i = 0; i < this.buckets.length; i++) {
+      if (value <= this.buckets[i]!) s.counts[i]!++;
+    }
+    s.sum += value;
+    s.count++;
+  }
+
+  count(labels: Labels = {}): number {
+    return this.series.get(labelText(labels))?.count ?? 0;
+  }
+
+  render(): string[] {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    for (const s of this.series.values()) {
+      this.buckets.forEach((b, i) => {
+        lines.push(
+          `${this.name}_bucket${labelText({ ...s.labels, le: String(b) })} ${s.counts[i]}`,
+        );
+      });
+      lines.push(`${this.name}_bucket${labelText({ ...s.labels, le: "+Inf" })} ${s.count}`);
+      lines.push(`${this.name}_sum${labelText(s.labels)} ${formatNumber(s.sum)}`);
+      lines.push(`${this.name}_count${labelText(s.labels)} ${s.count}`);
+    }
+    return lines;
+  }
+}
+
+export class Registry {
+  private readonly metrics = new Map<string, Metric | Histogram>();
+
+  constructor(readonly service: string) {
+    this.gauge(
+      "process_resident_memory_bytes",
+      "Resident set size of the process in bytes.",
+      () => Deno.memoryUsage().rss,
+    );
+  }
+
+  counter(name: string, help: string): Counter {
+    return this.register(name, () => new Counter(name, help));
+  }
+  gauge(name: string, help: string, collect?: () => number): Gauge {
+    return this.register(name, () => new Gauge(name, help, collect));
+  }
+  histogram(name: string, help: string, buckets?: readonly number[]): Histogram {
+    return this.register(name, () => new Histogram(name, help, buckets));
+  }
+
+  /** Prometheus text exposition format. */
+  render(): string {
+    return [...this.metrics.values()].flatMap((m) => m.render()).join("\n") + "\n";
+  }
+
+  private register<T extends Metric | Histogram>(name: string, make: () => T): T {
+    const existing = this.metrics.get(name);
+    if (existing) return existing as T;
+    const m = make();
+    this.metrics.set(name, m);
+    return m;
+  }
+}
+
+function labelText(labels: Labels): string {
+  const keys = Object.keys(labels);
+  if (keys.length === 0) return "";
+  return `{${keys.map((k) => `${k}="${escapeLabel(labels[k]!)}"`).join(",")}}`;
+}
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+function formatNumber(n: number): string {
+  if (Number.isNaN(n)) return "NaN";
+  if (!Number.isFinite(n)) return n > 0 ? "+Inf" : "-Inf";
+  return String(n);
+}

@@ -1,0 +1,283 @@
+/**
+ * The tables SyncHub serves: every table of the sync publication, with its columns, primary key
+ * and bucket column, read from the database itself.
+ */
+import type pg from "pg";
+import type { Logger } from "../log.ts";
+import { learnArrayType, OID } from "./values.ts";
+
+export type ColumnKind =
+  | "boolean"
+  | "integer"
+  | "bigint"
+  | "float"
+  | "numeric"
+  | "string"
+  | "uuid"
+  | "json"
+  | "bytea"
+  | "timestamp"
+  | "date"
+  | "time"
+  | "interval"
+  | "enum"
+  | "array"
+  | "other";
+
+export interface ColumnInfo {
+  readonly name: string;
+  readonly typeOid: number;
+  /** As `format_type` prints it: `character varying(40)`, `integer[]`, … */
+  readonly typeName: string;
+  readonly kind: ColumnKind;
+  /** For arrays: the element kind. */
+  readonly element?: ColumnKind;
+  readonly enumValues?: readonly string[];
+  /** Bits of an integer column: 16 or 32 (bigint is its own kind). */
+  readonly intBits?: 16 | 32;
+  readonly maxLength?: number;
+  readonly notNull: boolean;
+  readonly hasDefault: boolean;
+  /** Generated or identity ALWAYS: the database writes it, clients may not. */
+  readonly readOnly: boolean;
+}
+
+export interface TableInfo {
+  readonly oid: number;
+  readonly schema: string;
+  readonly name: string;
+  /** `schema.table` */
+  readonly qualified: string;
+  readonly columns: readonly ColumnInfo[];
+  readonly column: ReadonlyMap<string, ColumnInfo>;
+  readonly primaryKey: readonly string[];
+  readonly bucketColumn: string | null;
+  readonly replicaIdentity: "default" | "nothing" | "full" | "index";
+}
+
+export class Catalog {
+  private readonly byQualified: ReadonlyMap<string, TableInfo>;
+  private readonly byName: ReadonlyMap<string, TableInfo[]>;
+
+  constructor(readonly tables: readonly TableInfo[]) {
+    this.byQualified = new Map(tables.map((t) => [t.qualified, t]));
+    const byName = new Map<string, TableInfo[]>();
+    for (const t of tables) byName.set(t.name, [...(byName.get(t.name) ?? []), t]);
+    this.byName = byName;
+  }
+
+  /** A table by `schema.table`, or by bare name when exactly one schema has it. */
+  get(name: string): TableInfo | undefined {
+    const exact = this.byQualified.get(name);
+    if (exact || name.includes(".")) return exact;
+    const candidates = this.byName.get(name) ?? [];
+    return candidates.find((t) => t.schema === "public") ??
+      (candidates.length === 1 ? candidates[0] : undefined);
+  }
+}
+
+interface Row {
+  relid: number;
+  schema: string;
+  table: string;
+  replident: string;
+  column: string;
+  type_oid: number;
+  type_name: string;
+  typtype: string;
+  typcategory: string;
+  elem_oid: number;
+  elem_typtype: string | null;
+  elem_typcategory: string | null;
+  not_null: boolean;
+  has_default: boolean;
+  read_only: boolean;
+  pk_position: number | null;
+  enum_values: string[] | null;
+  elem_enum_values: string[] | null;
+  max_length: number | null;
+  published: boolean;
+}
+
+const CATALOG_SQL = `
+SELECT c.oid::int AS relid, n.nspname AS schema, c.relname AS table, c.relreplident AS replident,
+       a.attname AS column, a.atttypid::int AS type_oid,
+       format_type(a.atttypid, a.atttypmod) AS type_name,
+       t.typtype::text, t.typcategory::text, t.typelem::int AS elem_oid,
+       et.typtype::text AS elem_typtype, et.typcategory::text AS elem_typcategory,
+       a.attnotnull AS not_null,
+       (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') AS has_default,
+       (a.attidentity = 'a' OR a.attgenerated <> '') AS read_only,
+       array_position(pk.indkey::int2[], a.attnum) AS pk_position,
+       (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e
+         WHERE e.enumtypid = a.atttypid) AS enum_values,
+       (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e
+         WHERE e.enumtypid = t.typelem) AS elem_enum_values,
+       CASE WHEN a.atttypid IN (1043, 1042) AND a.atttypmod > 4 THEN a.atttypmod - 4 END AS max_length,
+       %PUBLISHED% AS published
+  FROM pg_publication_tables pt
+  JOIN pg_namespace n ON n.nspname = pt.schemaname
+  JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  JOIN pg_type t ON t.oid = a.atttypid
+  LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
+  LEFT JOIN pg_index pk ON pk.indrelid = c.oid AND pk.indisprimary
+ WHERE pt.pubname = $1
+ ORDER BY n.nspname, c.relname, a.attnum`;
+
+export async function loadCatalog(
+  db: Pick<pg.ClientBase, "query">,
+  publication: string,
+  bucketColumn: string,
+): Promise<Catalog> {
+  const version = Number(
+    (await db.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v,
+  );
+  // PostgreSQL 15 added column lists: a column left out of the publication is not served either.
+  const published = version >= 150000 ? "a.attname = ANY(pt.attnames)" : "true";
+  const { rows } = await db.query<Row>(CATALOG_SQL.replace("%PUBLISHED%", published), [
+    publication,
+  ]);
+  const tables = new Map<number, Row[]>();
+  for (const r of rows) {
+    if (!r.published) continue;
+    tables.set(r.relid, [...(tables.get(r.relid) ?? []), r]);
+    if (r.typcategory === "A" && r.elem_oid) learnArrayType(r.type_oid, r.elem_oid);
+  }
+  return new Catalog([...tables.values()].map((cols) => tableInfo(cols, bucketColumn)));
+}
+
+/**
+ * Teaches the value mapping the array types of user-defined elements (enum[], domain[]), which
+ * PostgreSQL's built-in type table does not know.
+ */
+export async function learnUserArrayTypes(db: Pick<pg.ClientBase, "query">): Promise<void> {
+  const { rows } = await db.query<{ oid: number; elem: number }>(
+    "SELECT oid::int, typelem::int AS elem FROM pg_type WHERE typcategory = 'A' AND oid >= 16384",
+  );
+  for (const r of rows) learnArrayType(r.oid, r.elem);
+}
+
+function tableInfo(rows: Row[], bucketColumn: string): TableInfo {
+  const first = rows[0]!;
+  const columns = rows.map(columnInfo);
+  const primaryKey = rows.filter((r) => r.pk_position !== null)
+    .sort((a, b) => a.pk_position! - b.pk_position!)
+    .map((r) => r.column);
+  return {
+    oid: first.relid,
+    schema: first.schema,
+    name: first.table,
+    qualified: `${first.schema}.${first.table}`,
+    columns,
+    column: new Map(columns.map((c) => [c.name, c])),
+    primaryKey,
+    bucketColumn: columns.some((c) => c.name === bucketColumn) ? bucketColumn : null,
+    replicaIdentity: ({ d: "default", n: "nothing", f: "full", i: "index" } as const)[
+      first.replident as "d"
+    ] ?? "default",
+  };
+}
+
+function columnInfo(r: Row): ColumnInfo {
+  const base = {
+    name: r.column,
+    typeOid: r.type_oid,
+    typeName: r.type_name,
+    notNull: r.not_null,
+    hasDefault: r.has_default,
+    readOnly: r.read_only,
+  };
+  if (r.typcategory === "A") {
+    const element = kindOf(r.elem_oid, r.elem_typtype ?? "", r.elem_typcategory ?? "");
+    return {
+      ...base,
+      kind: "array",
+      element,
+      ...(r.elem_enum_values ? { enumValues: r.elem_enum_values } : {}),
+    };
+  }
+  const kind = kindOf(r.type_oid, r.typtype, r.typcategory);
+  return {
+    ...base,
+    kind,
+    ...(r.enum_values ? { enumValues: r.enum_values } : {}),
+    ...(r.type_oid === OID.int2 ? { intBits: 16 as const } : {}),
+    ...(r.type_oid === OID.int4 ? { intBits: 32 as const } : {}),
+    ...(r.max_length !== null ? { maxLength: r.max_length } : {}),
+  };
+}
+
+function kindOf(oid: number, typtype: string, category: string): ColumnKind {
+  switch (oid) {
+    case OID.bool:
+      return "boolean";
+    case OID.int2:
+    case OID.int4:
+      return "integer";
+    case OID.int8:
+      return "bigint";
+    case OID.float4:
+    case OID.float8:
+      return "float";
+    case OID.numeric:
+      return "numeric";
+    case OID.uuid:
+      return "uuid";
+    case OID.json:
+    case OID.jsonb:
+      return "json";
+    case OID.bytea:
+      return "bytea";
+    case OID.timestamp:
+    case OID.timestamptz:
+      return "timestamp";
+    case OID.date:
+      return "date";
+    case OID.time:
+    case OID.timetz:
+      return "time";
+    case OID.interval:
+      return "interval";
+  }
+  if (typtype === "e") return "enum";
+  return category === "S" ? "string" : "other";
+}
+
+/**
+ * The catalog, reloaded when asked for a table it does not know (at most once a second) and every
+ * `ttlMs`, so tables added to the publication are served without a restart.
+ */
+export class CatalogCache {
+  private current: Catalog | undefined;
+  private loadedAt = 0;
+  private loading: Promise<Catalog> | undefined;
+
+  constructor(
+    private readonly load: () => Promise<Catalog>,
+    private readonly log: Logger,
+    private readonly ttlMs = 30_000,
+  ) {}
+
+  async get(): Promise<Catalog> {
+    if (!this.current || Date.now() - this.loadedAt > this.ttlMs) return await this.refresh();
+    return this.current;
+  }
+
+  /** The table, or undefined when even a fresh catalog does not have it. */
+  async table(name: string): Promise<TableInfo | undefined> {
+    const known = (await this.get()).get(name);
+    if (known || Date.now() - this.loadedAt < 1000) return known;
+    return (await this.refresh()).get(name);
+  }
+
+  refresh(): Promise<Catalog> {
+    this.loading ??= this.load().then((c) => {
+      this.current = c;
+      this.loadedAt = Date.now();
+      this.log.debug("catalog loaded", { tables: c.tables.map((t) => t.qualified) });
+      return c;
+    }).finally(() => this.loading = undefined);
+    return this.loading;
+  }
+}

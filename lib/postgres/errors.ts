@@ -1,0 +1,50 @@
+/** PostgreSQL errors as SyncErrors: what the client got wrong, or that the database is away. */
+import { SyncError } from "../errors.ts";
+import { classifyFailure } from "../retry.ts";
+
+interface PgError {
+  code?: string;
+  message?: string;
+  column?: string;
+  constraint?: string;
+  detail?: string;
+}
+
+export function fromPgError(err: unknown): SyncError {
+  if (err instanceof SyncError) return err;
+  const e = (err ?? {}) as PgError;
+  const code = e.code ?? "";
+  const details = {
+    ...(e.column ? { column: e.column } : {}),
+    ...(e.constraint ? { constraint: e.constraint } : {}),
+  };
+  switch (code) {
+    case "23505":
+      return new SyncError("conflict", "a row with this key already exists", details);
+    case "23503":
+      return new SyncError(
+        "validation_failed",
+        "a value refers to a row that does not exist",
+        details,
+      );
+    case "23502":
+      return new SyncError("validation_failed", `column "${e.column}" must not be null`, details);
+    case "23514":
+      return new SyncError(
+        "validation_failed",
+        `check constraint "${e.constraint}" failed`,
+        details,
+      );
+  }
+  // Data exceptions (class 22) name the offending input, never internals.
+  if (code.startsWith("22")) {
+    return new SyncError("validation_failed", e.message ?? "invalid value", details);
+  }
+  if (code === "57014") {
+    return new SyncError("unavailable", "the query took too long and was cancelled");
+  }
+  if (classifyFailure(err) !== "other" || code.startsWith("08") || code.startsWith("57P")) {
+    return new SyncError("unavailable", "the database is unreachable; retry later");
+  }
+  return new SyncError("internal");
+}

@@ -1,0 +1,49 @@
+/** Builds the CRUD service from configuration and serves it. */
+import type { Config } from "../../lib/config.ts";
+import { serve, type Served } from "../../lib/http/serve.ts";
+import { createTokenVerifier } from "../../lib/jwt.ts";
+import type { Logger } from "../../lib/log.ts";
+import { Registry } from "../../lib/metrics.ts";
+import { CatalogCache, loadCatalog } from "../../lib/postgres/catalog.ts";
+import { createPool } from "../../lib/postgres/pool.ts";
+import { createCrudApp } from "./app.ts";
+import { RowStore } from "./row_store.ts";
+
+export interface CrudOptions {
+  config: Config;
+  databaseUrl: string;
+  jwtSecret: string;
+  log: Logger;
+}
+
+export function serveCrud({ config, databaseUrl, jwtSecret, log }: CrudOptions): Served {
+  const pool = createPool(databaseUrl, { log, max: 20, applicationName: "synchub-crud" });
+  const catalog = new CatalogCache(
+    () => loadCatalog(pool, config.postgres.publication, config.bucketColumn),
+    log,
+  );
+  const app = createCrudApp({
+    store: new RowStore(pool),
+    catalog,
+    verifyToken: createTokenVerifier(jwtSecret),
+    maxBodyBytes: config.crud.maxBodyBytes,
+    log,
+    registry: new Registry("crud"),
+    checks: async () => ({
+      database: await pool.query("SELECT 1").then(() => true, () => false),
+    }),
+  });
+  const served = serve("crud", app.fetch, {
+    host: config.host,
+    port: config.ports.crud,
+    portVariable: "CRUD_PORT",
+    log,
+  });
+  return {
+    ...served,
+    stop: async () => {
+      await served.stop();
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,330 @@
+/**
+ * Rows of publication tables in PostgreSQL, with bucket guards and optimistic concurrency in the
+ * statements themselves. SQL is composed with drizzle-orm's `sql` builder (identifiers quoted,
+ * values bound as parameters) and run on our pool, whose rows decode as envelopes do.
+ */
+import { type SQL, sql } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
+import { type BucketGrant, bucketValue, canRead, canWrite } from "../../lib/buckets.ts";
+import type { JsonValue, Row } from "../../lib/envelope.ts";
+import { SyncError } from "../../lib/errors.ts";
+import type { ColumnInfo, TableInfo } from "../../lib/postgres/catalog.ts";
+import { fromPgError } from "../../lib/postgres/errors.ts";
+import type { Pool, PoolClient } from "../../lib/postgres/pool.ts";
+
+const dialect = new PgDialect();
+
+export type Db = Pick<Pool | PoolClient, "query">;
+
+export interface WriteOptions {
+  grant: BucketGrant;
+  /** The version the client last saw (`If-Match`); a mismatch is a conflict. */
+  expectedVersion?: number | undefined;
+}
+
+export interface ListOptions {
+  grant: BucketGrant;
+  filters: Row;
+  limit: number;
+  after?: readonly JsonValue[] | undefined;
+}
+
+/** The columns SPEC §5.2 manages for the client when a table has them. */
+export const VERSION_COLUMN = "version";
+export const UPDATED_AT_COLUMN = "updated_at";
+
+export class RowStore {
+  constructor(private readonly pool: Pool) {}
+
+  async list(
+    table: TableInfo,
+    opts: ListOptions,
+  ): Promise<{ rows: Row[]; next: JsonValue[] | null }> {
+    const conditions = [
+      ...Object.entries(opts.filters).map(([c, v]) => sql`${col(c)} = ${param(table, c, v)}`),
+      readableGuard(table, opts.grant),
+    ];
+    const pk = table.primaryKey;
+    if (opts.after && pk.length > 0) {
+      conditions.push(
+        sql`(${sql.join(pk.map(col), sql`, `)}) > (${
+          sql.join(pk.map((c, i) => param(table, c, opts.after![i]!)), sql`, `)
+        })`,
+      );
+    }
+    const order = pk.length > 0 ? sql` ORDER BY ${sql.join(pk.map(col), sql`, `)}` : sql``;
+    const rows = await this.run(
+      this.pool,
+      sql`SELECT * FROM ${name(table)} WHERE ${and(conditions)}${order} LIMIT ${
+        sql.param(opts.limit + 1)
+      }`,
+    );
+    const more = rows.length > opts.limit;
+    const page = more ? rows.slice(0, opts.limit) : rows;
+    const last = page.at(-1);
+    return { rows: page, next: more && last && pk.length > 0 ? pk.map((c) => last[c]!) : null };
+  }
+
+  async get(table: TableInfo, key: Row, grant: BucketGrant): Promise<Row> {
+    const [row] = await this.run(
+      this.pool,
+      sql`SELECT * FROM ${name(table)} WHERE ${keyMatch(table, key)}`,
+    );
+    if (!row || !canRead(grant, bucketOf(table, row))) throw notFound(table);
+    return row;
+  }
+
+  async insert(
+    table: TableInfo,
+    values: Row,
+    opts: WriteOptions,
+    db: Db = this.pool,
+  ): Promise<Row> {
+    const row = { ...values };
+    if (table.bucketColumn) {
+      const bucket = bucketValue(row[table.bucketColumn]);
+      if (!canWrite(opts.grant, bucket)) throw forbidden(table, bucket);
+    } else if (!opts.grant.all) {
+      // A table without buckets belongs to no tenant: only "*" tokens write it.
+      throw new SyncError(
+        "forbidden",
+        `${table.qualified} has no bucket column; writing it needs a "*" token`,
+      );
+    }
+    const columns = Object.keys(row);
+    const statement = columns.length === 0
+      ? sql`INSERT INTO ${name(table)} DEFAULT VALUES RETURNING *`
+      : sql`INSERT INTO ${name(table)} (${sql.join(columns.map(col), sql`, `)}) VALUES (${
+        sql.join(columns.map((c) => param(table, c, row[c]!)), sql`, `)
+      }) RETURNING *`;
+    const [created] = await this.run(db, statement);
+    return created!;
+  }
+
+  /**
+   * Replace (`replace`: unspecified columns back to their defaults) or patch a row. The bucket
+   * guard, the version check and last-write-wins on `updated_at` are all in the WHERE clause, so
+   * a concurrent writer cannot slip between check and write.
+   */
+  async update(
+    table: TableInfo,
+    key: Row,
+    values: Row,
+    mode: "replace" | "patch",
+    opts: WriteOptions,
+    db: Db = this.pool,
+  ): Promise<Row> {
+    const managed = new Set([...table.primaryKey, VERSION_COLUMN, UPDATED_AT_COLUMN]);
+    for (const c of table.primaryKey) {
+      if (c in values && JSON.stringify(values[c]) !== JSON.stringify(key[c])) {
+        throw new SyncError("validation_failed", `column "${c}" is the key and cannot change`);
+      }
+    }
+    if (table.bucketColumn && table.bucketColumn in values) {
+      const bucket = bucketValue(values[table.bucketColumn]);
+      if (!canWrite(opts.grant, bucket)) throw forbidden(table, bucket);
+    }
+    const assignments: SQL[] = [];
+    for (const c of table.columns) {
+      if (managed.has(c.name) || c.readOnly) continue;
+      if (c.name in values) {
+        assignments.push(sql`${col(c.name)} = ${param(table, c.name, values[c.name]!)}`);
+      } else if (mode === "replace" && c.name !== table.bucketColumn) {
+        assignments.push(sql`${col(c.name)} = DEFAULT`); // the bucket stays: it is tenancy, not data
+      }
+    }
+    const versioned = isVersioned(table);
+    const clientTime = lwwTime(table, values);
+    if (versioned) assignments.push(sql`${col(VERSION_COLUMN)} = ${col(VERSION_COLUMN)} + 1`);
+    if (table.column.get(UPDATED_AT_COLUMN)?.kind === "timestamp") {
+      assignments.push(
+        clientTime === undefined
+          ? sql`${col(UPDATED_AT_COLUMN)} = now()`
+          : sql`${col(UPDATED_AT_COLUMN)} = ${param(table, UPDATED_AT_COLUMN, clientTime)}`,
+      );
+    }
+    if (assignments.length === 0) return await this.get(table, key, opts.grant);
+    const guards = [keyMatch(table, key), writableGuard(table, opts.grant)];
+    if (versioned && opts.expectedVersion !== undefined) {
+      guards.push(sql`${col(VERSION_COLUMN)} = ${sql.param(opts.expectedVersion)}`);
+    }
+    if (clientTime !== undefined) {
+      guards.push(sql`${col(UPDATED_AT_COLUMN)} <= ${param(table, UPDATED_AT_COLUMN, clientTime)}`);
+    }
+    const [updated] = await this.run(
+      db,
+      sql`UPDATE ${name(table)} SET ${sql.join(assignments, sql`, `)} WHERE ${
+        and(guards)
+      } RETURNING *`,
+    );
+    if (updated) return updated;
+    throw await this.explainRefusal(table, key, opts, clientTime, db);
+  }
+
+  async delete(table: TableInfo, key: Row, opts: WriteOptions, db: Db = this.pool): Promise<Row> {
+    const guards = [keyMatch(table, key), writableGuard(table, opts.grant)];
+    if (isVersioned(table) && opts.expectedVersion !== undefined) {
+      guards.push(sql`${col(VERSION_COLUMN)} = ${sql.param(opts.expectedVersion)}`);
+    }
+    const [deleted] = await this.run(
+      db,
+      sql`DELETE FROM ${name(table)} WHERE ${and(guards)} RETURNING *`,
+    );
+    if (deleted) return deleted;
+    throw await this.explainRefusal(table, key, opts, undefined, db);
+  }
+
+  /** Runs `fn` in one transaction: all of it happens, or none. */
+  async transaction<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw fromPgError(err);
+    }
+    try {
+      await client.query("BEGIN");
+      const result = await fn(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Why a guarded write touched nothing: no such row, a foreign bucket, or a conflict. */
+  private async explainRefusal(
+    table: TableInfo,
+    key: Row,
+    opts: WriteOptions,
+    clientTime: JsonValue | undefined,
+    db: Db,
+  ): Promise<SyncError> {
+    const [current] = await this.run(
+      db,
+      sql`SELECT * FROM ${name(table)} WHERE ${keyMatch(table, key)}`,
+    );
+    if (!current || !canRead(opts.grant, bucketOf(table, current))) return notFound(table);
+    if (!canWrite(opts.grant, bucketOf(table, current))) {
+      return forbidden(table, bucketOf(table, current));
+    }
+    if (
+      isVersioned(table) && opts.expectedVersion !== undefined &&
+      current[VERSION_COLUMN] !== opts.expectedVersion
+    ) {
+      return new SyncError(
+        "conflict",
+        `version ${opts.expectedVersion} is not current (the row is at version ${
+          current[VERSION_COLUMN]
+        })`,
+        { current },
+      );
+    }
+    if (clientTime !== undefined) {
+      return new SyncError(
+        "conflict",
+        "a newer write already won (last write wins on updated_at)",
+        {
+          current,
+        },
+      );
+    }
+    return new SyncError("conflict", "the row changed during the write; read it and retry", {
+      current,
+    });
+  }
+
+  private async run(db: Db, statement: SQL): Promise<Row[]> {
+    const q = dialect.sqlToQuery(statement);
+    try {
+      return (await db.query(q.sql, q.params)).rows as Row[];
+    } catch (err) {
+      throw fromPgError(err);
+    }
+  }
+}
+
+export function isVersioned(table: TableInfo): boolean {
+  const kind = table.column.get(VERSION_COLUMN)?.kind;
+  return kind === "integer" || kind === "bigint";
+}
+
+/** The client's `updated_at` when the table is last-write-wins on it. */
+function lwwTime(table: TableInfo, values: Row): JsonValue | undefined {
+  if (table.column.get(UPDATED_AT_COLUMN)?.kind !== "timestamp") return undefined;
+  const v = values[UPDATED_AT_COLUMN];
+  return v === null ? undefined : v;
+}
+
+function bucketOf(table: TableInfo, row: Row): string | null {
+  return table.bucketColumn ? bucketValue(row[table.bucketColumn]) : null;
+}
+
+function notFound(table: TableInfo): SyncError {
+  return new SyncError("not_found", `no such row in ${table.qualified}`);
+}
+
+function forbidden(table: TableInfo, bucket: string | null): SyncError {
+  return new SyncError(
+    "forbidden",
+    bucket === null
+      ? `rows of ${table.qualified} without a bucket can only be written with a "*" token`
+      : `the token does not grant bucket "${bucket}"`,
+  );
+}
+
+function name(table: TableInfo): SQL {
+  return sql`${sql.identifier(table.schema)}.${sql.identifier(table.name)}`;
+}
+
+function col(column: string): SQL {
+  return sql`${sql.identifier(column)}`;
+}
+
+function and(conditions: SQL[]): SQL {
+  return conditions.length ? sql.join(conditions, sql` AND `) : sql`true`;
+}
+
+/** A bound value, cast to the column's type; JSON goes as text so arrays stay JSON arrays. */
+function param(table: TableInfo, column: string, value: JsonValue): SQL {
+  const info: ColumnInfo | undefined = table.column.get(column);
+  if (!info) {
+    throw new SyncError("validation_failed", `unknown column "${column}" of ${table.qualified}`);
+  }
+  if (value === null) return sql`NULL::${sql.raw(info.typeName)}`;
+  const bound = info.kind === "json"
+    ? JSON.stringify(value)
+    : info.kind === "bytea"
+    ? `\\x${
+      [...atob(value as string)].map((c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("")
+    }`
+    : info.kind === "array" && info.element === "json"
+    ? (value as JsonValue[]).map((v) => (v === null ? null : JSON.stringify(v)))
+    : value;
+  return sql`${sql.param(bound)}::${sql.raw(info.typeName)}`;
+}
+
+function keyMatch(table: TableInfo, key: Row): SQL {
+  if (table.primaryKey.length === 0) {
+    throw new SyncError(
+      "bad_request",
+      `${table.qualified} has no primary key; rows cannot be addressed`,
+    );
+  }
+  return and(table.primaryKey.map((c) => sql`${col(c)} = ${param(table, c, key[c]!)}`));
+}
+
+function readableGuard(table: TableInfo, grant: BucketGrant): SQL {
+  if (!table.bucketColumn || grant.all) return sql`true`;
+  const b = col(table.bucketColumn);
+  return sql`(${b} IS NULL OR ${b}::text = ANY(${sql.param([...grant.buckets])}::text[]))`;
+}
+
+function writableGuard(table: TableInfo, grant: BucketGrant): SQL {
+  if (grant.all) return sql`true`;
+  if (!table.bucketColumn) return sql`false`;
+  return sql`${col(table.bucketColumn)}::text = ANY(${sql.param([...grant.buckets])}::text[])`;
+}

@@ -1,0 +1,179 @@
+/**
+ * Subscription filters (SPEC §4 `where`) and the delivery decision, as pure functions.
+ * A filter is checked against the table's columns when the client subscribes, so a typo is an
+ * error then, not a silent "no rows" later.
+ */
+import { type BucketGrant, canRead } from "../../lib/buckets.ts";
+import { jsonEqual } from "../../lib/diff.ts";
+import type { Envelope, JsonValue, Row } from "../../lib/envelope.ts";
+import { SyncError } from "../../lib/errors.ts";
+import type { ColumnInfo, TableInfo } from "../../lib/postgres/catalog.ts";
+import type { Where } from "./protocol.ts";
+
+const OPERATORS = ["eq", "neq", "lt", "lte", "gt", "gte", "in"] as const;
+type Operator = (typeof OPERATORS)[number];
+
+interface Condition {
+  readonly column: string;
+  readonly op: Operator;
+  readonly value: JsonValue;
+  readonly compare: Compare | undefined;
+}
+
+export type Filter = readonly Condition[];
+
+/** Orders two non-null values of one column kind; undefined when they cannot be ordered. */
+type Compare = (a: JsonValue, b: JsonValue) => number | undefined;
+
+export function compileWhere(where: Where | undefined, table: TableInfo): Filter {
+  const conditions: Condition[] = [];
+  for (const [column, spec] of Object.entries(where ?? {})) {
+    const info = table.column.get(column);
+    if (!info) {
+      throw new SyncError("bad_request", `unknown column "${column}" in table ${table.qualified}`);
+    }
+    const ops: [Operator, JsonValue][] = isOperatorObject(spec)
+      ? Object.entries(spec).map(([op, v]) => [op as Operator, v as JsonValue])
+      : [["eq", spec as JsonValue]];
+    if (isObject(spec) && !isOperatorObject(spec) && info.kind !== "json") {
+      const unknown = Object.keys(spec).filter((k) =>
+        !(OPERATORS as readonly string[]).includes(k)
+      );
+      throw new SyncError(
+        "bad_request",
+        `where.${column}: ${
+          unknown.length ? `unknown operator "${unknown[0]}"` : "empty operator object"
+        }` +
+          ` (operators: ${OPERATORS.join(" ")})`,
+      );
+    }
+    for (const [op, value] of ops) {
+      conditions.push({ column, op, value, compare: checkValue(info, op, value) });
+    }
+  }
+  return conditions;
+}
+
+export function matches(filter: Filter, row: Row): boolean {
+  for (const c of filter) {
+    if (!Object.hasOwn(row, c.column)) return false; // a value the source did not send
+    if (!holds(c, row[c.column]!)) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether a change reaches a subscriber: its row's bucket must be readable by the token (a delete
+ * is judged by its old row) and the row must match the filter. A delete without its old row —
+ * a table without REPLICA IDENTITY FULL — has an unknown bucket and reaches only "*" tokens.
+ */
+export function visibleTo(
+  grant: BucketGrant,
+  filter: Filter,
+  table: TableInfo,
+  e: Envelope,
+): boolean {
+  if (e.op === "t") return true; // every row of the table is gone, the subscriber's included
+  const row = e.op === "d" ? e.before : e.after;
+  if (row === null) return table.bucketColumn === null || grant.all ? filter.length === 0 : false;
+  if (!canRead(grant, e.bucket)) return false;
+  return matches(filter, row);
+}
+
+function isObject(spec: unknown): spec is Record<string, unknown> {
+  return typeof spec === "object" && spec !== null && !Array.isArray(spec);
+}
+
+function isOperatorObject(spec: unknown): spec is Record<string, unknown> {
+  if (!isObject(spec)) return false;
+  const keys = Object.keys(spec);
+  return keys.length > 0 && keys.every((k) => (OPERATORS as readonly string[]).includes(k));
+}
+
+function holds(c: Condition, actual: JsonValue): boolean {
+  switch (c.op) {
+    case "eq":
+      return jsonEqual(actual, c.value);
+    case "neq":
+      return !jsonEqual(actual, c.value);
+    case "in":
+      return (c.value as JsonValue[]).some((v) => jsonEqual(actual, v));
+  }
+  if (actual === null) return false; // SQL semantics: null is not ordered against anything
+  const order = c.compare?.(actual, c.value);
+  if (order === undefined) return false;
+  switch (c.op) {
+    case "lt":
+      return order < 0;
+    case "lte":
+      return order <= 0;
+    case "gt":
+      return order > 0;
+    case "gte":
+      return order >= 0;
+  }
+}
+
+/** Validates an operand against the column and returns how the column's values are ordered. */
+function checkValue(col: ColumnInfo, op: Operator, value: JsonValue): Compare | undefined {
+  const bad = (why: string) =>
+    new SyncError("bad_request", `where.${col.name}.${op}: ${why} (column type ${col.typeName})`);
+  const compare = comparatorFor(col);
+  if (op === "in") {
+    if (!Array.isArray(value)) throw bad("expects an array");
+    return compare;
+  }
+  if (op === "eq" || op === "neq") return compare;
+  if (value === null) throw bad("cannot order against null");
+  if (!compare) throw bad("values of this type have no order");
+  if (compare(value, value) === undefined) {
+    throw bad(`${JSON.stringify(value)} is not a value of this type`);
+  }
+  return compare;
+}
+
+/** How values of a column are ordered; undefined for kinds with equality only. */
+function comparatorFor(col: ColumnInfo): Compare | undefined {
+  switch (col.kind) {
+    case "integer":
+    case "float":
+      return (a, b) => typeof a === "number" && typeof b === "number" ? a - b : undefined;
+    case "bigint":
+      return (a, b) => {
+        const x = toBigInt(a), y = toBigInt(b);
+        return x === undefined || y === undefined ? undefined : x < y ? -1 : x > y ? 1 : 0;
+      };
+    case "numeric":
+      return (a, b) => {
+        const x = toNumber(a), y = toNumber(b);
+        return x === undefined || y === undefined ? undefined : x - y;
+      };
+    case "timestamp":
+    case "date":
+      return (a, b) => {
+        const x = typeof a === "string" ? Date.parse(a) : NaN;
+        const y = typeof b === "string" ? Date.parse(b) : NaN;
+        return Number.isNaN(x) || Number.isNaN(y) ? undefined : x - y;
+      };
+    case "string":
+    case "uuid":
+    case "enum":
+    case "time":
+    case "other":
+      return (a, b) =>
+        typeof a === "string" && typeof b === "string" ? (a < b ? -1 : a > b ? 1 : 0) : undefined;
+    default:
+      return undefined; // booleans, JSON, arrays, bytes
+  }
+}
+
+function toBigInt(v: JsonValue): bigint | undefined {
+  if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
+  if (typeof v === "string" && /^-?\d+$/.test(v)) return BigInt(v);
+  return undefined;
+}
+
+function toNumber(v: JsonValue): number | undefined {
+  const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
+  return Number.isFinite(n) ? n : undefined;
+}

@@ -1,0 +1,129 @@
+/**
+ * The gateway service: follows the bus, fans records out to WebSocket subscribers (SPEC §4).
+ * `createGatewayApp` is the HTTP surface; `startGateway` wires it to a bus and a port.
+ */
+import { Hono } from "hono";
+import type { Bus, BusRecord } from "../../lib/bus/bus.ts";
+import { SyncError } from "../../lib/errors.ts";
+import { mountOps } from "../../lib/http/ops.ts";
+import { tokenFromRequest, type TokenVerifier } from "../../lib/jwt.ts";
+import type { Logger } from "../../lib/log.ts";
+import type { Registry } from "../../lib/metrics.ts";
+import type { CatalogCache, TableInfo } from "../../lib/postgres/catalog.ts";
+import { Hub } from "./hub.ts";
+import { type GatewayLimits, Session, type SessionMetrics } from "./session.ts";
+
+export interface GatewayDeps {
+  bus: Bus;
+  catalog: CatalogCache;
+  topicOf(table: TableInfo): string;
+  verifyToken: TokenVerifier;
+  limits: GatewayLimits;
+  log: Logger;
+  registry: Registry;
+}
+
+export interface Gateway {
+  readonly app: Hono;
+  readonly hub: Hub;
+  ready(): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
+  const { registry, log, bus } = deps;
+  const connections = registry.gauge("synchub_gateway_connections", "Open WebSocket connections.");
+  const metrics: SessionMetrics = {
+    subscriptions: registry.gauge("synchub_gateway_subscriptions", "Active subscriptions."),
+    messagesSent: registry.counter(
+      "synchub_gateway_messages_sent_total",
+      "Frames sent to clients.",
+    ),
+    bytesSent: registry.counter("synchub_gateway_bytes_sent_total", "Bytes sent to clients."),
+    slowConsumerCloses: registry.counter(
+      "synchub_gateway_slow_consumer_closes_total",
+      "Connections closed with 1013 because the client could not keep up.",
+    ),
+    errors: registry.counter("synchub_gateway_errors_total", "Error replies sent, by code."),
+  };
+  const hubMetrics = {
+    deliveryLag: registry.histogram(
+      "synchub_gateway_delivery_lag_ms",
+      "Milliseconds from commit at the source to fan-out by the gateway.",
+    ),
+    badRecords: registry.counter(
+      "synchub_gateway_bad_records_total",
+      "Bus records that were not envelopes.",
+    ),
+  };
+
+  // Records can arrive between `follow` and the hub's construction; hold them until then.
+  const early: BusRecord[] = [];
+  let dispatch: (records: readonly BusRecord[]) => void = (records) => early.push(...records);
+  const following = new AbortController();
+  const start = await bus.follow((records) => dispatch(records), following.signal);
+  const hub = new Hub(bus.epoch, start, hubMetrics, log);
+  hub.dispatch(early);
+  dispatch = (records) => hub.dispatch(records);
+
+  const sockets = new Set<WebSocket>();
+  const app = new Hono();
+  mountOps(app, "gateway", registry, async () => ({
+    bus: bus.ready(),
+    catalog: await deps.catalog.get().then(() => true, () => false),
+  }));
+
+  app.get("/v1/ws", async (c) => {
+    const token = tokenFromRequest(c.req.raw);
+    let claims;
+    try {
+      if (!token) {
+        throw new SyncError(
+          "unauthorized",
+          "a token is required: Authorization: Bearer <jwt> or ?token=",
+        );
+      }
+      claims = await deps.verifyToken(token);
+    } catch (err) {
+      const e = err instanceof SyncError ? err : new SyncError("unauthorized");
+      return c.json(e.toBody(), 401);
+    }
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      return c.json(new SyncError("bad_request", "expected a WebSocket upgrade").toBody(), 400);
+    }
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 60 });
+    const session = new Session(socket, claims, { ...deps, hub, metrics });
+    // The token's lifetime bounds the connection's.
+    const expiresIn = Math.min(claims.exp * 1000 - Date.now(), 2 ** 31 - 1);
+    const expiry = setTimeout(() => socket.close(4001, "token expired"), Math.max(0, expiresIn));
+    socket.onopen = () => {
+      sockets.add(socket);
+      connections.inc();
+    };
+    socket.onmessage = (ev) => session.receive(ev.data);
+    socket.onclose = () => {
+      clearTimeout(expiry);
+      if (sockets.delete(socket)) connections.dec();
+      session.close();
+    };
+    socket.onerror = () => {}; // followed by close
+    return response;
+  });
+
+  app.notFound((c) => c.json(new SyncError("not_found", "no such route").toBody(), 404));
+  app.onError((err, c) => {
+    log.error("request failed", { err });
+    return c.json(new SyncError("internal").toBody(), 500);
+  });
+
+  return {
+    app,
+    hub,
+    ready: async () => bus.ready() && await deps.catalog.get().then(() => true, () => false),
+    stop() {
+      following.abort();
+      for (const s of sockets) s.close(1001, "gateway shutting down");
+      return Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,57 @@
+/** Builds the gateway from configuration and a bus, and serves it. */
+import type { Bus } from "../../lib/bus/bus.ts";
+import { topicFor } from "../../lib/bus/bus.ts";
+import type { Config } from "../../lib/config.ts";
+import { serve, type Served } from "../../lib/http/serve.ts";
+import { createTokenVerifier } from "../../lib/jwt.ts";
+import type { Logger } from "../../lib/log.ts";
+import { Registry } from "../../lib/metrics.ts";
+import { CatalogCache, loadCatalog } from "../../lib/postgres/catalog.ts";
+import { createPool } from "../../lib/postgres/pool.ts";
+import { createGateway } from "./gateway.ts";
+
+export interface GatewayOptions {
+  config: Config;
+  databaseUrl: string;
+  jwtSecret: string;
+  bus: Bus;
+  log: Logger;
+}
+
+export async function serveGateway(opts: GatewayOptions): Promise<Served> {
+  const { config, log } = opts;
+  // The catalog tells the gateway which tables exist and what their columns are.
+  const pool = createPool(opts.databaseUrl, { log, max: 2, applicationName: "synchub-gateway" });
+  const gateway = await createGateway({
+    bus: opts.bus,
+    catalog: new CatalogCache(
+      () => loadCatalog(pool, config.postgres.publication, config.bucketColumn),
+      log,
+    ),
+    topicOf: (table) =>
+      topicFor(config.topicPrefix, {
+        name: config.postgres.sourceName,
+        schema: table.schema,
+        db: "",
+        table: table.name,
+      }),
+    verifyToken: createTokenVerifier(opts.jwtSecret),
+    limits: config.gateway,
+    log,
+    registry: new Registry("gateway"),
+  });
+  const served = serve("gateway", gateway.app.fetch, {
+    host: config.host,
+    port: config.ports.gateway,
+    portVariable: "GATEWAY_PORT",
+    log,
+  });
+  return {
+    ...served,
+    stop: async () => {
+      await gateway.stop();
+      await served.stop();
+      await pool.end();
+    },
+  };
+}

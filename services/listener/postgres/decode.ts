@@ -1,0 +1,159 @@
+/**
+ * pgoutput messages → envelopes, without I/O. `TransactionAssembler` gathers the messages of one
+ * transaction (pgoutput protocol 1 sends a transaction whole, at commit); `toEnvelopes` turns a
+ * finished transaction into SPEC §2 envelopes.
+ */
+import type { Pgoutput } from "pg-logical-replication";
+import { bucketValue } from "../../../lib/buckets.ts";
+import { changedColumns } from "../../../lib/diff.ts";
+import type { Envelope, Row } from "../../../lib/envelope.ts";
+import { textDecoderFor } from "../../../lib/postgres/values.ts";
+import { changePosition, parseLsn } from "./position.ts";
+
+export type Relation = Pgoutput.MessageRelation;
+
+export type DecodedChange =
+  | { op: "c"; relation: Relation; after: Row }
+  | { op: "u"; relation: Relation; before: Row | null; after: Row }
+  | { op: "d"; relation: Relation; before: Row | null; keyTuple: Row | null }
+  | { op: "t"; relation: Relation };
+
+export interface DecodedTransaction {
+  readonly xid: number;
+  readonly commitLsn: bigint;
+  /** Where the commit record ends: the LSN to confirm once this transaction is on the bus. */
+  readonly endLsn: bigint;
+  readonly commitTimeMs: number;
+  readonly changes: readonly DecodedChange[];
+}
+
+/**
+ * Points the library's tuple parser at our value mapping. The parser keeps relation messages and
+ * reads later tuples through the column parsers of the cached object, so replacing them here,
+ * before any tuple of the relation arrives, decides how every value is decoded.
+ */
+export function adoptValueMapping(relation: Relation): void {
+  for (const column of relation.columns) column.parser = textDecoderFor(column.typeOid);
+}
+
+export class TransactionAssembler {
+  private current:
+    | { xid: number; commitLsn: bigint; commitTimeMs: number; changes: DecodedChange[] }
+    | undefined;
+
+  /** True between transactions: nothing received is waiting for its commit. */
+  get idle(): boolean {
+    return this.current === undefined;
+  }
+
+  /** Feeds one message; returns the transaction when this message committed it. */
+  push(msg: Pgoutput.Message): DecodedTransaction | null {
+    switch (msg.tag) {
+      case "begin":
+        this.current = {
+          xid: msg.xid >>> 0,
+          commitLsn: parseLsn(msg.commitLsn ?? "0/0"),
+          commitTimeMs: Number((msg.commitTime as bigint) / 1000n),
+          changes: [],
+        };
+        return null;
+      case "relation":
+        adoptValueMapping(msg);
+        return null;
+      case "insert":
+        this.add({ op: "c", relation: msg.relation, after: clean(msg.new) });
+        return null;
+      case "update":
+        this.add({
+          op: "u",
+          relation: msg.relation,
+          before: msg.old ? clean(msg.old) : null,
+          after: clean(msg.new),
+        });
+        return null;
+      case "delete":
+        this.add({
+          op: "d",
+          relation: msg.relation,
+          before: msg.old ? clean(msg.old) : null,
+          keyTuple: msg.key ? clean(msg.key) : null,
+        });
+        return null;
+      case "truncate":
+        for (const relation of msg.relations) this.add({ op: "t", relation });
+        return null;
+      case "commit": {
+        const tx = this.current;
+        this.current = undefined;
+        if (!tx) throw new Error("pgoutput commit without begin");
+        return { ...tx, endLsn: parseLsn(msg.commitEndLsn ?? "0/0") };
+      }
+      default:
+        return null; // origin, type and logical messages carry no row changes
+    }
+  }
+
+  private add(change: DecodedChange): void {
+    if (!this.current) throw new Error(`pgoutput ${change.op} outside a transaction`);
+    this.current.changes.push(change);
+  }
+}
+
+export interface EnvelopeContext {
+  readonly sourceName: string;
+  readonly db: string;
+  readonly bucketColumn: string;
+  /** The row key columns of a relation: its primary key where it has one. */
+  keyColumns(relation: Relation): readonly string[];
+  now(): number;
+}
+
+export function toEnvelopes(tx: DecodedTransaction, ctx: EnvelopeContext): Envelope[] {
+  const perTable = new Map<number, number>();
+  const txId = String(tx.xid);
+  const emitted = ctx.now();
+  return tx.changes.map((change, i) => {
+    const { relation } = change;
+    const tableOrder = (perTable.get(relation.relationOid) ?? 0) + 1;
+    perTable.set(relation.relationOid, tableOrder);
+    const position = changePosition(tx.commitLsn, i + 1);
+    const before = change.op === "u" || change.op === "d" ? change.before : null;
+    const after = change.op === "c" || change.op === "u" ? change.after : null;
+    const keySource = after ?? before ?? (change.op === "d" ? change.keyTuple : null);
+    return {
+      id: `${ctx.sourceName}:${position}`,
+      op: change.op,
+      before,
+      after,
+      key: keySource ? pick(keySource, ctx.keyColumns(relation)) : {},
+      changed: change.op === "u" && before ? changedColumns(before, change.after) : null,
+      bucket: bucketValue((change.op === "d" ? before : after)?.[ctx.bucketColumn]),
+      source: {
+        connector: "postgres",
+        name: ctx.sourceName,
+        db: ctx.db,
+        schema: relation.schema,
+        table: relation.name,
+        position,
+        txId,
+        ts_ms: tx.commitTimeMs,
+        snapshot: false,
+      },
+      transaction: { id: txId, total_order: i + 1, data_collection_order: tableOrder },
+      ts_ms: emitted,
+    };
+  });
+}
+
+/** A tuple without the columns the server did not send (unchanged TOAST with no old image). */
+function clean(tuple: Record<string, unknown>): Row {
+  const row: Row = {};
+  for (const [k, v] of Object.entries(tuple)) if (v !== undefined) row[k] = v as Row[string];
+  return row;
+}
+
+function pick(row: Row, columns: readonly string[]): Row {
+  const key: Row = {};
+  for (const c of columns) if (Object.hasOwn(row, c)) key[c] = row[c]!;
+  return key;
+}

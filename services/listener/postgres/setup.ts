@@ -1,0 +1,83 @@
+/** What logical replication needs before the first byte streams: settings, publication, slot. */
+import type pg from "pg";
+import type { Logger } from "../../../lib/log.ts";
+import { ensurePublication } from "../../../lib/postgres/publication.ts";
+
+export interface WalSetup {
+  publication: string;
+  publicationTables: readonly string[] | undefined;
+  slot: string;
+  bucketColumn: string;
+}
+
+/** Checks the server and creates the publication and slot when missing; returns the database name. */
+export async function prepareReplication(
+  db: Pick<pg.ClientBase, "query">,
+  setup: WalSetup,
+  log: Logger,
+): Promise<string> {
+  const settings = (await db.query<{ wal_level: string; db: string }>(
+    "SELECT current_setting('wal_level') AS wal_level, current_database() AS db",
+  )).rows[0]!;
+  if (settings.wal_level !== "logical") {
+    throw new Error(
+      `PostgreSQL has wal_level=${settings.wal_level}; logical replication needs wal_level=logical ` +
+        `(set it in postgresql.conf or with -c wal_level=logical, then restart the server)`,
+    );
+  }
+  if (await ensurePublication(db, setup.publication, setup.publicationTables) === "created") {
+    log.info("created publication", { publication: setup.publication });
+  }
+
+  const slot = (await db.query<{ plugin: string; database: string }>(
+    "SELECT plugin, database FROM pg_replication_slots WHERE slot_name = $1",
+    [setup.slot],
+  )).rows[0];
+  if (!slot) {
+    try {
+      await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [setup.slot]);
+      log.info("created replication slot", { slot: setup.slot });
+    } catch (err) {
+      if ((err as { code?: string }).code !== "42710") throw err; // created meanwhile
+    }
+  } else if (slot.plugin !== "pgoutput" || slot.database !== settings.db) {
+    throw new Error(
+      `replication slot "${setup.slot}" exists for plugin ${slot.plugin} in database ` +
+        `${slot.database}; SyncHub needs a pgoutput slot in ${settings.db} (set REPLICATION_SLOT)`,
+    );
+  }
+
+  // Without a full old image a delete cannot say which bucket it belonged to.
+  const partial = await db.query<{ t: string }>(
+    `SELECT format('%I.%I', pt.schemaname, pt.tablename) AS t
+       FROM pg_publication_tables pt
+       JOIN pg_namespace n ON n.nspname = pt.schemaname
+       JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $2 AND NOT a.attisdropped
+      WHERE pt.pubname = $1 AND c.relreplident <> 'f'`,
+    [setup.publication, setup.bucketColumn],
+  );
+  for (const { t } of partial.rows) {
+    log.warn(
+      "table has a bucket column but not REPLICA IDENTITY FULL: its deletes carry no bucket and " +
+        "reach only tokens holding '*'; run ALTER TABLE ... REPLICA IDENTITY FULL",
+      { table: t },
+    );
+  }
+  return settings.db;
+}
+
+/** The primary-key columns of a table, in key order; empty when it has none. */
+export async function primaryKeyOf(
+  db: Pick<pg.ClientBase, "query">,
+  relid: number,
+): Promise<string[]> {
+  const { rows } = await db.query<{ attname: string }>(
+    `SELECT a.attname FROM pg_index i
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+      WHERE i.indrelid = $1 AND i.indisprimary
+      ORDER BY array_position(i.indkey::int2[], a.attnum)`,
+    [relid],
+  );
+  return rows.map((r) => r.attname);
+}
