@@ -21,9 +21,12 @@ const pg = await startEmbeddedPostgres({
 });
 try {
   log.info("servers ready", { postgres: pg.url() });
+  // Without RUST_BACKTRACE: with it, every failing test ends in a useless Rust backtrace.
+  const { RUST_BACKTRACE: _, ...env } = Deno.env.toObject();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["test", "-A", ...Deno.args],
-    env: { SYNCHUB_TEST_PG_URL: pg.url(), RUST_BACKTRACE: "" },
+    clearEnv: true,
+    env: { ...env, SYNCHUB_TEST_PG_URL: pg.url() },
     stdin: "null",
     stdout: "inherit",
     stderr: "inherit",

@@ -55,7 +55,7 @@ export class RowStore {
     const order = pk.length > 0 ? sql` ORDER BY ${sql.join(pk.map(col), sql`, `)}` : sql``;
     const rows = await this.run(
       this.pool,
-      sql`SELECT * FROM ${name(table)} WHERE ${and(conditions)}${order} LIMIT ${
+      sql`SELECT ${columns(table)} FROM ${name(table)} WHERE ${and(conditions)}${order} LIMIT ${
         sql.param(opts.limit + 1)
       }`,
     );
@@ -68,7 +68,7 @@ export class RowStore {
   async get(table: TableInfo, key: Row, grant: BucketGrant): Promise<Row> {
     const [row] = await this.run(
       this.pool,
-      sql`SELECT * FROM ${name(table)} WHERE ${keyMatch(table, key)}`,
+      sql`SELECT ${columns(table)} FROM ${name(table)} WHERE ${keyMatch(table, key)}`,
     );
     if (!row || !canRead(grant, bucketOf(table, row))) throw notFound(table);
     return row;
@@ -91,12 +91,12 @@ export class RowStore {
         `${table.qualified} has no bucket column; writing it needs a "*" token`,
       );
     }
-    const columns = Object.keys(row);
-    const statement = columns.length === 0
-      ? sql`INSERT INTO ${name(table)} DEFAULT VALUES RETURNING *`
-      : sql`INSERT INTO ${name(table)} (${sql.join(columns.map(col), sql`, `)}) VALUES (${
-        sql.join(columns.map((c) => param(table, c, row[c]!)), sql`, `)
-      }) RETURNING *`;
+    const names = Object.keys(row);
+    const statement = names.length === 0
+      ? sql`INSERT INTO ${name(table)} DEFAULT VALUES RETURNING ${columns(table)}`
+      : sql`INSERT INTO ${name(table)} (${sql.join(names.map(col), sql`, `)}) VALUES (${
+        sql.join(names.map((c) => param(table, c, row[c]!)), sql`, `)
+      }) RETURNING ${columns(table)}`;
     const [created] = await this.run(db, statement);
     return created!;
   }
@@ -155,7 +155,7 @@ export class RowStore {
       db,
       sql`UPDATE ${name(table)} SET ${sql.join(assignments, sql`, `)} WHERE ${
         and(guards)
-      } RETURNING *`,
+      } RETURNING ${columns(table)}`,
     );
     if (updated) return updated;
     throw await this.explainRefusal(table, key, opts, clientTime, db);
@@ -168,7 +168,7 @@ export class RowStore {
     }
     const [deleted] = await this.run(
       db,
-      sql`DELETE FROM ${name(table)} WHERE ${and(guards)} RETURNING *`,
+      sql`DELETE FROM ${name(table)} WHERE ${and(guards)} RETURNING ${columns(table)}`,
     );
     if (deleted) return deleted;
     throw await this.explainRefusal(table, key, opts, undefined, db);
@@ -205,7 +205,7 @@ export class RowStore {
   ): Promise<SyncError> {
     const [current] = await this.run(
       db,
-      sql`SELECT * FROM ${name(table)} WHERE ${keyMatch(table, key)}`,
+      sql`SELECT ${columns(table)} FROM ${name(table)} WHERE ${keyMatch(table, key)}`,
     );
     if (!current || !canRead(opts.grant, bucketOf(table, current))) return notFound(table);
     if (!canWrite(opts.grant, bucketOf(table, current))) {
@@ -278,6 +278,11 @@ function forbidden(table: TableInfo, bucket: string | null): SyncError {
 
 function name(table: TableInfo): SQL {
   return sql`${sql.identifier(table.schema)}.${sql.identifier(table.name)}`;
+}
+
+/** Only the published columns: one left out of the publication is not served either. */
+function columns(table: TableInfo): SQL {
+  return sql.join(table.columns.map((c) => col(c.name)), sql`, `);
 }
 
 function col(column: string): SQL {

@@ -1,0 +1,441 @@
+/** The REST API (SPEC §5.2) against a real PostgreSQL: every route, every error path. */
+import assert from "node:assert/strict";
+import { createTokenVerifier, signToken } from "../lib/jwt.ts";
+import { silentLogger } from "../lib/log.ts";
+import { Registry } from "../lib/metrics.ts";
+import { CatalogCache, loadCatalog } from "../lib/postgres/catalog.ts";
+import { createPool, type Pool } from "../lib/postgres/pool.ts";
+import { createCrudApp } from "../services/crud/app.ts";
+import { RowStore } from "../services/crud/row_store.ts";
+import { type TestDatabase, testDatabase } from "./support/postgres.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const SECRET = "crud-test-secret-crud-test-secret-crud";
+
+interface Api {
+  db: TestDatabase;
+  pool: Pool;
+  call(
+    method: string,
+    path: string,
+    opts?: { token?: string | null; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
+  token(buckets: string[]): Promise<string>;
+  close(): Promise<void>;
+}
+
+function makeApp(url: string, maxBodyBytes = 64 * 1024) {
+  const pool = createPool(url, { log: silentLogger, max: 4 });
+  const app = createCrudApp({
+    store: new RowStore(pool),
+    catalog: new CatalogCache(() => loadCatalog(pool, "synchub", "bucket"), silentLogger),
+    verifyToken: createTokenVerifier(SECRET),
+    maxBodyBytes,
+    log: silentLogger,
+    registry: new Registry("crud"),
+    checks: async () => ({ database: await pool.query("SELECT 1").then(() => true, () => false) }),
+  });
+  return { pool, app };
+}
+
+async function api(): Promise<Api> {
+  const db = await testDatabase();
+  const { pool, app } = makeApp(db.url);
+  const tokenA = await signToken(SECRET, { sub: "a", buckets: ["a"] });
+  return {
+    db,
+    pool,
+    async call(method, path, o = {}) {
+      const headers: Record<string, string> = { ...o.headers };
+      const token = o.token === undefined ? tokenA : o.token;
+      if (token) headers.authorization = `Bearer ${token}`;
+      const body = o.body === undefined
+        ? null
+        : typeof o.body === "string"
+        ? o.body
+        : JSON.stringify(o.body);
+      const res = await app.fetch(new Request(`http://crud${path}`, { method, headers, body }));
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch { /* not JSON */ }
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    token: (buckets) => signToken(SECRET, { sub: "x", buckets }),
+    close: async () => {
+      await pool.end();
+      await db.drop();
+    },
+  };
+}
+
+Deno.test("create, read, replace, patch and delete a row", opts, async () => {
+  const t = await api();
+  try {
+    const created = await t.call("POST", "/v1/tables/todos/rows", { body: { title: "milk" } });
+    assert.equal(created.status, 201);
+    const row = created.body;
+    assert.equal(row.bucket, "a", "a token with one bucket writes into it by default");
+    assert.equal(row.done, false);
+    assert.equal(row.version, 1);
+    assert.match(row.updated_at, /^\d{4}-\d\d-\d\dT.*Z$/);
+    assert.equal(created.headers.get("etag"), '"1"');
+
+    const read = await t.call("GET", `/v1/tables/public.todos/rows/${row.id}`);
+    assert.deepEqual(read.body, row);
+
+    const replaced = await t.call("PUT", `/v1/tables/todos/rows/${row.id}`, {
+      body: { title: "oat milk" },
+    });
+    assert.equal(replaced.status, 200);
+    assert.equal(replaced.body.title, "oat milk");
+    assert.equal(replaced.body.bucket, "a", "replace keeps the row in its bucket");
+    assert.equal(replaced.body.version, 2);
+
+    const patched = await t.call("PATCH", `/v1/tables/todos/rows/${row.id}`, {
+      body: { done: true },
+    });
+    assert.deepEqual([patched.body.title, patched.body.done, patched.body.version], [
+      "oat milk",
+      true,
+      3,
+    ]);
+
+    const deleted = await t.call("DELETE", `/v1/tables/todos/rows/${row.id}`);
+    assert.equal(deleted.status, 200);
+    assert.equal(deleted.body.id, row.id);
+    assert.equal((await t.call("GET", `/v1/tables/todos/rows/${row.id}`)).status, 404);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("lists filter by column, page by key and show only readable buckets", opts, async () => {
+  const t = await api();
+  try {
+    await t.db.sql(`INSERT INTO todos (bucket, title, done)
+      SELECT CASE WHEN g % 3 = 0 THEN 'b' WHEN g % 3 = 1 THEN 'a' ELSE NULL END, 'r' || g, g % 2 = 0
+      FROM generate_series(1, 30) g`);
+    const seen: string[] = [];
+    let next: string | null = null;
+    do {
+      const page: { status: number; body: any } = await t.call(
+        "GET",
+        `/v1/tables/todos/rows?limit=7${next ? `&after=${next}` : ""}`,
+      );
+      assert.equal(page.status, 200);
+      assert.ok(page.body.rows.length <= 7);
+      seen.push(...page.body.rows.map((r: any) => r.id));
+      for (const r of page.body.rows) assert.notEqual(r.bucket, "b");
+      next = page.body.next;
+    } while (next);
+    assert.equal(seen.length, 20, "10 rows of a and 10 without a bucket");
+    assert.equal(new Set(seen).size, 20, "no row twice across pages");
+    assert.deepEqual(seen, [...seen].sort(), "keyset order");
+
+    const done = await t.call("GET", "/v1/tables/todos/rows?done=true&bucket=a");
+    assert.ok(done.body.rows.length > 0);
+    assert.ok(done.body.rows.every((r: any) => r.done === true && r.bucket === "a"));
+    assert.equal(done.body.next, null);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("buckets: foreign rows are invisible, foreign writes forbidden", opts, async () => {
+  const t = await api();
+  try {
+    const tokenB = await t.token(["b"]);
+    const [theirs] = await t.db.sql<{ id: string }>(
+      "INSERT INTO todos (bucket, title) VALUES ('b', 'secret') RETURNING id",
+    );
+    const id = theirs!.id;
+    assert.equal((await t.call("GET", `/v1/tables/todos/rows/${id}`)).status, 404);
+    assert.equal(
+      (await t.call("PATCH", `/v1/tables/todos/rows/${id}`, { body: { title: "mine" } })).status,
+      404,
+    );
+    assert.equal((await t.call("DELETE", `/v1/tables/todos/rows/${id}`)).status, 404);
+    const intoB = await t.call("POST", "/v1/tables/todos/rows", {
+      body: { title: "x", bucket: "b" },
+    });
+    assert.equal(intoB.status, 403);
+    assert.equal(intoB.body.error.code, "forbidden");
+
+    // Moving one's own row into a foreign bucket is a write into that bucket.
+    const mine = (await t.call("POST", "/v1/tables/todos/rows", { body: { title: "mine" } })).body;
+    const move = await t.call("PATCH", `/v1/tables/todos/rows/${mine.id}`, {
+      body: { bucket: "b" },
+    });
+    assert.equal(move.status, 403);
+
+    // Unbucketed rows: readable by all, writable only with "*".
+    const [shared] = await t.db.sql<{ id: string }>(
+      "INSERT INTO todos (title) VALUES ('shared') RETURNING id",
+    );
+    assert.equal((await t.call("GET", `/v1/tables/todos/rows/${shared!.id}`)).status, 200);
+    assert.equal(
+      (await t.call("PATCH", `/v1/tables/todos/rows/${shared!.id}`, { body: { done: true } }))
+        .status,
+      403,
+    );
+    const star = await t.token(["*"]);
+    assert.equal(
+      (await t.call("PATCH", `/v1/tables/todos/rows/${shared!.id}`, {
+        body: { done: true },
+        token: star,
+      })).status,
+      200,
+    );
+    const two = await t.token(["a", "b"]);
+    const ambiguous = await t.call("POST", "/v1/tables/todos/rows", {
+      body: { title: "?" },
+      token: two,
+    });
+    assert.equal(ambiguous.status, 400);
+    assert.match(ambiguous.body.error.message, /"bucket"/);
+    assert.equal(
+      (await t.call("GET", `/v1/tables/todos/rows/${id}`, { token: tokenB })).body.title,
+      "secret",
+    );
+    const [unchanged] = await t.db.sql("SELECT title, bucket FROM todos WHERE id = $1", [id]);
+    assert.deepEqual(unchanged, { title: "secret", bucket: "b" });
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test(
+  "conflicts: If-Match and last-write-wins answer 409 with the current row",
+  opts,
+  async () => {
+    const t = await api();
+    try {
+      const row = (await t.call("POST", "/v1/tables/todos/rows", { body: { title: "v1" } })).body;
+      const ok = await t.call("PATCH", `/v1/tables/todos/rows/${row.id}`, {
+        body: { title: "v2" },
+        headers: { "if-match": '"1"' },
+      });
+      assert.equal(ok.status, 200);
+      const stale = await t.call("PATCH", `/v1/tables/todos/rows/${row.id}`, {
+        body: { title: "lost" },
+        headers: { "if-match": "1" },
+      });
+      assert.equal(stale.status, 409);
+      assert.equal(stale.body.error.code, "conflict");
+      assert.equal(stale.body.error.details.current.title, "v2");
+      assert.equal(stale.body.error.details.current.version, 2);
+      const staleBody = await t.call("PUT", `/v1/tables/todos/rows/${row.id}`, {
+        body: { title: "lost", version: 1 },
+      });
+      assert.equal(staleBody.status, 409, "a body carrying an old version conflicts too");
+
+      const older = await t.call("PATCH", `/v1/tables/todos/rows/${row.id}`, {
+        body: { title: "from the past", updated_at: "2000-01-01T00:00:00Z" },
+      });
+      assert.equal(older.status, 409);
+      assert.match(older.body.error.message, /last write wins/);
+      const newer = await t.call("PATCH", `/v1/tables/todos/rows/${row.id}`, {
+        body: { title: "from the future", updated_at: "2999-01-01T00:00:00Z" },
+      });
+      assert.equal(newer.status, 200);
+      assert.equal(newer.body.updated_at, "2999-01-01T00:00:00Z");
+      const del = await t.call("DELETE", `/v1/tables/todos/rows/${row.id}`, {
+        headers: { "if-match": "1" },
+      });
+      assert.equal(del.status, 409);
+      assert.equal(
+        (await t.call("GET", `/v1/tables/todos/rows/${row.id}`)).body.title,
+        "from the future",
+      );
+      const badMatch = await t.call("PATCH", `/v1/tables/todos/rows/${row.id}`, {
+        body: {},
+        headers: { "if-match": "abc" },
+      });
+      assert.equal(badMatch.status, 400);
+    } finally {
+      await t.close();
+    }
+  },
+);
+
+Deno.test("a batch is all or nothing", opts, async () => {
+  const t = await api();
+  try {
+    const keep = (await t.call("POST", "/v1/tables/todos/rows", { body: { title: "keep" } })).body;
+    const failing = await t.call("POST", "/v1/tables/todos/batch", {
+      body: [
+        { op: "insert", row: { title: "one" } },
+        { op: "update", id: keep.id, row: { done: true } },
+        { op: "insert", row: { title: "two", bucket: "b" } },
+      ],
+    });
+    assert.equal(failing.status, 403);
+    assert.equal(failing.body.error.details.index, 2);
+    const rows = await t.db.sql("SELECT title, done FROM todos ORDER BY title");
+    assert.deepEqual(rows, [{ title: "keep", done: false }], "nothing of the failed batch remains");
+
+    const ok = await t.call("POST", "/v1/tables/public.todos/batch", {
+      body: [
+        { op: "insert", row: { title: "one" } },
+        { op: "update", row: { id: keep.id, done: true }, version: 1 },
+        { op: "delete", id: keep.id },
+      ],
+    });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(ok.body.results.map((r: any) => r.op), ["insert", "update", "delete"]);
+    assert.equal(ok.body.results[1].row.version, 2);
+    assert.deepEqual(await t.db.sql("SELECT title FROM todos"), [{ title: "one" }]);
+
+    for (const body of [[], {}, [{ op: "upsert", row: {} }], [{ op: "update" }], "[1,"]) {
+      const r = await t.call("POST", "/v1/tables/todos/batch", { body });
+      assert.equal(r.status, 400, JSON.stringify(body));
+    }
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("bad requests get clear JSON errors and change nothing", opts, async () => {
+  const t = await api();
+  try {
+    const cases: [string, string, unknown, number, string, RegExp?][] = [
+      ["POST", "/v1/tables/todos/rows", '{"title":', 400, "invalid_json"],
+      ["POST", "/v1/tables/todos/rows", "", 400, "invalid_json"],
+      [
+        "POST",
+        "/v1/tables/todos/rows",
+        { title: "x", colour: "red" },
+        400,
+        "validation_failed",
+        /"colour"/,
+      ],
+      ["POST", "/v1/tables/todos/rows", { title: 5 }, 400, "validation_failed", /"title"/],
+      [
+        "POST",
+        "/v1/tables/todos/rows",
+        { done: true },
+        400,
+        "validation_failed",
+        /"title".*required/,
+      ],
+      ["POST", "/v1/tables/todos/rows", [1, 2], 400, "validation_failed"],
+      ["POST", "/v1/tables/nope/rows", { title: "x" }, 404, "not_found", /nope/],
+      ["GET", "/v1/tables/todos/rows?colour=red", undefined, 400, "validation_failed", /colour/],
+      ["GET", "/v1/tables/todos/rows?limit=0", undefined, 400, "bad_request"],
+      ["GET", "/v1/tables/todos/rows?after=!!", undefined, 400, "bad_request"],
+      ["GET", "/v1/tables/todos/rows/not-a-uuid", undefined, 400, "validation_failed"],
+      ["GET", `/v1/tables/todos/rows/${crypto.randomUUID()}`, undefined, 404, "not_found"],
+      ["PATCH", `/v1/tables/todos/rows/${crypto.randomUUID()}`, { title: "x" }, 404, "not_found"],
+      [
+        "PATCH",
+        `/v1/tables/todos/rows/${crypto.randomUUID()}`,
+        { id: crypto.randomUUID() },
+        400,
+        "validation_failed",
+      ],
+      ["GET", "/v1/nothing/here", undefined, 404, "not_found"],
+    ];
+    for (const [method, path, body, status, code, message] of cases) {
+      const r = await t.call(method, path, body === undefined ? {} : { body });
+      assert.equal(
+        r.status,
+        status,
+        `${method} ${path} ${JSON.stringify(body)}: ${JSON.stringify(r.body)}`,
+      );
+      assert.equal(r.body.error.code, code, `${method} ${path}`);
+      if (message) assert.match(r.body.error.message, message);
+      assert.ok(!JSON.stringify(r.body).includes("    at "), "no stack trace");
+    }
+    assert.equal((await t.call("GET", "/v1/tables/todos/rows", { token: null })).status, 401);
+    assert.equal((await t.call("GET", "/v1/tables/todos/rows", { token: "garbage" })).status, 401);
+    const huge = await t.call("POST", "/v1/tables/todos/rows", {
+      body: { title: "x".repeat(100_000) },
+    });
+    assert.equal(huge.status, 413);
+    assert.deepEqual(await t.db.sql("SELECT count(*)::int AS n FROM todos"), [{ n: 0 }]);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test(
+  "every publication table is served, columns and types read from the database",
+  opts,
+  async () => {
+    const t = await api();
+    try {
+      await t.db.sql(`CREATE TABLE notes (
+      id bigserial PRIMARY KEY, bucket text, body text NOT NULL, score numeric, meta jsonb,
+      tags text[], at timestamptz, blob bytea, stamp timestamptz GENERATED ALWAYS AS (at) STORED)`);
+      const created = await t.call("POST", "/v1/tables/notes/rows", {
+        body: {
+          body: "n",
+          score: "1.50",
+          meta: { k: [1] },
+          tags: ["x", "y"],
+          at: "2024-01-02T03:04:05.5Z",
+          blob: "AP8Q",
+        },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.deepEqual(
+        { ...created.body, id: undefined },
+        {
+          id: undefined,
+          bucket: "a",
+          body: "n",
+          score: "1.50",
+          meta: { k: [1] },
+          tags: ["x", "y"],
+          at: "2024-01-02T03:04:05.5Z",
+          blob: "AP8Q",
+        },
+        "the generated column is not published, so it is not served",
+      );
+      const gen = await t.call("POST", "/v1/tables/notes/rows", {
+        body: { body: "n", stamp: "2024-01-01" },
+      });
+      assert.equal(gen.status, 400);
+      assert.match(gen.body.error.message, /"stamp"/);
+      const byId = await t.call("GET", `/v1/tables/notes/rows/${created.body.id}`);
+      assert.equal(byId.status, 200);
+      const tables = await t.call("GET", "/v1/tables");
+      assert.deepEqual(tables.body.tables.map((x: any) => x.table).sort(), [
+        "public.notes",
+        "public.todos",
+      ]);
+    } finally {
+      await t.close();
+    }
+  },
+);
+
+Deno.test("a dead database gives 503 and /ready false; the service survives", opts, async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close(); // nothing listens here
+  const { pool, app } = makeApp(`postgres://postgres@127.0.0.1:${port}/none`);
+  const token = await signToken(SECRET, { sub: "a", buckets: ["a"] });
+  try {
+    const r = await app.fetch(
+      new Request("http://crud/v1/tables/todos/rows", {
+        headers: { authorization: `Bearer ${token}` },
+      }),
+    );
+    assert.equal(r.status, 503);
+    assert.equal((await r.json()).error.code, "unavailable");
+    const ready = await app.fetch(new Request("http://crud/ready"));
+    assert.equal(ready.status, 503);
+    assert.deepEqual((await ready.json()).checks, { database: false });
+    assert.equal((await app.fetch(new Request("http://crud/health"))).status, 200);
+    const metrics = await (await app.fetch(new Request("http://crud/metrics"))).text();
+    assert.match(
+      metrics,
+      /synchub_crud_requests_total\{method="GET",route="\/v1\/tables\/:table\/rows",status="503"\} 1/,
+    );
+  } finally {
+    await pool.end();
+  }
+});

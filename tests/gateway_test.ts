@@ -1,0 +1,409 @@
+/**
+ * The gateway with real WebSocket clients, fed through the in-process bus. The catalog is fixed
+ * here, so these tests need no database; the end-to-end test covers the full path.
+ */
+import assert from "node:assert/strict";
+import { type Bus, messageFor } from "../lib/bus/bus.ts";
+import { MemoryBus } from "../lib/bus/memory_bus.ts";
+import { encodeCursor } from "../lib/cursor.ts";
+import type { Envelope } from "../lib/envelope.ts";
+import { createTokenVerifier, signToken } from "../lib/jwt.ts";
+import { silentLogger } from "../lib/log.ts";
+import { Registry } from "../lib/metrics.ts";
+import { Catalog, CatalogCache } from "../lib/postgres/catalog.ts";
+import { createGateway, type Gateway } from "../services/gateway/gateway.ts";
+import { sampleEnvelope } from "./support/envelopes.ts";
+import { tableInfo } from "./support/tables.ts";
+import { waitFor } from "./support/wait.ts";
+import { TestClient } from "./support/ws_client.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const SECRET = "gateway-test-secret-gateway-test-secret";
+const todos = tableInfo("public.todos", {
+  id: "string",
+  bucket: "string",
+  title: "string",
+  done: "boolean",
+  n: "integer",
+});
+
+interface Harness {
+  bus: Bus;
+  gateway: Gateway;
+  registry: Registry;
+  url: string;
+  token(buckets: string[], ttl?: number): Promise<string>;
+  publish(...envelopes: Envelope[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function harness(
+  limits: Partial<{ maxFrameBytes: number; maxSubscriptions: number; maxBufferedBytes: number }> =
+    {},
+  bus: Bus = new MemoryBus({ retentionMs: 60_000, maxBytes: 1 << 26 }),
+): Promise<Harness> {
+  const registry = new Registry("gateway");
+  const gateway = await createGateway({
+    bus,
+    catalog: new CatalogCache(() => Promise.resolve(new Catalog([todos])), silentLogger),
+    topicOf: (t) => `synchub.pg.${t.schema}.${t.name}`,
+    verifyToken: createTokenVerifier(SECRET),
+    limits: { maxFrameBytes: 4096, maxSubscriptions: 5, maxBufferedBytes: 1 << 22, ...limits },
+    log: silentLogger,
+    registry,
+  });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    gateway.app.fetch,
+  );
+  return {
+    bus,
+    gateway,
+    registry,
+    url: `ws://127.0.0.1:${server.addr.port}/v1/ws`,
+    token: (buckets, ttl = 3600) => signToken(SECRET, { sub: "u", buckets }, ttl),
+    publish: (...envelopes) => bus.publish(envelopes.map((e) => messageFor("synchub", e))),
+    close: async () => {
+      await gateway.stop();
+      await server.shutdown();
+      await bus.close();
+    },
+  };
+}
+
+let seq = 0;
+function change(
+  bucket: string | null,
+  over: Partial<Envelope> = {},
+  row: Record<string, unknown> = {},
+): Envelope {
+  const id = `r${++seq}`;
+  const after = { id, bucket, title: `t${seq}`, done: false, n: seq, ...row } as Envelope["after"];
+  return sampleEnvelope({ id: `pg:${seq}`, key: { id }, bucket, after, ...over });
+}
+
+Deno.test("the upgrade is refused with 401 without a valid token", opts, async () => {
+  const h = await harness();
+  try {
+    const http = h.url.replace(/^ws/, "http");
+    const noToken = await fetch(http, { headers: { upgrade: "websocket" } });
+    assert.equal(noToken.status, 401);
+    assert.equal((await noToken.json()).error.code, "unauthorized");
+    const bad = await fetch(`${http}?token=nonsense`);
+    assert.equal(bad.status, 401);
+    await bad.body?.cancel();
+    const expired = await fetch(`${http}?token=${await h.token(["a"], -5)}`);
+    assert.equal(expired.status, 401);
+    assert.match((await expired.json()).error.message, /expired/);
+    const header = await fetch(http, {
+      headers: { authorization: `Bearer ${await h.token(["a"])}` },
+    });
+    assert.equal(
+      header.status,
+      400,
+      "a valid token without an upgrade is a bad request, not a 401",
+    );
+    await header.body?.cancel();
+    await assert.rejects(TestClient.connect(h.url));
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a change reaches the subscribers of its bucket and no one else", opts, async () => {
+  const h = await harness();
+  const a = await TestClient.connect(h.url, await h.token(["a"]));
+  const b = await TestClient.connect(h.url, await h.token(["b"]));
+  const all = await TestClient.connect(h.url, await h.token(["*"]));
+  try {
+    const sub = await a.subscribe("public.todos");
+    assert.equal(sub.type, "subscribed");
+    assert.match(sub.cursor, /^c1\./);
+    await b.subscribe("todos");
+    await all.subscribe("public.todos");
+    const forA = change("a");
+    const del = change("a", { op: "d", before: forA.after, after: null });
+    const shared = change(null);
+    await h.publish(forA, change("b"), del, shared);
+
+    const got = await a.changes(3);
+    assert.deepEqual(got.map((f) => f.change.id), [forA.id, del.id, shared.id]);
+    assert.deepEqual(got[0]!.change, forA, "the envelope arrives as published");
+    assert.equal(got[0]!.sub, sub.sub);
+    assert.ok(got.every((f) => typeof f.cursor === "string"));
+    const gotB = await b.changes(2);
+    assert.deepEqual(
+      gotB.map((f) => f.change.bucket),
+      ["b", null],
+      "b sees its row and unbucketed rows",
+    );
+    assert.equal((await all.changes(4)).length, 4);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(a.pendingChanges().length + b.pendingChanges().length, 0, "nothing else arrived");
+  } finally {
+    await Promise.all([a.close(), b.close(), all.close()]);
+    await h.close();
+  }
+});
+
+Deno.test("unsubscribe stops delivery; ping answers pong; refs are echoed", opts, async () => {
+  const h = await harness();
+  const c = await TestClient.connect(h.url, await h.token(["a"]));
+  try {
+    const { sub } = await c.subscribe("public.todos");
+    c.send({ type: "ping", ref: "p1" });
+    assert.deepEqual(await c.reply("p1"), { type: "pong", ref: "p1" });
+    c.send({ type: "unsubscribe", ref: "u1", sub });
+    assert.deepEqual(await c.reply("u1"), { type: "unsubscribed", ref: "u1", sub });
+    await h.publish(change("a"));
+    c.send({ type: "unsubscribe", ref: "u2", sub });
+    assert.equal((await c.reply("u2")).code, "not_found");
+    assert.equal(c.pendingChanges().length, 0);
+  } finally {
+    await c.close();
+    await h.close();
+  }
+});
+
+Deno.test("bad frames get an error reply and the connection stays open", opts, async () => {
+  const h = await harness({ maxFrameBytes: 1024 });
+  const c = await TestClient.connect(h.url, await h.token(["a"]));
+  try {
+    const cases: [unknown, string, RegExp][] = [
+      ["{not json", "bad_request", /malformed JSON/],
+      [JSON.stringify({ type: "dance", ref: "1" }), "bad_request", /type/],
+      [JSON.stringify({ type: "subscribe", ref: "2" }), "bad_request", /table/],
+      [JSON.stringify({ type: "subscribe", ref: "3", table: "nope" }), "not_found", /nope/],
+      [
+        JSON.stringify({ type: "subscribe", ref: "4", table: "todos", where: { color: "red" } }),
+        "bad_request",
+        /color/,
+      ],
+      [
+        JSON.stringify({ type: "subscribe", ref: "5", table: "todos", since: "garbage" }),
+        "bad_request",
+        /cursor/,
+      ],
+      [
+        JSON.stringify({ type: "ping", ref: "6", pad: "x".repeat(2000) }),
+        "bad_request",
+        /exceeds 1024 bytes/,
+      ],
+      [new Uint8Array([1, 2, 3]), "bad_request", /binary/],
+      ["[]", "bad_request", /./],
+      ["null", "bad_request", /./],
+    ];
+    for (const [frame, code, message] of cases) {
+      c.send(frame);
+      const reply = await c.next(
+        (f) => f.type === "error",
+        `an error for ${String(frame).slice(0, 40)}`,
+      );
+      assert.equal(reply.code, code, String(frame).slice(0, 60));
+      assert.match(reply.message, message);
+    }
+    const ref = await c.subscribe("todos", { where: { n: { gt: "x" } } });
+    assert.equal(ref.type, "error");
+    c.send({ type: "ping", ref: "alive" });
+    assert.equal((await c.reply("alive")).type, "pong");
+    assert.equal(c.closed, undefined);
+  } finally {
+    await c.close();
+    await h.close();
+  }
+});
+
+Deno.test("filters select rows; deletes are matched on their old row", opts, async () => {
+  const h = await harness();
+  const c = await TestClient.connect(h.url, await h.token(["a"]));
+  try {
+    await c.subscribe("public.todos", { where: { done: true, n: { gte: 10 } } });
+    const match = change("a", {}, { done: true, n: 10 });
+    const low = change("a", {}, { done: true, n: 3 });
+    const open = change("a", {}, { done: false, n: 50 });
+    const del = change("a", { op: "d", after: null, before: { ...match.after! } });
+    await h.publish(low, match, open, del);
+    const got = await c.changes(2);
+    assert.deepEqual(got.map((f) => f.change.id), [match.id, del.id]);
+  } finally {
+    await c.close();
+    await h.close();
+  }
+});
+
+Deno.test("a client resuming with its last cursor gets exactly what it missed", opts, async () => {
+  const h = await harness();
+  const token = await h.token(["a"]);
+  const first = await TestClient.connect(h.url, token);
+  const firstBatch = [change("a"), change("b"), change("a")];
+  await first.subscribe("public.todos");
+  await h.publish(...firstBatch);
+  const seen = await first.changes(2);
+  const cursor = seen.at(-1)!.cursor;
+  await first.close();
+
+  const missed = [change("a"), change("b"), change("a"), change("a")];
+  await h.publish(...missed);
+  const again = await TestClient.connect(h.url, token);
+  try {
+    const sub = await again.subscribe("public.todos", { since: cursor });
+    assert.equal(sub.type, "subscribed");
+    assert.equal(sub.cursor, cursor, "the subscription starts where the cursor points");
+    const live = change("a");
+    await h.publish(live);
+    const got = await again.changes(4);
+    assert.deepEqual(
+      got.map((f) => f.change.id),
+      [...missed.filter((e) => e.bucket === "a"), live].map((e) => e.id),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(again.pendingChanges().length, 0, "no duplicates");
+
+    // Resuming from the middle again replays exactly the rest.
+    const third = await TestClient.connect(h.url, token);
+    await third.subscribe("public.todos", { since: got[1]!.cursor });
+    assert.deepEqual((await third.changes(2)).map((f) => f.change.id), [
+      got[2]!.change.id,
+      got[3]!.change.id,
+    ]);
+    await third.close();
+  } finally {
+    await again.close();
+    await h.close();
+  }
+});
+
+Deno.test(
+  "changes published while a client catches up are neither lost nor doubled",
+  opts,
+  async () => {
+    const h = await harness();
+    const token = await h.token(["a"]);
+    const c = await TestClient.connect(h.url, token);
+    try {
+      const { cursor } = await c.subscribe("public.todos");
+      await c.close();
+      const before = Array.from({ length: 3000 }, () => change("a"));
+      await h.publish(...before);
+      const again = await TestClient.connect(h.url, token);
+      again.send({ type: "subscribe", ref: "r", table: "public.todos", since: cursor });
+      // Publish while the catch-up is being read and sent.
+      const during = Array.from({ length: 300 }, () => change("a"));
+      for (let i = 0; i < during.length; i += 10) {
+        await h.publish(...during.slice(i, i + 10));
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      const got = await again.changes(before.length + during.length);
+      assert.deepEqual(got.map((f) => f.change.id), [...before, ...during].map((e) => e.id));
+      await again.close();
+    } finally {
+      await h.close();
+    }
+  },
+);
+
+Deno.test(
+  "a cursor older than retention, or from another bus, is cursor_expired",
+  opts,
+  async () => {
+    const h = await harness({}, new MemoryBus({ retentionMs: 60_000, maxBytes: 20_000 }));
+    const token = await h.token(["a"]);
+    const c = await TestClient.connect(h.url, token);
+    try {
+      const { cursor } = await c.subscribe("public.todos");
+      for (let i = 0; i < 100; i++) await h.publish(change("a"));
+      const expired = await c.subscribe("public.todos", { since: cursor });
+      assert.deepEqual([expired.type, expired.code], ["error", "cursor_expired"]);
+      const foreign = encodeCursor({
+        epoch: "mem-other",
+        topic: "synchub.pg.public.todos",
+        offsets: [0],
+      });
+      const other = await c.subscribe("public.todos", { since: foreign });
+      assert.deepEqual([other.type, other.code], ["error", "cursor_expired"]);
+      assert.equal(
+        (await c.subscribe("public.todos")).type,
+        "subscribed",
+        "the connection is still usable",
+      );
+    } finally {
+      await c.close();
+      await h.close();
+    }
+  },
+);
+
+Deno.test("subscriptions per connection are limited", opts, async () => {
+  const h = await harness({ maxSubscriptions: 2 });
+  const c = await TestClient.connect(h.url, await h.token(["a"]));
+  try {
+    await c.subscribe("todos");
+    await c.subscribe("todos", { where: { done: true } });
+    const third = await c.subscribe("todos");
+    assert.equal(third.code, "bad_request");
+    assert.match(third.message, /at most 2/);
+  } finally {
+    await c.close();
+    await h.close();
+  }
+});
+
+Deno.test("a connection closes when its token expires", opts, async () => {
+  const h = await harness();
+  const c = await TestClient.connect(h.url, await h.token(["a"], 1));
+  try {
+    await waitFor(() => c.closed, "the token-expiry close");
+    assert.equal(c.closed!.code, 4001);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test(
+  "a consumer that does not read is closed with 1013, never silently skipped",
+  opts,
+  async () => {
+    const h = await harness({ maxBufferedBytes: 64 * 1024 });
+    const token = await h.token(["a"]);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(h.url).port) });
+    try {
+      // A raw WebSocket client that subscribes and then stops reading.
+      const key = btoa("0123456789abcdef");
+      await conn.write(new TextEncoder().encode(
+        `GET /v1/ws?token=${token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      ));
+      const buf = new Uint8Array(4096);
+      const n = await conn.read(buf);
+      assert.match(new TextDecoder().decode(buf.subarray(0, n ?? 0)), /101 Switching Protocols/);
+      await conn.write(
+        maskedTextFrame(JSON.stringify({ type: "subscribe", ref: "1", table: "public.todos" })),
+      );
+      await waitFor(() => h.gateway.hub.count() === 1, "the subscription");
+      const slow = h.registry.counter("synchub_gateway_slow_consumer_closes_total", "");
+      const big = "x".repeat(64 * 1024);
+      for (let i = 0; i < 2000 && slow.get() === 0; i++) {
+        await h.publish(change("a", {}, { title: big }));
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      assert.equal(slow.get(), 1, "the slow consumer was closed");
+      assert.equal(h.gateway.hub.count(), 0, "its subscription is gone");
+    } finally {
+      conn.close();
+      await h.close();
+    }
+  },
+);
+
+function maskedTextFrame(text: string): Uint8Array {
+  const payload = new TextEncoder().encode(text);
+  const mask = new Uint8Array([1, 2, 3, 4]);
+  const header = payload.length < 126
+    ? [0x81, 0x80 | payload.length]
+    : [0x81, 0x80 | 126, payload.length >> 8, payload.length & 255];
+  const out = new Uint8Array(header.length + 4 + payload.length);
+  out.set(header);
+  out.set(mask, header.length);
+  payload.forEach((b, i) => out[header.length + 4 + i] = b ^ mask[i % 4]!);
+  return out;
+}
