@@ -9,6 +9,10 @@ import { createCrudApp } from "../services/crud/app.ts";
 import { RowStore } from "../services/crud/row_store.ts";
 import { type TestDatabase, testDatabase } from "./support/postgres.ts";
 
+/** Response bodies, as the tests read them. */
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const SECRET = "crud-test-secret-crud-test-secret-crud";
 
@@ -19,7 +23,7 @@ interface Api {
     method: string,
     path: string,
     opts?: { token?: string | null; body?: unknown; headers?: Record<string, string> },
-  ): Promise<{ status: number; body: any; headers: Headers }>;
+  ): Promise<{ status: number; body: Json; headers: Headers }>;
   token(buckets: string[]): Promise<string>;
   close(): Promise<void>;
 }
@@ -120,13 +124,13 @@ Deno.test("lists filter by column, page by key and show only readable buckets", 
     const seen: string[] = [];
     let next: string | null = null;
     do {
-      const page: { status: number; body: any } = await t.call(
+      const page: { status: number; body: Json } = await t.call(
         "GET",
         `/v1/tables/todos/rows?limit=7${next ? `&after=${next}` : ""}`,
       );
       assert.equal(page.status, 200);
       assert.ok(page.body.rows.length <= 7);
-      seen.push(...page.body.rows.map((r: any) => r.id));
+      seen.push(...page.body.rows.map((r: Json) => r.id));
       for (const r of page.body.rows) assert.notEqual(r.bucket, "b");
       next = page.body.next;
     } while (next);
@@ -136,7 +140,7 @@ Deno.test("lists filter by column, page by key and show only readable buckets", 
 
     const done = await t.call("GET", "/v1/tables/todos/rows?done=true&bucket=a");
     assert.ok(done.body.rows.length > 0);
-    assert.ok(done.body.rows.every((r: any) => r.done === true && r.bucket === "a"));
+    assert.ok(done.body.rows.every((r: Json) => r.done === true && r.bucket === "a"));
     assert.equal(done.body.next, null);
   } finally {
     await t.close();
@@ -284,7 +288,7 @@ Deno.test("a batch is all or nothing", opts, async () => {
       ],
     });
     assert.equal(ok.status, 200);
-    assert.deepEqual(ok.body.results.map((r: any) => r.op), ["insert", "update", "delete"]);
+    assert.deepEqual(ok.body.results.map((r: Json) => r.op), ["insert", "update", "delete"]);
     assert.equal(ok.body.results[1].row.version, 2);
     assert.deepEqual(await t.db.sql("SELECT title FROM todos"), [{ title: "one" }]);
 
@@ -402,7 +406,7 @@ Deno.test(
       const byId = await t.call("GET", `/v1/tables/notes/rows/${created.body.id}`);
       assert.equal(byId.status, 200);
       const tables = await t.call("GET", "/v1/tables");
-      assert.deepEqual(tables.body.tables.map((x: any) => x.table).sort(), [
+      assert.deepEqual(tables.body.tables.map((x: Json) => x.table).sort(), [
         "public.notes",
         "public.todos",
       ]);
