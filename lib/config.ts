@@ -54,6 +54,11 @@ const envSchema = z.object({
 
 export type Env = z.input<typeof envSchema>;
 
+/** The variables SyncHub reads (the rest of the schema is where defaults come from). */
+export const VARIABLES = Object.keys(envSchema.shape).filter((v) =>
+  !["HOME", "XDG_CACHE_HOME"].includes(v)
+);
+
 export interface Config {
   databaseUrl: string | undefined;
   kafka: { brokers: string[]; topicPrefix: string } | undefined;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError, loadConfig, VARIABLES } from "./config.ts";
 
 Deno.test("defaults give a runnable local configuration", () => {
   const c = loadConfig([], {});
@@ -56,4 +56,10 @@ Deno.test("every problem is reported at once", () => {
 Deno.test("a short JWT secret is refused and empty values count as unset", () => {
   assert.throws(() => loadConfig([], { JWT_SECRET: "short" }), /JWT_SECRET/);
   assert.equal(loadConfig([], { DATABASE_URL: "  " }).databaseUrl, undefined);
+});
+
+Deno.test(".env.example lists exactly the variables the configuration reads", async () => {
+  const text = await Deno.readTextFile(new URL("../.env.example", import.meta.url));
+  const listed = new Set([...text.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
+  assert.deepEqual([...listed].sort(), [...VARIABLES].sort());
 });
