@@ -407,3 +407,44 @@ function maskedTextFrame(text: string): Uint8Array {
   payload.forEach((b, i) => out[header.length + 4 + i] = b ^ mask[i % 4]!);
   return out;
 }
+
+Deno.test(
+  "subscribing while the catalog's database is down is an error reply, not a crash",
+  opts,
+  async () => {
+    const registry = new Registry("gateway");
+    const bus = new MemoryBus({ retentionMs: 60_000, maxBytes: 1 << 20 });
+    const gateway = await createGateway({
+      bus,
+      catalog: new CatalogCache(
+        () => Promise.reject(new Error("connect ECONNREFUSED")),
+        silentLogger,
+      ),
+      topicOf: (t) => `synchub.pg.${t.schema}.${t.name}`,
+      verifyToken: createTokenVerifier(SECRET),
+      limits: { maxFrameBytes: 4096, maxSubscriptions: 5, maxBufferedBytes: 1 << 22 },
+      log: silentLogger,
+      registry,
+    });
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      gateway.app.fetch,
+    );
+    const token = await signToken(SECRET, { sub: "u", buckets: ["a"] });
+    const c = await TestClient.connect(`ws://127.0.0.1:${server.addr.port}/v1/ws`, token);
+    try {
+      const reply = await c.subscribe("public.todos");
+      assert.deepEqual([reply.type, reply.code], ["error", "internal"]);
+      assert.match(reply.message, /unreachable/);
+      const ready = await fetch(`http://127.0.0.1:${server.addr.port}/ready`);
+      assert.equal(ready.status, 503);
+      assert.deepEqual((await ready.json()).checks, { bus: true, catalog: false });
+      c.send({ type: "ping", ref: "p" });
+      assert.equal((await c.reply("p")).type, "pong");
+    } finally {
+      await c.close();
+      await gateway.stop();
+      await server.shutdown();
+    }
+  },
+);

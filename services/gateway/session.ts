@@ -133,7 +133,10 @@ export class Session {
         "snapshot is not available yet on this gateway; subscribe without it",
       );
     }
-    const table = await catalog.table(msg.table);
+    const table = await catalog.table(msg.table).catch((err) => {
+      this.deps.log.warn("catalog unavailable", { err });
+      throw new SyncError("unavailable", "the table catalog is unreachable; retry shortly");
+    });
     if (!table) throw new SyncError("not_found", `unknown table "${msg.table}"`);
     const filter = compileWhere(msg.where, table);
     const topic = this.deps.topicOf(table);
