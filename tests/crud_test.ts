@@ -240,11 +240,12 @@ Deno.test(
       });
       assert.equal(older.status, 409);
       assert.match(older.body.error.message, /last write wins/);
+      const later = new Date(Date.now() + 60_000).toISOString();
       const newer = await t.call("PATCH", `/v1/tables/todos/rows/${row.id}`, {
-        body: { title: "from the future", updated_at: "2999-01-01T00:00:00Z" },
+        body: { title: "from the future", updated_at: later },
       });
       assert.equal(newer.status, 200);
-      assert.equal(newer.body.updated_at, "2999-01-01T00:00:00Z");
+      assert.equal(Date.parse(newer.body.updated_at), Date.parse(later), "the client's time is kept");
       const del = await t.call("DELETE", `/v1/tables/todos/rows/${row.id}`, {
         headers: { "if-match": "1" },
       });
@@ -441,5 +442,95 @@ Deno.test("a dead database gives 503 and /ready false; the service survives", op
     );
   } finally {
     await pool.end();
+  }
+});
+
+Deno.test("hostile keys, cursors and filters get 400s, never 500s", opts, async () => {
+  const t = await api();
+  try {
+    await t.db.sql("CREATE TABLE blobs (id bytea PRIMARY KEY, bucket text, doc json, spot point)");
+    const star = await t.token(["*"]);
+    const cases: [string, string, unknown][] = [
+      ["GET", `/v1/tables/blobs/rows?after=${btoa(JSON.stringify(["***"]))}`, undefined],
+      ["GET", `/v1/tables/blobs/rows?after=${btoa(JSON.stringify([{ a: 1 }]))}`, undefined],
+      ["GET", "/v1/tables/todos/rows?after=" + btoa(JSON.stringify(["not-a-uuid"])), undefined],
+      ["GET", "/v1/tables/blobs/rows?spot=(1,2)", undefined],
+      ["POST", "/v1/tables/blobs/batch", [{ op: "delete", row: { id: "***" } }]],
+      ["POST", "/v1/tables/todos/batch", [{ op: "delete", row: { id: 5 } }]],
+      ["POST", "/v1/tables/todos/batch", [{ op: "delete", row: { constructor: 1 } }]],
+      ["GET", "/v1/tables/blobs/rows/***", undefined],
+    ];
+    for (const [method, path, body] of cases) {
+      const r = await t.call(
+        method,
+        path,
+        body === undefined ? { token: star } : { body, token: star },
+      );
+      assert.equal(r.status, 400, `${method} ${path}: ${JSON.stringify(r.body)}`);
+    }
+    await t.db.sql(`INSERT INTO blobs VALUES ('\\x01', NULL, '{"a": [1]}', NULL)`);
+    const jsonFilter = await t.call(
+      "GET",
+      `/v1/tables/blobs/rows?doc=${encodeURIComponent('{"a":[1]}')}`,
+      { token: star },
+    );
+    assert.equal(jsonFilter.status, 200, JSON.stringify(jsonFilter.body));
+    assert.deepEqual(jsonFilter.body.rows.map((r: Json) => r.id), ["AQ=="]);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test(
+  "last-write-wins cannot be poisoned; versions are the server's to number",
+  opts,
+  async () => {
+    const t = await api();
+    try {
+      const created = await t.call("POST", "/v1/tables/todos/rows", {
+        body: { title: "x", version: 99 },
+      });
+      assert.equal(created.status, 201);
+      assert.equal(created.body.version, 1, "a new row starts at version 1 whatever the body says");
+      const id = created.body.id;
+      for (
+        const updated_at of [
+          "infinity",
+          "9999-01-01T00:00:00Z",
+          new Date(Date.now() + 3_600_000).toISOString(),
+        ]
+      ) {
+        const r = await t.call("PATCH", `/v1/tables/todos/rows/${id}`, {
+          body: { title: "y", updated_at },
+        });
+        assert.equal(r.status, 400, updated_at);
+        assert.match(r.body.error.message, /updated_at/);
+      }
+      const any = await t.call("PATCH", `/v1/tables/todos/rows/${id}`, {
+        body: { title: "z" },
+        headers: { "if-match": "*" },
+      });
+      assert.equal(any.status, 200);
+      assert.equal(any.body.version, 2);
+    } finally {
+      await t.close();
+    }
+  },
+);
+
+Deno.test("a table whose bucket column is not published is not served", opts, async () => {
+  const t = await api();
+  try {
+    await t.db.sql(
+      "CREATE SCHEMA hidden; CREATE TABLE hidden.leaky (id int PRIMARY KEY, bucket text, v text)",
+    );
+    await t.db.sql("DROP PUBLICATION synchub");
+    await t.db.sql("CREATE PUBLICATION synchub FOR TABLE public.todos, hidden.leaky (id, v)");
+    const star = await t.token(["*"]);
+    const r = await t.call("GET", "/v1/tables/hidden.leaky/rows", { token: star });
+    assert.equal(r.status, 404);
+    assert.equal((await t.call("GET", "/v1/tables/todos/rows", { token: star })).status, 200);
+  } finally {
+    await t.close();
   }
 });

@@ -164,3 +164,50 @@ Deno.test(
     }
   },
 );
+
+Deno.test("a row moved to another bucket leaves one view and enters the other", opts, async () => {
+  const stack = await startStack();
+  const admin = await stack.token(["*"]);
+  const a = await TestClient.connect(stack.wsUrl, await stack.token(["demo-a"]));
+  const b = await TestClient.connect(stack.wsUrl, await stack.token(["demo-b"]));
+  try {
+    await a.subscribe("public.todos");
+    await b.subscribe("public.todos");
+    const row = (await rest(stack, admin, "POST", "/v1/tables/todos/rows", {
+      title: "secret plan",
+      bucket: "demo-a",
+    })).body;
+    await a.changes(1);
+    const moved = await rest(stack, admin, "PATCH", `/v1/tables/todos/rows/${row.id}`, {
+      bucket: "demo-b",
+      title: "shared plan",
+    });
+    assert.equal(moved.status, 200);
+
+    const [out] = await a.changes(1);
+    assert.equal(out!.reason, "moved_out");
+    assert.deepEqual([out!.change.op, out!.change.after, out!.change.bucket], [
+      "d",
+      null,
+      "demo-a",
+    ]);
+    assert.deepEqual(out!.change.key, { id: row.id });
+    const [into] = await b.changes(1);
+    assert.equal(into!.reason, "moved_in");
+    assert.deepEqual([into!.change.op, into!.change.before, into!.change.bucket], [
+      "c",
+      null,
+      "demo-b",
+    ]);
+    assert.deepEqual(into!.change.after, moved.body);
+    assert.ok(
+      !JSON.stringify(b.frames).includes("secret plan"),
+      "b never sees the row as it was in a",
+    );
+    envelopeSchema.parse(out!.change);
+    envelopeSchema.parse(into!.change);
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+    await stack.close();
+  }
+});

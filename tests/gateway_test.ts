@@ -12,6 +12,7 @@ import { silentLogger } from "../lib/log.ts";
 import { Registry } from "../lib/metrics.ts";
 import { Catalog, CatalogCache } from "../lib/postgres/catalog.ts";
 import { createGateway, type Gateway } from "../services/gateway/gateway.ts";
+import type { GatewayLimits } from "../services/gateway/session.ts";
 import { sampleEnvelope } from "./support/envelopes.ts";
 import { tableInfo } from "./support/tables.ts";
 import { waitFor } from "./support/wait.ts";
@@ -27,6 +28,11 @@ const todos = tableInfo("public.todos", {
   n: "integer",
 });
 
+/** Snapshots need the database; they are tested end to end (tests/snapshot_test.ts). */
+const noSnapshots = {
+  read: () => Promise.reject(new Error("no database in these tests")),
+};
+
 interface Harness {
   bus: Bus;
   gateway: Gateway;
@@ -38,14 +44,14 @@ interface Harness {
 }
 
 async function harness(
-  limits: Partial<{ maxFrameBytes: number; maxSubscriptions: number; maxBufferedBytes: number }> =
-    {},
+  limits: Partial<GatewayLimits> = {},
   bus: Bus = new MemoryBus({ retentionMs: 60_000, maxBytes: 1 << 26 }),
 ): Promise<Harness> {
   const registry = new Registry("gateway");
   const gateway = await createGateway({
     bus,
     catalog: new CatalogCache(() => Promise.resolve(new Catalog([todos])), silentLogger),
+    snapshots: noSnapshots,
     topicOf: (t) => `synchub.pg.${t.schema}.${t.name}`,
     verifyToken: createTokenVerifier(SECRET),
     limits: { maxFrameBytes: 4096, maxSubscriptions: 5, maxBufferedBytes: 1 << 22, ...limits },
@@ -359,26 +365,31 @@ Deno.test("a connection closes when its token expires", opts, async () => {
   }
 });
 
+/** A raw WebSocket client that sends one message and then never reads again. */
+async function nonReader(h: Harness, token: string, message: unknown): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(h.url).port) });
+  await conn.write(new TextEncoder().encode(
+    `GET /v1/ws?token=${token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${btoa("0123456789abcdef")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  ));
+  const buf = new Uint8Array(4096);
+  const n = await conn.read(buf);
+  assert.match(new TextDecoder().decode(buf.subarray(0, n ?? 0)), /101 Switching Protocols/);
+  await conn.write(maskedTextFrame(JSON.stringify(message)));
+  return conn;
+}
+
 Deno.test(
-  "a consumer that does not read is closed with 1013, never silently skipped",
+  "a live consumer that does not read is closed with 1013, never silently skipped",
   opts,
   async () => {
     const h = await harness({ maxBufferedBytes: 64 * 1024 });
-    const token = await h.token(["a"]);
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(h.url).port) });
+    const conn = await nonReader(h, await h.token(["a"]), {
+      type: "subscribe",
+      ref: "1",
+      table: "public.todos",
+    });
     try {
-      // A raw WebSocket client that subscribes and then stops reading.
-      const key = btoa("0123456789abcdef");
-      await conn.write(new TextEncoder().encode(
-        `GET /v1/ws?token=${token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-      ));
-      const buf = new Uint8Array(4096);
-      const n = await conn.read(buf);
-      assert.match(new TextDecoder().decode(buf.subarray(0, n ?? 0)), /101 Switching Protocols/);
-      await conn.write(
-        maskedTextFrame(JSON.stringify({ type: "subscribe", ref: "1", table: "public.todos" })),
-      );
       await waitFor(() => h.gateway.hub.count() === 1, "the subscription");
       const slow = h.registry.counter("synchub_gateway_slow_consumer_closes_total", "");
       const big = "x".repeat(64 * 1024);
@@ -394,6 +405,35 @@ Deno.test(
     }
   },
 );
+
+Deno.test("a consumer that does not read its catch-up is closed with 1013 too", opts, async () => {
+  const h = await harness({ maxBufferedBytes: 64 * 1024, drainTimeoutMs: 500 });
+  const token = await h.token(["a"]);
+  const first = await TestClient.connect(h.url, token);
+  const { cursor } = await first.subscribe("public.todos");
+  await first.close();
+  const big = "x".repeat(16 * 1024);
+  for (let i = 0; i < 1000; i++) await h.publish(change("a", {}, { title: big }));
+  const conn = await nonReader(h, token, {
+    type: "subscribe",
+    ref: "1",
+    table: "public.todos",
+    since: cursor,
+  });
+  try {
+    const slow = h.registry.counter("synchub_gateway_slow_consumer_closes_total", "");
+    // Live changes keep coming while it does not read: they must not pile up without bound.
+    for (let i = 0; i < 400 && slow.get() === 0; i++) {
+      await h.publish(change("a", {}, { title: big }));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await waitFor(() => slow.get() === 1, "the slow catch-up consumer to be closed");
+    assert.equal(h.gateway.hub.count(), 0);
+  } finally {
+    conn.close();
+    await h.close();
+  }
+});
 
 function maskedTextFrame(text: string): Uint8Array {
   const payload = new TextEncoder().encode(text);
@@ -420,6 +460,7 @@ Deno.test(
         () => Promise.reject(new Error("connect ECONNREFUSED")),
         silentLogger,
       ),
+      snapshots: noSnapshots,
       topicOf: (t) => `synchub.pg.${t.schema}.${t.name}`,
       verifyToken: createTokenVerifier(SECRET),
       limits: { maxFrameBytes: 4096, maxSubscriptions: 5, maxBufferedBytes: 1 << 22 },

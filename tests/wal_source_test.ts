@@ -321,6 +321,76 @@ Deno.test("a missing publication and slot are created", opts, async () => {
   }
 });
 
+Deno.test(
+  "keepalives never confirm past a transaction that is not on the bus yet",
+  opts,
+  async () => {
+    const db = await testDatabase();
+    await db.sql("CREATE SCHEMA other; CREATE TABLE other.noise (n int)"); // not published
+    const slot = slotName();
+    let lookups = 0;
+    const source = new WalSource({
+      name: "pg",
+      url: db.url,
+      slot,
+      publication: "synchub",
+      publicationTables: undefined,
+      bucketColumn: "bucket",
+      log: silentLogger,
+      statusIntervalMs: 100,
+      // The first key lookup is slow: keepalives arrive while the transaction waits for it.
+      primaryKey: async (client, relid) => {
+        if (lookups++ === 0) await new Promise((r) => setTimeout(r, 2500));
+        const { primaryKeyOf } = await import("../services/listener/postgres/setup.ts");
+        return await primaryKeyOf(client, relid);
+      },
+    });
+    const ac = new AbortController();
+    const got: string[] = [];
+    const running = (async () => {
+      // Receives but never confirms: nothing reaches the bus.
+      for await (const batch of source.stream(ac.signal)) {
+        got.push(
+          ...batch.envelopes.map((e) => e.id),
+        );
+      }
+    })();
+    try {
+      await waitFor(() => source.ready(), "the stream");
+      const [{ lsn }] = await db.sql<{ lsn: string }>(
+        "INSERT INTO todos (title) VALUES ('unconfirmed') RETURNING pg_current_wal_insert_lsn()::text AS lsn",
+      ) as [{ lsn: string }];
+      const noise = setInterval(
+        () => db.sql("INSERT INTO other.noise VALUES (1)").catch(() => {}),
+        20,
+      );
+      await waitFor(() => got.length === 1, "the transaction after its slow key lookup");
+      clearInterval(noise);
+      await new Promise((r) => setTimeout(r, 300));
+      const [s] = await db.sql<{ lsn: string }>(
+        "SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1",
+        [slot],
+      );
+      assert.ok(
+        lsnValue(s!.lsn) < lsnValue(lsn),
+        `slot confirmed ${s!.lsn}, past the unconfirmed change at ${lsn}`,
+      );
+    } finally {
+      ac.abort();
+      await running;
+    }
+    // And the change is still there for the next stream.
+    const again = await runSource(db.url, slot);
+    try {
+      const [e] = await again.waitForEnvelopes(1);
+      assert.equal(e!.after!.title, "unconfirmed");
+    } finally {
+      await again.stop();
+      await db.drop();
+    }
+  },
+);
+
 function lsnValue(text: string): bigint {
   const [hi, lo] = text.split("/");
   return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);

@@ -129,6 +129,7 @@ export async function loadCatalog(
   db: Pick<pg.ClientBase, "query">,
   publication: string,
   bucketColumn: string,
+  log?: Logger,
 ): Promise<Catalog> {
   const version = Number(
     (await db.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v,
@@ -139,10 +140,24 @@ export async function loadCatalog(
     publication,
   ]);
   const tables = new Map<number, Row[]>();
+  // A table whose bucket column is left out of the publication would stream rows without their
+  // bucket, readable by every token: such a table is not served at all.
+  const unsafe = new Set<number>();
   for (const r of rows) {
-    if (!r.published) continue;
+    if (!r.published) {
+      if (r.column === bucketColumn) unsafe.add(r.relid);
+      continue;
+    }
     tables.set(r.relid, [...(tables.get(r.relid) ?? []), r]);
     if (r.typcategory === "A" && r.elem_oid) learnArrayType(r.type_oid, r.elem_oid);
+  }
+  for (const relid of unsafe) {
+    const t = tables.get(relid)?.[0];
+    tables.delete(relid);
+    log?.error("not serving a table whose bucket column is left out of the publication", {
+      table: t ? `${t.schema}.${t.table}` : relid,
+      bucketColumn,
+    });
   }
   return new Catalog([...tables.values()].map((cols) => tableInfo(cols, bucketColumn)));
 }

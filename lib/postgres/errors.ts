@@ -29,6 +29,12 @@ export function fromPgError(err: unknown): SyncError {
       );
     case "23502":
       return new SyncError("validation_failed", `column "${e.column}" must not be null`, details);
+    case "42883": // no such operator: e.g. equality on a type that has none
+      return new SyncError(
+        "validation_failed",
+        "values of this column cannot be compared",
+        details,
+      );
     case "23514":
       return new SyncError(
         "validation_failed",

@@ -11,8 +11,14 @@ import { tokenFromRequest, type TokenVerifier } from "../../lib/jwt.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Registry } from "../../lib/metrics.ts";
 import type { CatalogCache, TableInfo } from "../../lib/postgres/catalog.ts";
-import { parseUrlValue, validateRow } from "./row_schema.ts";
-import { type Db, isVersioned, type RowStore, VERSION_COLUMN } from "./row_store.ts";
+import { checkClientTime, checkKeyValue, parseUrlValue, validateRow } from "./row_schema.ts";
+import {
+  type Db,
+  isVersioned,
+  type RowStore,
+  UPDATED_AT_COLUMN,
+  VERSION_COLUMN,
+} from "./row_store.ts";
 
 export interface CrudDeps {
   store: RowStore;
@@ -120,7 +126,7 @@ export function createCrudApp(deps: CrudDeps): Hono<Env> {
     const table = await tableOf(c.req.param("table"));
     const values = withDefaultBucket(
       table,
-      validateRow(table, await jsonBody(c.req.raw), "insert"),
+      writableRow(table, await jsonBody(c.req.raw), "insert"),
       c.get("grant"),
     );
     const row = await store.insert(table, values, { grant: c.get("grant") });
@@ -138,7 +144,7 @@ export function createCrudApp(deps: CrudDeps): Hono<Env> {
       const table = await tableOf(c.req.param("table"));
       const key = keyFromId(table, c.req.param("id"));
       const body = await jsonBody(c.req.raw);
-      const values = validateRow(table, body, method === "put" ? "replace" : "patch");
+      const values = writableRow(table, body, method === "put" ? "replace" : "patch");
       const row = await store.update(table, key, values, method === "put" ? "replace" : "patch", {
         grant: c.get("grant"),
         expectedVersion: expectedVersion(table, c.req.header("if-match"), values),
@@ -220,9 +226,9 @@ function parseBatch(table: TableInfo, body: unknown, grant: BucketGrant): BatchO
       const expected = version === undefined ? undefined : versionValue(String(version));
       switch (op) {
         case "insert":
-          return { op, values: withDefaultBucket(table, validateRow(table, row, "insert"), grant) };
+          return { op, values: withDefaultBucket(table, writableRow(table, row, "insert"), grant) };
         case "update": {
-          const values = validateRow(table, row ?? {}, "patch");
+          const values = writableRow(table, row ?? {}, "patch");
           return {
             op,
             key: keyOf(),
@@ -284,6 +290,25 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
   return out;
 }
 
+/** How far ahead of our clock a client's `updated_at` may be. */
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * A body as the values to write: validated against the table's columns; the version is the
+ * server's to number (from 1); a client's `updated_at` must be a plausible instant.
+ */
+function writableRow(table: TableInfo, body: unknown, mode: "insert" | "replace" | "patch"): Row {
+  const values = validateRow(table, body, mode);
+  if (mode === "insert" && isVersioned(table)) delete values[VERSION_COLUMN];
+  const time = values[UPDATED_AT_COLUMN];
+  if (
+    time !== undefined && time !== null && table.column.get(UPDATED_AT_COLUMN)?.kind === "timestamp"
+  ) {
+    checkClientTime(time, MAX_CLOCK_SKEW_MS);
+  }
+  return values;
+}
+
 /** A new row without a bucket goes to the token's only bucket; with several it must name one. */
 function withDefaultBucket(table: TableInfo, values: Row, grant: BucketGrant): Row {
   const column = table.bucketColumn;
@@ -322,14 +347,16 @@ function keyFromId(table: TableInfo, id: string): Row {
 
 function keyFromRow(table: TableInfo, row: unknown): Row {
   const r = (typeof row === "object" && row !== null ? row : {}) as Row;
-  const missing = table.primaryKey.filter((c) => r[c] === undefined);
+  const missing = table.primaryKey.filter((c) => !Object.hasOwn(r, c));
   if (missing.length) {
     throw new SyncError(
       "validation_failed",
       `the operation needs "id" or key column "${missing[0]}"`,
     );
   }
-  return Object.fromEntries(table.primaryKey.map((c) => [c, r[c]!]));
+  return Object.fromEntries(
+    table.primaryKey.map((c) => [c, checkKeyValue(table.column.get(c)!, r[c])]),
+  );
 }
 
 /** `If-Match: 3` or `If-Match: "3"`; otherwise the `version` the body carries. */
@@ -339,7 +366,7 @@ function expectedVersion(
   values: Row,
 ): number | undefined {
   if (!isVersioned(table)) return undefined;
-  if (header !== undefined) {
+  if (header !== undefined && header.trim() !== "*") { // `*`: any version will do
     return versionValue(header.replace(/^W\//, "").replace(/"/g, "").trim());
   }
   return rowVersion(table, values);
@@ -381,5 +408,5 @@ function decodePageCursor(table: TableInfo, text: string): JsonValue[] {
       "malformed `after` cursor; pass the `next` of the previous page",
     );
   }
-  return values as JsonValue[];
+  return table.primaryKey.map((c, i) => checkKeyValue(table.column.get(c)!, values[i]));
 }

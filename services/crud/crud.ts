@@ -19,7 +19,7 @@ export interface CrudOptions {
 export function serveCrud({ config, databaseUrl, jwtSecret, log }: CrudOptions): Served {
   const pool = createPool(databaseUrl, { log, max: 20, applicationName: "synchub-crud" });
   const catalog = new CatalogCache(
-    () => loadCatalog(pool, config.postgres.publication, config.bucketColumn),
+    () => loadCatalog(pool, config.postgres.publication, config.bucketColumn, log),
     log,
   );
   const app = createCrudApp({

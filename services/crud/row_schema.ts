@@ -119,6 +119,30 @@ export function validateRow(table: TableInfo, body: unknown, mode: WriteMode): R
   });
 }
 
+/** A key value from a JSON body or cursor, checked against its column. */
+export function checkKeyValue(col: ColumnInfo, value: unknown): Row[string] {
+  if (value === null || !kindSchema(col.kind, col).safeParse(value).success) {
+    throw new SyncError("validation_failed", `key column "${col.name}": not a ${col.typeName}`, {
+      columns: [{ column: col.name, message: `expected ${col.typeName}` }],
+    });
+  }
+  return value as Row[string];
+}
+
+/**
+ * A client's `updated_at` for last-write-wins: a real instant, not ahead of our clock by more
+ * than `maxSkewMs` — otherwise one bad clock (or `infinity`) would win every later write.
+ */
+export function checkClientTime(value: unknown, maxSkewMs: number, now = Date.now()): void {
+  const t = typeof value === "string" ? Date.parse(value) : NaN;
+  const fail = (why: string) =>
+    new SyncError("validation_failed", `column "updated_at": ${why}`, {
+      columns: [{ column: "updated_at", message: why }],
+    });
+  if (Number.isNaN(t)) throw fail("expected an ISO-8601 timestamp");
+  if (t > now + maxSkewMs) throw fail(`more than ${maxSkewMs / 1000} s ahead of the server clock`);
+}
+
 /** A value from the URL (a key or a list filter) as the column's JSON value. */
 export function parseUrlValue(col: ColumnInfo, text: string): Row[string] {
   const fail = () =>

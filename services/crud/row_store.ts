@@ -41,7 +41,7 @@ export class RowStore {
     opts: ListOptions,
   ): Promise<{ rows: Row[]; next: JsonValue[] | null }> {
     const conditions = [
-      ...Object.entries(opts.filters).map(([c, v]) => sql`${col(c)} = ${param(table, c, v)}`),
+      ...Object.entries(opts.filters).map(([c, v]) => equals(table, c, v)),
       readableGuard(table, opts.grant),
     ];
     const pk = table.primaryKey;
@@ -116,18 +116,18 @@ export class RowStore {
   ): Promise<Row> {
     const managed = new Set([...table.primaryKey, VERSION_COLUMN, UPDATED_AT_COLUMN]);
     for (const c of table.primaryKey) {
-      if (c in values && JSON.stringify(values[c]) !== JSON.stringify(key[c])) {
+      if (Object.hasOwn(values, c) && JSON.stringify(values[c]) !== JSON.stringify(key[c])) {
         throw new SyncError("validation_failed", `column "${c}" is the key and cannot change`);
       }
     }
-    if (table.bucketColumn && table.bucketColumn in values) {
+    if (table.bucketColumn && Object.hasOwn(values, table.bucketColumn)) {
       const bucket = bucketValue(values[table.bucketColumn]);
       if (!canWrite(opts.grant, bucket)) throw forbidden(table, bucket);
     }
     const assignments: SQL[] = [];
     for (const c of table.columns) {
       if (managed.has(c.name) || c.readOnly) continue;
-      if (c.name in values) {
+      if (Object.hasOwn(values, c.name)) {
         assignments.push(sql`${col(c.name)} = ${param(table, c.name, values[c.name]!)}`);
       } else if (mode === "replace" && c.name !== table.bucketColumn) {
         assignments.push(sql`${col(c.name)} = DEFAULT`); // the bucket stays: it is tenancy, not data
@@ -310,6 +310,14 @@ function param(table: TableInfo, column: string, value: JsonValue): SQL {
     ? (value as JsonValue[]).map((v) => (v === null ? null : JSON.stringify(v)))
     : value;
   return sql`${sql.param(bound)}::${sql.raw(info.typeName)}`;
+}
+
+/** `column = value`; JSON compared as jsonb, since plain `json` has no equality operator. */
+function equals(table: TableInfo, column: string, value: JsonValue): SQL {
+  if (table.column.get(column)?.kind === "json") {
+    return sql`${col(column)}::jsonb = ${sql.param(JSON.stringify(value))}::jsonb`;
+  }
+  return sql`${col(column)} = ${param(table, column, value)}`;
 }
 
 function keyMatch(table: TableInfo, key: Row): SQL {

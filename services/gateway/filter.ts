@@ -3,7 +3,7 @@
  * A filter is checked against the table's columns when the client subscribes, so a typo is an
  * error then, not a silent "no rows" later.
  */
-import { type BucketGrant, canRead } from "../../lib/buckets.ts";
+import { type BucketGrant, bucketValue, canRead } from "../../lib/buckets.ts";
 import { jsonEqual } from "../../lib/diff.ts";
 import type { Envelope, JsonValue, Row } from "../../lib/envelope.ts";
 import { SyncError } from "../../lib/errors.ts";
@@ -63,21 +63,63 @@ export function matches(filter: Filter, row: Row): boolean {
 }
 
 /**
- * Whether a change reaches a subscriber: its row's bucket must be readable by the token (a delete
- * is judged by its old row) and the row must match the filter. A delete without its old row —
- * a table without REPLICA IDENTITY FULL — has an unknown bucket and reaches only "*" tokens.
+ * How a change reaches a subscriber. Its row's bucket must be readable by the token and the row
+ * must match the filter; a delete is judged by its old row. An update is judged by both rows: a
+ * row that leaves the subscriber's view (another bucket, or no longer matching) is announced as
+ * `moved_out`, one that enters it as `moved_in`, so the client can drop or add it — and never sees
+ * the old row of a bucket it may not read.
  */
-export function visibleTo(
+export type Delivery = "send" | "moved_in" | "moved_out" | null;
+
+export function deliveryFor(
   grant: BucketGrant,
   filter: Filter,
   table: TableInfo,
   e: Envelope,
-): boolean {
-  if (e.op === "t") return true; // every row of the table is gone, the subscriber's included
-  const row = e.op === "d" ? e.before : e.after;
-  if (row === null) return table.bucketColumn === null || grant.all ? filter.length === 0 : false;
-  if (!canRead(grant, e.bucket)) return false;
-  return matches(filter, row);
+): Delivery {
+  switch (e.op) {
+    case "t":
+      return "send"; // every row of the table is gone, the subscriber's included
+    case "c":
+    case "r":
+      return e.after && inView(grant, filter, e.after, e.bucket) ? "send" : null;
+    case "d":
+      // Without its old row a delete's bucket is unknown: only "*" tokens may see it.
+      if (e.before === null) {
+        return (table.bucketColumn === null || grant.all) && filter.length === 0 ? "send" : null;
+      }
+      return inView(grant, filter, e.before, bucketOfRow(table, e.before)) ? "send" : null;
+    case "u": {
+      const now = e.after !== null && inView(grant, filter, e.after, e.bucket);
+      if (e.before === null) return now ? "send" : null; // no old row: nothing to compare
+      const was = inView(grant, filter, e.before, bucketOfRow(table, e.before));
+      return now ? (was ? "send" : "moved_in") : was ? "moved_out" : null;
+    }
+  }
+}
+
+/** The envelope a subscriber gets for a row entering or leaving its view. */
+export function movedEnvelope(
+  e: Envelope,
+  how: "moved_in" | "moved_out",
+  table: TableInfo,
+): Envelope {
+  return how === "moved_in" ? { ...e, id: `${e.id}~in`, op: "c", before: null, changed: null } : {
+    ...e,
+    id: `${e.id}~out`,
+    op: "d",
+    after: null,
+    changed: null,
+    bucket: e.before ? bucketOfRow(table, e.before) : null,
+  };
+}
+
+function inView(grant: BucketGrant, filter: Filter, row: Row, bucket: string | null): boolean {
+  return canRead(grant, bucket) && matches(filter, row);
+}
+
+function bucketOfRow(table: TableInfo, row: Row): string | null {
+  return table.bucketColumn ? bucketValue(row[table.bucketColumn]) : null;
 }
 
 function isObject(spec: unknown): spec is Record<string, unknown> {

@@ -3,7 +3,13 @@ import { grantOf } from "../../lib/buckets.ts";
 import { SyncError } from "../../lib/errors.ts";
 import { sampleEnvelope } from "../../tests/support/envelopes.ts";
 import { tableInfo } from "../../tests/support/tables.ts";
-import { compileWhere, matches, visibleTo } from "./filter.ts";
+import { compileWhere, deliveryFor, matches, movedEnvelope } from "./filter.ts";
+import type { BucketGrant } from "../../lib/buckets.ts";
+import type { Envelope } from "../../lib/envelope.ts";
+import type { Filter } from "./filter.ts";
+
+const visibleTo = (g: BucketGrant, f: Filter, t: typeof todos, e: Envelope) =>
+  deliveryFor(g, f, t, e) === "send";
 
 const todos = tableInfo("public.todos", {
   id: "uuid",
@@ -112,4 +118,50 @@ Deno.test("filters apply to deletes through their old row; truncates reach every
   assert.equal(visibleTo(grantOf(["b1"]), f, todos, sampleEnvelope({ after: row })), false);
   const t = sampleEnvelope({ op: "t", before: null, after: null, key: {}, bucket: null });
   assert.equal(visibleTo(grantOf(["b2"]), f, todos, t), true);
+});
+
+Deno.test("an update moving a row between buckets is a move out for one and a move in for the other", () => {
+  const before = { ...row, bucket: "b1" };
+  const after = { ...row, bucket: "b2", title: "renamed" };
+  const e = sampleEnvelope({ op: "u", before, after, bucket: "b2", changed: ["bucket", "title"] });
+  assert.equal(deliveryFor(grantOf(["b1"]), [], todos, e), "moved_out");
+  assert.equal(deliveryFor(grantOf(["b2"]), [], todos, e), "moved_in");
+  assert.equal(deliveryFor(grantOf(["b1", "b2"]), [], todos, e), "send");
+  assert.equal(deliveryFor(grantOf(["b3"]), [], todos, e), null);
+
+  const out = movedEnvelope(e, "moved_out", todos);
+  assert.deepEqual([out.op, out.after, out.before, out.bucket, out.id], [
+    "d",
+    null,
+    before,
+    "b1",
+    `${e.id}~out`,
+  ]);
+  const into = movedEnvelope(e, "moved_in", todos);
+  assert.deepEqual([into.op, into.before, into.after, into.changed], ["c", null, after, null]);
+});
+
+Deno.test("an update leaving or entering a filter is announced the same way", () => {
+  const f = compileWhere({ done: false }, todos);
+  const closing = sampleEnvelope({
+    op: "u",
+    before: { ...row, done: false },
+    after: { ...row, done: true },
+    bucket: "b1",
+  });
+  assert.equal(deliveryFor(grantOf(["b1"]), f, todos, closing), "moved_out");
+  const reopening = sampleEnvelope({
+    op: "u",
+    before: { ...row, done: true },
+    after: { ...row, done: false },
+    bucket: "b1",
+  });
+  assert.equal(deliveryFor(grantOf(["b1"]), f, todos, reopening), "moved_in");
+  const noOld = sampleEnvelope({
+    op: "u",
+    before: null,
+    after: { ...row, done: false },
+    bucket: "b1",
+  });
+  assert.equal(deliveryFor(grantOf(["b1"]), f, todos, noOld), "send");
 });

@@ -10,12 +10,14 @@ import { tokenFromRequest, type TokenVerifier } from "../../lib/jwt.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Registry } from "../../lib/metrics.ts";
 import type { CatalogCache, TableInfo } from "../../lib/postgres/catalog.ts";
+import type { SnapshotReader } from "../../lib/postgres/snapshot.ts";
 import { Hub } from "./hub.ts";
 import { type GatewayLimits, Session, type SessionMetrics } from "./session.ts";
 
 export interface GatewayDeps {
   bus: Bus;
   catalog: CatalogCache;
+  snapshots: SnapshotReader;
   topicOf(table: TableInfo): string;
   verifyToken: TokenVerifier;
   limits: GatewayLimits;
@@ -35,6 +37,10 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const connections = registry.gauge("synchub_gateway_connections", "Open WebSocket connections.");
   const metrics: SessionMetrics = {
     subscriptions: registry.gauge("synchub_gateway_subscriptions", "Active subscriptions."),
+    snapshotRows: registry.counter(
+      "synchub_gateway_snapshot_rows_total",
+      "Rows read for snapshots.",
+    ),
     messagesSent: registry.counter(
       "synchub_gateway_messages_sent_total",
       "Frames sent to clients.",

@@ -11,7 +11,7 @@ import type { Envelope } from "../../lib/envelope.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Counter, Histogram } from "../../lib/metrics.ts";
 import type { TableInfo } from "../../lib/postgres/catalog.ts";
-import { type Filter, visibleTo } from "./filter.ts";
+import { deliveryFor, type Filter, movedEnvelope } from "./filter.ts";
 import { frames } from "./protocol.ts";
 
 export interface Subscription {
@@ -23,8 +23,10 @@ export interface Subscription {
   readonly grant: BucketGrant;
   /** Next offset to deliver, per partition; anything earlier has been handled. */
   readonly next: number[];
-  /** While the subscription catches up from a cursor, live records wait here. */
+  /** While the subscription catches up or snapshots, live records wait here. */
   buffer: Pending[] | null;
+  /** Bytes waiting in `buffer`; past the session's budget the client is too slow. */
+  bufferedBytes: number;
   /**
    * Started from a cursor beyond this hub's position (issued by a gateway further along): its
    * cursors are its own until then, never the hub's, which would replay what it already has.
@@ -32,6 +34,9 @@ export interface Subscription {
   ahead: boolean;
   closed: boolean;
   send(frame: string): void;
+  /** Called when `buffer` outgrows its budget. */
+  overflow(): void;
+  readonly maxBufferedBytes: number;
 }
 
 export interface Pending {
@@ -70,6 +75,7 @@ export class Hub {
 
   remove(sub: Subscription): void {
     sub.closed = true;
+    sub.buffer = null;
     const set = this.subscriptions.get(sub.topic);
     set?.delete(sub);
     if (set?.size === 0) this.subscriptions.delete(sub.topic);
@@ -105,8 +111,13 @@ export class Hub {
         offsets: fill(position),
       });
       for (const sub of subs) {
-        if (sub.buffer) sub.buffer.push({ record, envelope });
-        else offer(sub, record, envelope, cursor);
+        if (!sub.buffer) {
+          offer(sub, record, envelope, cursor);
+          continue;
+        }
+        sub.buffer.push({ record, envelope });
+        sub.bufferedBytes += record.value.length;
+        if (sub.bufferedBytes > sub.maxBufferedBytes) sub.overflow();
       }
     }
   }
@@ -125,11 +136,23 @@ export function offer(
 ): void {
   if (sub.closed || record.offset < (sub.next[record.partition] ?? 0)) return;
   sub.next[record.partition] = record.offset + 1;
-  if (!envelope || !visibleTo(sub.grant, sub.filter, sub.table, envelope)) return;
+  if (!envelope) return;
+  const delivery = deliveryFor(sub.grant, sub.filter, sub.table, envelope);
+  if (delivery === null) return;
   const cursor = sharedCursor !== undefined && !sub.ahead
     ? sharedCursor
     : encodeCursor({ epoch: sub.epoch, topic: sub.topic, offsets: fill(sub.next) });
-  sub.send(frames.change(sub.id, cursor, record.value));
+  if (delivery === "send") sub.send(frames.change(sub.id, cursor, record.value));
+  else {
+    const moved = JSON.stringify(movedEnvelope(envelope, delivery, sub.table));
+    sub.send(frames.change(sub.id, cursor, moved, delivery));
+  }
+}
+
+/** Marks a record handled without sending it (already in the subscriber's snapshot). */
+export function skip(sub: Subscription, record: BusRecord): void {
+  const p = record.partition;
+  sub.next[p] = Math.max(sub.next[p] ?? 0, record.offset + 1);
 }
 
 export function parseRecord(record: BusRecord): Envelope | undefined {

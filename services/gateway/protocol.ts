@@ -58,14 +58,15 @@ const withRef = (ref: string | undefined) => (ref === undefined ? {} : { ref });
 export const frames = {
   subscribed: (ref: string | undefined, sub: string, cursor: string) =>
     JSON.stringify({ type: "subscribed", ...withRef(ref), sub, cursor }),
+  synced: (sub: string, cursor: string) => JSON.stringify({ type: "synced", sub, cursor }),
   unsubscribed: (ref: string | undefined, sub: string) =>
     JSON.stringify({ type: "unsubscribed", ...withRef(ref), sub }),
   pong: (ref: string | undefined) => JSON.stringify({ type: "pong", ...withRef(ref) }),
   error: (ref: string | undefined, code: WsErrorCode, message: string) =>
     JSON.stringify({ type: "error", ...withRef(ref), code, message }),
   /** Spliced, not re-serialised: the envelope JSON is shared by every subscriber it goes to. */
-  change: (sub: string, cursor: string, envelopeJson: string) =>
-    `{"type":"change","sub":${JSON.stringify(sub)},"cursor":${
-      JSON.stringify(cursor)
+  change: (sub: string, cursor: string, envelopeJson: string, reason?: "moved_in" | "moved_out") =>
+    `{"type":"change","sub":${JSON.stringify(sub)},"cursor":${JSON.stringify(cursor)}${
+      reason ? `,"reason":"${reason}"` : ""
     },"change":${envelopeJson}}`,
 };

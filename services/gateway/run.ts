@@ -8,6 +8,7 @@ import type { Logger } from "../../lib/log.ts";
 import { Registry } from "../../lib/metrics.ts";
 import { CatalogCache, loadCatalog } from "../../lib/postgres/catalog.ts";
 import { createPool } from "../../lib/postgres/pool.ts";
+import { PgSnapshotReader } from "../../lib/postgres/snapshot.ts";
 import { createGateway } from "./gateway.ts";
 
 export interface GatewayOptions {
@@ -21,13 +22,14 @@ export interface GatewayOptions {
 export async function serveGateway(opts: GatewayOptions): Promise<Served> {
   const { config, log } = opts;
   // The catalog tells the gateway which tables exist and what their columns are.
-  const pool = createPool(opts.databaseUrl, { log, max: 2, applicationName: "synchub-gateway" });
+  const pool = createPool(opts.databaseUrl, { log, max: 8, applicationName: "synchub-gateway" });
   const gateway = await createGateway({
     bus: opts.bus,
     catalog: new CatalogCache(
-      () => loadCatalog(pool, config.postgres.publication, config.bucketColumn),
+      () => loadCatalog(pool, config.postgres.publication, config.bucketColumn, log),
       log,
     ),
+    snapshots: new PgSnapshotReader(pool, config.postgres.sourceName, config.bucketColumn),
     topicOf: (table) =>
       topicFor(config.topicPrefix, {
         name: config.postgres.sourceName,

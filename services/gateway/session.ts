@@ -4,14 +4,15 @@
  */
 import type { Bus } from "../../lib/bus/bus.ts";
 import { type BucketGrant, grantOf } from "../../lib/buckets.ts";
-import { covers, decodeCursor, encodeCursor } from "../../lib/cursor.ts";
+import { covers, type Cursor, decodeCursor, encodeCursor } from "../../lib/cursor.ts";
 import { asSyncError, SyncError } from "../../lib/errors.ts";
 import type { Claims } from "../../lib/jwt.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Counter, Gauge } from "../../lib/metrics.ts";
 import type { CatalogCache, TableInfo } from "../../lib/postgres/catalog.ts";
-import { compileWhere } from "./filter.ts";
-import { type Hub, offer, parseRecord, type Subscription } from "./hub.ts";
+import type { SnapshotReader, SnapshotVisibility } from "../../lib/postgres/snapshot.ts";
+import { compileWhere, deliveryFor } from "./filter.ts";
+import { type Hub, offer, parseRecord, skip, type Subscription } from "./hub.ts";
 import {
   clientMessageSchema,
   describeIssues,
@@ -25,10 +26,13 @@ export interface GatewayLimits {
   maxSubscriptions: number;
   /** Bytes queued on a socket beyond which its consumer counts as too slow (close 1013). */
   maxBufferedBytes: number;
+  /** How long catch-up or a snapshot waits for a full socket to drain before closing it. */
+  drainTimeoutMs?: number;
 }
 
 export interface SessionMetrics {
   subscriptions: Gauge;
+  snapshotRows: Counter;
   messagesSent: Counter;
   bytesSent: Counter;
   slowConsumerCloses: Counter;
@@ -39,11 +43,15 @@ export interface SessionDeps {
   hub: Hub;
   bus: Bus;
   catalog: CatalogCache;
+  snapshots: SnapshotReader;
   topicOf(table: TableInfo): string;
   limits: GatewayLimits;
   metrics: SessionMetrics;
   log: Logger;
 }
+
+/** Thrown inside catch-up or a snapshot once the connection is gone: stop quietly. */
+class Gone extends Error {}
 
 export class Session {
   private readonly subs = new Map<string, Subscription>();
@@ -105,6 +113,7 @@ export class Session {
           return await this.subscribe(msg);
       }
     } catch (err) {
+      if (err instanceof Gone) return;
       const e = asSyncError(err);
       if (e.code === "internal") this.deps.log.error("message handling failed", { err });
       this.deps.metrics.errors.inc({ code: e.wsCode });
@@ -120,40 +129,29 @@ export class Session {
   }
 
   private async subscribe(msg: SubscribeMessage): Promise<void> {
-    const { hub, bus, catalog, limits } = this.deps;
+    const { hub, limits } = this.deps;
     if (this.subs.size >= limits.maxSubscriptions) {
       throw new SyncError(
         "bad_request",
         `at most ${limits.maxSubscriptions} subscriptions per connection`,
       );
     }
-    if (msg.snapshot) {
+    if (msg.snapshot && msg.since !== undefined) {
       throw new SyncError(
         "bad_request",
-        "snapshot is not available yet on this gateway; subscribe without it",
+        "snapshot and since exclude each other: since resumes, snapshot starts afresh",
       );
     }
-    const table = await catalog.table(msg.table).catch((err) => {
+    const table = await this.deps.catalog.table(msg.table).catch((err) => {
       this.deps.log.warn("catalog unavailable", { err });
       throw new SyncError("unavailable", "the table catalog is unreachable; retry shortly");
     });
     if (!table) throw new SyncError("not_found", `unknown table "${msg.table}"`);
     const filter = compileWhere(msg.where, table);
     const topic = this.deps.topicOf(table);
-
-    const since = msg.since === undefined ? undefined : decodeCursor(msg.since);
-    if (since && since.epoch !== hub.epoch) {
-      throw new SyncError("cursor_expired", "the cursor is from another bus log; subscribe afresh");
-    }
-    if (since && since.topic !== topic) {
-      throw new SyncError(
-        "bad_request",
-        `the cursor belongs to another table, not ${table.qualified}`,
-      );
-    }
-    if (since && !covers(since.offsets, (await bus.range(topic)).start)) {
-      throw new SyncError("cursor_expired", "the cursor is older than the retained history");
-    }
+    const since = msg.since === undefined
+      ? undefined
+      : await this.checkCursor(msg.since, topic, table);
     if (this.closed) return;
 
     // From here to `hub.add` nothing awaits: the hub's position and the subscription agree.
@@ -167,10 +165,13 @@ export class Session {
       filter,
       grant: this.grant,
       next: [...from],
-      buffer: since ? [] : null,
+      buffer: since || msg.snapshot ? [] : null,
+      bufferedBytes: 0,
+      maxBufferedBytes: limits.maxBufferedBytes * 4,
       ahead: !covers(live, from),
       closed: false,
       send: (frame) => this.send(frame),
+      overflow: () => this.tooSlow("live changes piled up while it caught up"),
     };
     hub.add(sub);
     this.subs.set(sub.id, sub);
@@ -178,25 +179,82 @@ export class Session {
     this.send(
       frames.subscribed(msg.ref, sub.id, encodeCursor({ epoch: hub.epoch, topic, offsets: from })),
     );
-    if (since) await this.catchUp(sub, from, live);
-  }
-
-  /** Replays [from, live) from the bus, then the live records that arrived meanwhile. */
-  private async catchUp(sub: Subscription, from: number[], live: number[]): Promise<void> {
-    const { bus } = this.deps;
     try {
-      for await (const batch of bus.read(sub.topic, from, live)) {
-        for (const record of batch) offer(sub, record, parseRecord(record));
-        await this.drained();
-        if (sub.closed) return;
-      }
+      if (since) await this.catchUp(sub, from, live);
+      else if (msg.snapshot) await this.snapshot(sub, live);
     } catch (err) {
       this.drop(sub);
       throw err;
     }
+  }
+
+  private async checkCursor(text: string, topic: string, table: TableInfo): Promise<Cursor> {
+    const since = decodeCursor(text);
+    if (since.epoch !== this.deps.hub.epoch) {
+      throw new SyncError("cursor_expired", "the cursor is from another bus log; subscribe afresh");
+    }
+    if (since.topic !== topic) {
+      throw new SyncError(
+        "bad_request",
+        `the cursor belongs to another table, not ${table.qualified}`,
+      );
+    }
+    if (!covers(since.offsets, (await this.deps.bus.range(topic)).start)) {
+      throw new SyncError("cursor_expired", "the cursor is older than the retained history");
+    }
+    return since;
+  }
+
+  /** Replays [from, live) from the bus, then the live records that arrived meanwhile. */
+  private async catchUp(sub: Subscription, from: number[], live: number[]): Promise<void> {
+    for await (const batch of this.deps.bus.read(sub.topic, from, live)) {
+      for (const record of batch) offer(sub, record, parseRecord(record));
+      await this.drained();
+      if (sub.closed) return;
+    }
+    this.goLive(sub);
+  }
+
+  /**
+   * The table's current rows as `op:"r"` changes, then `synced`, then the live changes that
+   * arrived meanwhile — except those whose transaction the snapshot already includes. Snapshot
+   * rows carry the subscription's starting cursor: a client cut off before `synced` snapshots
+   * again rather than resuming.
+   */
+  private async snapshot(sub: Subscription, live: number[]): Promise<void> {
+    const { hub, snapshots, metrics } = this.deps;
+    const cursor = encodeCursor({ epoch: hub.epoch, topic: sub.topic, offsets: live });
+    let visibility: SnapshotVisibility;
+    try {
+      visibility = await snapshots.read(sub.table, sub.grant, async (envelopes) => {
+        for (const e of envelopes) {
+          if (sub.closed) throw new Gone();
+          if (deliveryFor(sub.grant, sub.filter, sub.table, e) === "send") {
+            this.send(frames.change(sub.id, cursor, JSON.stringify(e)));
+          }
+        }
+        metrics.snapshotRows.inc({}, envelopes.length);
+        await this.drained();
+      });
+    } catch (err) {
+      if (err instanceof Gone || err instanceof SyncError) throw err;
+      this.deps.log.warn("snapshot failed", { table: sub.table.qualified, err });
+      throw new SyncError("unavailable", "the snapshot could not be read; subscribe again");
+    }
+    if (sub.closed) return;
+    this.send(frames.synced(sub.id, cursor));
+    this.goLive(sub, visibility);
+  }
+
+  /** Sends what waited in the buffer (minus what a snapshot already holds) and goes live. */
+  private goLive(sub: Subscription, snapshot?: SnapshotVisibility): void {
     const waiting = sub.buffer ?? [];
     sub.buffer = null;
-    for (const { record, envelope } of waiting) offer(sub, record, envelope);
+    sub.bufferedBytes = 0;
+    for (const { record, envelope } of waiting) {
+      if (envelope && snapshot?.includes(envelope.source.txId)) skip(sub, record);
+      else offer(sub, record, envelope);
+    }
   }
 
   private drop(sub: Subscription): void {
@@ -204,27 +262,42 @@ export class Session {
     if (this.subs.delete(sub.id)) this.deps.metrics.subscriptions.dec();
   }
 
-  /** Waits while the socket holds more than half its budget, so catch-up cannot flood it. */
+  /**
+   * Waits while the socket holds more than half its budget, so catch-up and snapshots cannot
+   * flood it; a client that does not drain in time is closed as too slow.
+   */
   private async drained(): Promise<void> {
-    while (!this.closed && this.socket.bufferedAmount > this.deps.limits.maxBufferedBytes / 2) {
+    const limit = this.deps.limits.maxBufferedBytes / 2;
+    const deadline = Date.now() + (this.deps.limits.drainTimeoutMs ?? 30_000);
+    while (this.socket.bufferedAmount > limit) {
+      if (this.closed) throw new Gone();
+      if (Date.now() > deadline) {
+        this.tooSlow("it did not read its catch-up");
+        throw new Gone();
+      }
       await new Promise((r) => setTimeout(r, 5));
     }
+    if (this.closed) throw new Gone();
+  }
+
+  private tooSlow(why: string): void {
+    if (this.closed) return;
+    this.deps.metrics.slowConsumerCloses.inc();
+    this.deps.log.info("closing a consumer too slow to keep up", {
+      why,
+      buffered: this.socket.bufferedAmount,
+    });
+    this.socket.close(1013, "too slow: reconnect and resume with your last cursor");
+    this.close();
   }
 
   private send(frame: string): void {
     if (this.closed || this.socket.readyState !== WebSocket.OPEN) return;
-    const { metrics, limits } = this.deps;
-    if (this.socket.bufferedAmount > limits.maxBufferedBytes) {
-      metrics.slowConsumerCloses.inc();
-      this.deps.log.info("closing a consumer too slow to keep up", {
-        buffered: this.socket.bufferedAmount,
-      });
-      this.socket.close(1013, "too slow: reconnect and resume with your last cursor");
-      this.close();
-      return;
+    if (this.socket.bufferedAmount > this.deps.limits.maxBufferedBytes) {
+      return this.tooSlow("its send buffer is full");
     }
     this.socket.send(frame);
-    metrics.messagesSent.inc();
-    metrics.bytesSent.inc({}, frame.length);
+    this.deps.metrics.messagesSent.inc();
+    this.deps.metrics.bytesSent.inc({}, frame.length);
   }
 }

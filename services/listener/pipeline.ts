@@ -26,20 +26,26 @@ export interface PipelineDeps {
   maxInFlight?: number;
 }
 
-/** Runs until the signal aborts (resolves) or the source or bus fails (rejects). */
+/**
+ * Runs until the signal aborts (resolves) or the source or bus fails (rejects). On abort it lets
+ * every batch already published be confirmed before it closes the source, so a clean stop leaves
+ * nothing to deliver twice.
+ */
 export async function runPipeline(deps: PipelineDeps, signal: AbortSignal): Promise<void> {
   const { source, bus } = deps;
   const maxInFlight = deps.maxInFlight ?? 256;
   const stop = new AbortController();
-  const onAbort = () => stop.abort();
-  signal.addEventListener("abort", onAbort, { once: true });
   let failure: { error: unknown } | undefined;
   let confirmedChain: Promise<void> = Promise.resolve();
   const inFlight: Promise<void>[] = [];
+  const settle = () => Promise.all(inFlight);
+  const onAbort = () => void settle().finally(() => stop.abort());
+  signal.addEventListener("abort", onAbort, { once: true });
 
   try {
     for await (const batch of source.stream(stop.signal)) {
-      if (failure) break;
+      if (signal.aborted) await settle(); // confirm what is published while the stream is open
+      if (failure || signal.aborted) break;
       const published = bus.publish(batch.envelopes.map((e) => messageFor(deps.topicPrefix, e)));
       published.catch(() => {}); // observed through the chain below
       confirmedChain = confirmedChain.then(async () => {
@@ -59,7 +65,7 @@ export async function runPipeline(deps: PipelineDeps, signal: AbortSignal): Prom
       inFlight.push(step);
       if (inFlight.length >= maxInFlight) await inFlight.shift();
     }
-    await Promise.all(inFlight);
+    await settle();
     if (failure) throw failure.error;
   } finally {
     signal.removeEventListener("abort", onAbort);

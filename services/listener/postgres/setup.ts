@@ -10,12 +10,18 @@ export interface WalSetup {
   bucketColumn: string;
 }
 
-/** Checks the server and creates the publication and slot when missing; returns the database name. */
+export interface Prepared {
+  db: string;
+  /** Where the slot stands: everything before it has been confirmed (by us, earlier). */
+  confirmedLsn: string | null;
+}
+
+/** Checks the server and creates the publication and slot when missing. */
 export async function prepareReplication(
   db: Pick<pg.ClientBase, "query">,
   setup: WalSetup,
   log: Logger,
-): Promise<string> {
+): Promise<Prepared> {
   const settings = (await db.query<{ wal_level: string; db: string }>(
     "SELECT current_setting('wal_level') AS wal_level, current_database() AS db",
   )).rows[0]!;
@@ -64,7 +70,11 @@ export async function prepareReplication(
       { table: t },
     );
   }
-  return settings.db;
+  const { rows: [position] } = await db.query<{ lsn: string | null }>(
+    "SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1",
+    [setup.slot],
+  );
+  return { db: settings.db, confirmedLsn: position?.lsn ?? null };
 }
 
 /** The primary-key columns of a table, in key order; empty when it has none. */

@@ -30,16 +30,22 @@ export interface WalSourceOptions extends WalSetup {
   maxQueued?: number;
   /** How often the confirmed position is reported even when nothing changes. */
   statusIntervalMs?: number;
+  /** Looks up a table's primary key; replaceable so tests can make it slow. */
+  primaryKey?: typeof primaryKeyOf;
 }
+
+type Socket = { pause(): void; resume(): void };
 
 export class WalSource implements Source {
   readonly connector = "postgres" as const;
   readonly name: string;
+  /** Everything up to here is on the bus (or holds nothing for us): the slot may move to it. */
   private confirmed = 0n;
-  private lastYielded = 0n;
+  /** End of the last transaction received from the server, published or not. */
+  private received = 0n;
   private streaming = false;
   private service: LogicalReplicationService | undefined;
-  private statusTimer: ReturnType<typeof setInterval> | undefined;
+  private statusTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly opts: WalSourceOptions) {
     this.name = opts.name;
@@ -65,51 +71,54 @@ export class WalSource implements Source {
       application_name: "synchub-listener",
     });
     meta.on("error", (err) => opts.log.warn("metadata connection failed", { err }));
-    await meta.connect();
-    const keys = new Map<number, readonly string[]>();
     // A fresh service per stream: a reused one would restart from the last LSN it *received*.
     const service = new LogicalReplicationService(
       { connectionString: opts.url, options: SESSION_OPTIONS, application_name: "synchub-wal" },
       { acknowledge: { auto: false, timeoutSeconds: 0 } },
     );
-    this.service = service;
     const socket = () =>
-      (service as unknown as { _connection?: { stream?: { pause(): void; resume(): void } } })
-        ._connection?.stream;
+      (service as unknown as { _connection?: { stream?: Socket } })._connection?.stream;
     const queue = new AsyncQueue<DecodedTransaction>(
       opts.maxQueued ?? 64,
       () => socket()?.resume(),
     );
     const assembler = new TransactionAssembler();
+    const keys = new Map<number, readonly string[]>();
     const onAbort = () => queue.end();
     signal.addEventListener("abort", onAbort, { once: true });
 
     try {
-      const db = await prepareReplication(meta, opts, opts.log);
+      await meta.connect();
+      const prepared = await prepareReplication(meta, opts, opts.log);
       await learnUserArrayTypes(meta);
+      // Replies to the server's keepalives need a position even before we confirm anything.
+      if (prepared.confirmedLsn) this.raiseConfirmed(parseLsn(prepared.confirmedLsn));
+      this.received = this.confirmed;
+
       service.on("data", (_lsn: string, msg: Pgoutput.Message) => {
         try {
           if (msg.tag === "relation") keys.delete(msg.relationOid); // the table may have changed
           const tx = assembler.push(msg);
-          if (tx && !queue.push(tx)) socket()?.pause();
+          if (!tx) return;
+          this.received = tx.endLsn;
+          if (!queue.push(tx)) socket()?.pause();
         } catch (err) {
           queue.fail(err);
         }
       });
       service.on("heartbeat", (lsn: string, _ts: number, shouldRespond: boolean) => {
-        // Idle, with every transaction received confirmed: WAL up to the server's send position
-        // holds nothing for us, so the slot may move past it.
-        if (assembler.idle && queue.size === 0 && this.lastYielded <= this.confirmed) {
-          const walEnd = parseLsn(lsn);
-          if (walEnd > this.confirmed) this.confirmed = walEnd;
-        }
+        // Between transactions, with every transaction received already confirmed, the WAL up to
+        // the server's send position holds nothing for us: the slot may move past it.
+        if (assembler.idle && this.received <= this.confirmed) this.raiseConfirmed(parseLsn(lsn));
         if (shouldRespond) this.sendStatus();
       });
       service.on("error", (err: Error) => queue.fail(err));
       service.on("start", () => {
         this.streaming = true;
+        this.sendStatus(); // confirmations made while no stream was open
         opts.log.info("streaming WAL", { slot: opts.slot, publication: opts.publication });
       });
+      this.service = service;
       service.subscribe(
         new PgoutputPlugin({ protoVersion: 1, publicationNames: [opts.publication] }),
         opts.slot,
@@ -120,23 +129,28 @@ export class WalSource implements Source {
         );
       this.statusTimer = setInterval(() => this.sendStatus(), opts.statusIntervalMs ?? 10_000);
 
-      const keyColumns = (r: Relation) => keys.get(r.relationOid) ?? r.keyColumns;
       for await (const tx of queue) {
-        for (const change of tx.changes) {
-          const r = change.relation;
-          if (keys.has(r.relationOid)) continue;
-          const pk = await primaryKeyOf(meta, r.relationOid);
-          // Without a primary key the replica identity is the key (all columns when FULL).
-          keys.set(r.relationOid, pk.length > 0 ? pk : r.keyColumns);
+        // Keys are resolved per transaction, so a relation message arriving meanwhile cannot
+        // take a key away from a transaction being finished.
+        const txKeys = new Map<number, readonly string[]>();
+        for (const { relation: r } of tx.changes) {
+          if (txKeys.has(r.relationOid)) continue;
+          let key = keys.get(r.relationOid);
+          if (!key) {
+            const pk = await (opts.primaryKey ?? primaryKeyOf)(meta, r.relationOid);
+            // Without a primary key the replica identity is the key (all columns when FULL).
+            key = pk.length > 0 ? pk : r.keyColumns;
+            keys.set(r.relationOid, key);
+          }
+          txKeys.set(r.relationOid, key);
         }
         const envelopes = toEnvelopes(tx, {
           sourceName: opts.name,
-          db,
+          db: prepared.db,
           bucketColumn: opts.bucketColumn,
-          keyColumns,
+          keyColumns: (r: Relation) => txKeys.get(r.relationOid) ?? r.keyColumns,
           now: Date.now,
         });
-        this.lastYielded = tx.endLsn;
         yield { envelopes, checkpoint: formatLsn(tx.endLsn) };
       }
     } finally {
@@ -144,11 +158,15 @@ export class WalSource implements Source {
       this.streaming = false;
       clearInterval(this.statusTimer);
       this.sendStatus();
+      this.service = undefined;
       await service.stop().catch(() => {});
       service.removeAllListeners();
-      this.service = undefined;
       await meta.end().catch(() => {});
     }
+  }
+
+  private raiseConfirmed(lsn: bigint): void {
+    if (lsn > this.confirmed) this.confirmed = lsn;
   }
 
   private statusPending = false;
