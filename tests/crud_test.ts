@@ -245,7 +245,11 @@ Deno.test(
         body: { title: "from the future", updated_at: later },
       });
       assert.equal(newer.status, 200);
-      assert.equal(Date.parse(newer.body.updated_at), Date.parse(later), "the client's time is kept");
+      assert.equal(
+        Date.parse(newer.body.updated_at),
+        Date.parse(later),
+        "the client's time is kept",
+      );
       const del = await t.call("DELETE", `/v1/tables/todos/rows/${row.id}`, {
         headers: { "if-match": "1" },
       });

@@ -4,6 +4,7 @@
  */
 import type { Offsets } from "../cursor.ts";
 import type { Envelope, SourceInfo } from "../envelope.ts";
+import { envelopeJson } from "../envelope_json.ts";
 
 export type { Offsets };
 
@@ -24,13 +25,20 @@ export interface BusRecord extends BusMessage {
   readonly timestamp: number;
 }
 
-export type RecordsHandler = (records: readonly BusRecord[]) => void;
+/**
+ * Receives records in order. A handler may return a promise to slow the bus down until it
+ * resolves (backpressure): the in-process bus makes publishers wait, Kafka stops fetching.
+ */
+export type RecordsHandler = (records: readonly BusRecord[]) => void | Promise<void>;
 
 export interface Bus {
   readonly transport: "memory" | "kafka";
   /** Names the log that offsets refer to; a cursor from another log is refused. */
   readonly epoch: string;
-  /** Resolves once every message is durably accepted, in order per key. */
+  /**
+   * Resolves once every message is durably accepted, in order per key (and, in process, once
+   * local followers have taken them: their backpressure slows the publisher).
+   */
   publish(messages: readonly BusMessage[]): Promise<void>;
   /**
    * Delivers every record published after the returned offsets, in order per partition, until
@@ -49,22 +57,34 @@ export interface Bus {
   close(): Promise<void>;
 }
 
+const topics = new Map<string, string>();
+
 /** `<prefix>.<source name>.<schema or db>.<table>`, with characters Kafka refuses replaced. */
 export function topicFor(
   prefix: string,
   source: Pick<SourceInfo, "name" | "schema" | "db" | "table">,
 ) {
-  return [prefix, source.name, source.schema ?? source.db, source.table]
-    .map((part) => part.replace(/[^A-Za-z0-9_-]/g, "_"))
-    .join(".");
+  const id = `${prefix}\u0000${source.name}\u0000${
+    source.schema ?? source.db
+  }\u0000${source.table}`;
+  let topic = topics.get(id);
+  if (topic === undefined) {
+    if (topics.size > 10_000) topics.clear();
+    topic = [prefix, source.name, source.schema ?? source.db, source.table]
+      .map((part) => part.replace(/[^A-Za-z0-9_-]/g, "_"))
+      .join(".");
+    topics.set(id, topic);
+  }
+  return topic;
 }
 
 /** The bus message for an envelope (SPEC §3: key = JSON of `key`, value = envelope JSON). */
 export function messageFor(prefix: string, envelope: Envelope): BusMessage {
+  const key = JSON.stringify(envelope.key);
   return {
     topic: topicFor(prefix, envelope.source),
-    key: JSON.stringify(envelope.key),
-    value: JSON.stringify(envelope),
+    key,
+    value: envelopeJson(envelope, key),
     envelope,
   };
 }

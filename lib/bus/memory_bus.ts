@@ -21,10 +21,16 @@ class TopicLog {
     return this.next - (this.records.length - this.head);
   }
 
+  /**
+   * Keeps the record without its parsed envelope (retained history is read back as JSON) and
+   * returns it with the envelope, for the followers that get it now.
+   */
   append(m: BusMessage, timestamp: number): BusRecord {
-    const record: BusRecord = { ...m, partition: 0, offset: this.next++, timestamp };
-    this.records.push(record);
-    return record;
+    const { topic, key, value, envelope } = m;
+    const offset = this.next++;
+    const stored: BusRecord = { topic, key, value, partition: 0, offset, timestamp };
+    this.records.push(stored);
+    return envelope ? { topic, key, value, partition: 0, offset, timestamp, envelope } : stored;
   }
 
   oldest(): BusRecord | undefined {
@@ -48,11 +54,58 @@ class TopicLog {
   }
 }
 
+/**
+ * One follower's queue: records are handed over in order, one batch at a time, and the next batch
+ * waits while the follower's last handler call is still pending — its backpressure reaches the
+ * publisher, whose `publish` resolves only once the follower has taken the records.
+ */
+class Follower {
+  private readonly queue: { records: readonly BusRecord[]; taken: () => void }[] = [];
+  private busy = false;
+  private stopped = false;
+
+  constructor(private readonly handler: RecordsHandler) {}
+
+  offer(records: readonly BusRecord[]): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((taken) => {
+      this.queue.push({ records, taken });
+      if (!this.busy) this.pump();
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const { taken } of this.queue.splice(0)) taken();
+  }
+
+  private pump(): void {
+    this.busy = true;
+    while (!this.stopped) {
+      const next = this.queue.shift();
+      if (!next) break;
+      let wait: void | Promise<void> = undefined;
+      try {
+        wait = this.handler(next.records);
+      } catch { /* a failing follower must not fail the publisher */ }
+      if (wait) {
+        wait.catch(() => {}).then(() => {
+          next.taken();
+          this.pump();
+        });
+        return;
+      }
+      next.taken();
+    }
+    this.busy = false;
+  }
+}
+
 export class MemoryBus implements Bus {
   readonly transport = "memory" as const;
   readonly epoch = `mem-${crypto.randomUUID()}`;
   private readonly logs = new Map<string, TopicLog>();
-  private readonly followers = new Set<RecordsHandler>();
+  private readonly followers = new Set<Follower>();
   private bytes = 0;
   private closed = false;
   private readonly now: () => number;
@@ -70,14 +123,18 @@ export class MemoryBus implements Bus {
       return this.log(m.topic).append(m, now);
     });
     this.trim(now);
-    for (const handler of this.followers) queueMicrotask(() => handler(records));
-    return Promise.resolve();
+    if (this.followers.size === 0) return Promise.resolve();
+    return Promise.all([...this.followers].map((f) => f.offer(records))).then(() => {});
   }
 
   follow(onRecords: RecordsHandler, signal: AbortSignal): Promise<ReadonlyMap<string, Offsets>> {
     const from = new Map([...this.logs].map(([topic, log]) => [topic, [log.next] as Offsets]));
-    this.followers.add(onRecords);
-    signal.addEventListener("abort", () => this.followers.delete(onRecords), { once: true });
+    const follower = new Follower(onRecords);
+    this.followers.add(follower);
+    signal.addEventListener("abort", () => {
+      this.followers.delete(follower);
+      follower.stop();
+    }, { once: true });
     return Promise.resolve(from);
   }
 
@@ -108,6 +165,7 @@ export class MemoryBus implements Bus {
 
   close(): Promise<void> {
     this.closed = true;
+    for (const f of this.followers) f.stop();
     this.followers.clear();
     return Promise.resolve();
   }

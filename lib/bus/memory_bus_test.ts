@@ -57,10 +57,33 @@ Deno.test("records carry the parsed envelope when the producer passed one", asyn
   const bus = new MemoryBus({ retentionMs: 60_000, maxBytes: 1 << 20 });
   const ac = new AbortController();
   const got: BusRecord[] = [];
-  await bus.follow((r) => got.push(...r), ac.signal);
+  await bus.follow((r) => {
+    got.push(...r);
+  }, ac.signal);
   const envelope = sampleEnvelope();
   await bus.publish([{ ...m(1), envelope }]);
   await new Promise((r) => setTimeout(r, 0));
   ac.abort();
   assert.equal(got[0]?.envelope, envelope);
+});
+
+Deno.test("a follower's backpressure holds its next batches and the publisher", async () => {
+  const bus = new MemoryBus({ retentionMs: 60_000, maxBytes: 1 << 20 });
+  const ac = new AbortController();
+  const seen: string[] = [];
+  let release!: () => void;
+  await bus.follow((records) => {
+    seen.push(...records.map((r) => r.value));
+    return seen.length === 1 ? new Promise<void>((r) => release = r) : undefined;
+  }, ac.signal);
+  let firstDone = false, secondDone = false;
+  const first = bus.publish([m(1)]).then(() => firstDone = true);
+  const second = bus.publish([m(2)]).then(() => secondDone = true);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(seen, ['{"n":1}'], "the second batch waits for the first to be taken");
+  assert.equal(firstDone || secondDone, false, "publishers wait for the follower");
+  release();
+  await Promise.all([first, second]);
+  assert.deepEqual(seen, ['{"n":1}', '{"n":2}']);
+  ac.abort();
 });

@@ -11,6 +11,7 @@ import type { Logger } from "../../lib/log.ts";
 import type { Registry } from "../../lib/metrics.ts";
 import type { CatalogCache, TableInfo } from "../../lib/postgres/catalog.ts";
 import type { SnapshotReader } from "../../lib/postgres/snapshot.ts";
+import { Congestion } from "./congestion.ts";
 import { Hub } from "./hub.ts";
 import { type GatewayLimits, Session, type SessionMetrics } from "./session.ts";
 
@@ -65,12 +66,19 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
 
   // Records can arrive between `follow` and the hub's construction; hold them until then.
   const early: BusRecord[] = [];
-  let dispatch: (records: readonly BusRecord[]) => void = (records) => early.push(...records);
+  let dispatch: (records: readonly BusRecord[]) => void | Promise<void> = (records) => {
+    early.push(...records);
+  };
   const following = new AbortController();
   const start = await bus.follow((records) => dispatch(records), following.signal);
   const hub = new Hub(bus.epoch, start, hubMetrics, log);
   hub.dispatch(early);
-  dispatch = (records) => hub.dispatch(records);
+  // Backpressure: after a dispatch, the bus waits while the sockets written to drain.
+  const congestion = new Congestion(deps.limits.maxBufferedBytes / 4);
+  dispatch = (records) => {
+    hub.dispatch(records);
+    return congestion.wait();
+  };
 
   const sockets = new Set<WebSocket>();
   const app = new Hono();
@@ -98,7 +106,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       return c.json(new SyncError("bad_request", "expected a WebSocket upgrade").toBody(), 400);
     }
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 60 });
-    const session = new Session(socket, claims, { ...deps, hub, metrics });
+    const session = new Session(socket, claims, { ...deps, hub, congestion, metrics });
     // The token's lifetime bounds the connection's.
     const expiresIn = Math.min(claims.exp * 1000 - Date.now(), 2 ** 31 - 1);
     const expiry = setTimeout(() => socket.close(4001, "token expired"), Math.max(0, expiresIn));

@@ -11,6 +11,7 @@ import type { Logger } from "../../lib/log.ts";
 import type { Counter, Gauge } from "../../lib/metrics.ts";
 import type { CatalogCache, TableInfo } from "../../lib/postgres/catalog.ts";
 import type { SnapshotReader, SnapshotVisibility } from "../../lib/postgres/snapshot.ts";
+import type { Congestion, Drainable } from "./congestion.ts";
 import { compileWhere, deliveryFor } from "./filter.ts";
 import { type Hub, offer, parseRecord, skip, type Subscription } from "./hub.ts";
 import {
@@ -41,6 +42,7 @@ export interface SessionMetrics {
 
 export interface SessionDeps {
   hub: Hub;
+  congestion: Congestion;
   bus: Bus;
   catalog: CatalogCache;
   snapshots: SnapshotReader;
@@ -59,6 +61,10 @@ export class Session {
   private seq = 0;
   private work: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly drainable: Drainable = {
+    buffered: () => this.socket.bufferedAmount,
+    isClosed: () => this.closed,
+  };
 
   constructor(
     private readonly socket: WebSocket,
@@ -291,13 +297,19 @@ export class Session {
     this.close();
   }
 
+  /**
+   * Sends a frame. Past the socket's hard limit the client is too slow (1013); above a quarter of
+   * it the socket is noted as congested, so the bus waits for it to drain (backpressure).
+   */
   private send(frame: string): void {
     if (this.closed || this.socket.readyState !== WebSocket.OPEN) return;
-    if (this.socket.bufferedAmount > this.deps.limits.maxBufferedBytes) {
-      return this.tooSlow("its send buffer is full");
-    }
     this.socket.send(frame);
     this.deps.metrics.messagesSent.inc();
     this.deps.metrics.bytesSent.inc({}, frame.length);
+    const buffered = this.socket.bufferedAmount;
+    if (buffered > this.deps.limits.maxBufferedBytes) {
+      return this.tooSlow("its send buffer is full");
+    }
+    this.deps.congestion.note(this.drainable, buffered);
   }
 }

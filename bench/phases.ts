@@ -1,0 +1,255 @@
+/**
+ * The workloads. Each writes through its own PostgreSQL connections (as an application would)
+ * and times what one or many WebSocket clients receive.
+ */
+import pg from "pg";
+import { BenchClient, now, until } from "./client.ts";
+import { freePort } from "./hub.ts";
+import { round, summarize } from "./stats.ts";
+
+export interface PhaseContext {
+  dbUrl: string;
+  wsUrl: string;
+  token: string;
+  transport: string;
+}
+
+let nextId = 1;
+
+/** Inserts rows `ids` into bench_events in one transaction; resolves with the commit time. */
+async function insert(pool: pg.Pool, ids: number[]): Promise<number> {
+  await pool.query(
+    "INSERT INTO bench_events (id, bucket, payload) SELECT unnest($1::bigint[]), 'bench', 'payload-' || unnest($1::bigint[])",
+    [ids],
+  );
+  return now();
+}
+
+/** Commit → client latency at a fixed rate of changes per second. */
+export async function latencyAtRate(ctx: PhaseContext, rate: number, seconds: number) {
+  const pool = new pg.Pool({ connectionString: ctx.dbUrl, max: 4 });
+  const client = await BenchClient.connect(ctx.wsUrl, ctx.token);
+  await client.subscribe("public.bench_events");
+  const committed = new Map<number, number>();
+  const writes: Promise<void>[] = [];
+  const started = now();
+  let sent = 0;
+  try {
+    while (now() - started < seconds * 1000) {
+      const due = Math.floor((rate * (now() - started)) / 1000) - sent;
+      if (due > 0) {
+        const ids = Array.from({ length: due }, () => nextId++);
+        sent += due;
+        writes.push(insert(pool, ids).then((t) => ids.forEach((id) => committed.set(id, t))));
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await Promise.all(writes);
+    await until(() => [...committed.keys()].every((id) => client.received.has(id)), 30_000);
+    const latencies = [...committed].flatMap(([id, t]) => {
+      const r = client.received.get(id);
+      return r === undefined ? [] : [Math.max(0, r - t)];
+    });
+    const s = summarize(latencies);
+    return {
+      rate,
+      achieved_rate: round(committed.size / seconds, 0),
+      p50_ms: round(s.p50),
+      p99_ms: round(s.p99),
+      max_ms: round(s.max),
+      lost: committed.size - latencies.length,
+    };
+  } finally {
+    client.close();
+    await pool.end();
+  }
+}
+
+/**
+ * The highest sustained rate to one client: writes arrive faster than the hub can pass them on,
+ * so the client's receipt rate is the hub's. The ceiling is `pg_recvlogical` (pgoutput) reading
+ * the same changes from its own slot.
+ */
+export async function throughput(ctx: PhaseContext, rows: number) {
+  const admin = new pg.Client({ connectionString: ctx.dbUrl });
+  await admin.connect();
+  const client = await BenchClient.connect(ctx.wsUrl, ctx.token);
+  await client.subscribe("public.bench_events");
+  const slot = `bench_ceiling_${ctx.transport}`;
+  try {
+    await admin.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
+    const first = nextId;
+    const started = now();
+    for (let done = 0; done < rows; done += 1000) {
+      const n = Math.min(1000, rows - done);
+      await admin.query(
+        "INSERT INTO bench_events (id, bucket, payload) SELECT g, 'bench', 'payload-' || g FROM generate_series($1::bigint, $2::bigint) g",
+        [nextId, nextId + n - 1],
+      );
+      nextId += n;
+    }
+    const written = now();
+    const complete = await until(() => client.received.size >= rows, 300_000);
+    const receipts = [...client.received.values()];
+    const last = receipts.reduce((a, b) => Math.max(a, b), 0);
+    const rate = client.received.size / ((last - started) / 1000);
+    const { rows: [end] } = await admin.query("SELECT pg_current_wal_lsn()::text AS lsn");
+    const ceiling = await recvlogicalRate(ctx.dbUrl, slot, end.lsn, rows);
+    return {
+      rows,
+      received: client.received.size,
+      complete: complete && client.received.size === rows && first > 0,
+      ...(client.closed ? { closed: client.closed.code } : {}),
+      write_s: round((written - started) / 1000),
+      changes_per_s: round(rate, 0),
+      ceiling_per_s: ceiling === undefined ? "n/a" : round(ceiling, 0),
+      ratio: ceiling === undefined ? "n/a" : round(rate / ceiling, 3),
+    };
+  } finally {
+    client.close();
+    await admin.query("SELECT pg_drop_replication_slot($1)", [slot]).catch(() => {});
+    await admin.end();
+  }
+}
+
+/** Changes per second `pg_recvlogical` reads from `slot` up to `endLsn`; undefined if absent. */
+async function recvlogicalRate(dbUrl: string, slot: string, endLsn: string, rows: number) {
+  const started = now();
+  let out;
+  try {
+    out = await new Deno.Command("pg_recvlogical", {
+      args: [
+        "-d",
+        dbUrl,
+        "--slot",
+        slot,
+        "--start",
+        "--no-loop",
+        "-f",
+        "/dev/null",
+        `--endpos=${endLsn}`,
+        "-o",
+        "proto_version=1",
+        "-o",
+        "publication_names=synchub",
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+  } catch {
+    console.error(
+      "\n!! pg_recvlogical is not installed (Debian: apt-get install postgresql-client): no ceiling figure\n",
+    );
+    return undefined;
+  }
+  if (!out.success) {
+    console.error(`pg_recvlogical failed: ${new TextDecoder().decode(out.stderr)}`);
+    return undefined;
+  }
+  return rows / ((now() - started) / 1000);
+}
+
+/** A snapshot of `rows` rows to one client: subscribe → `synced`. */
+export async function snapshot(ctx: PhaseContext, rows: number) {
+  const client = await BenchClient.connect(ctx.wsUrl, ctx.token);
+  try {
+    const started = now();
+    await client.subscribe("public.bench_snapshot", { snapshot: true });
+    await until(() => client.synced !== undefined, 120_000);
+    const seconds = ((client.synced ?? NaN) - started) / 1000;
+    return {
+      rows: client.received.size,
+      expected: rows,
+      seconds: round(seconds, 3),
+      rows_per_s: round(client.received.size / seconds, 0),
+    };
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * One change to `connections` clients, spread over worker processes; `rounds` changes, each
+ * timed from its commit to each client's receipt.
+ */
+export async function fanout(
+  ctx: PhaseContext,
+  connections: number,
+  rounds: number,
+  gatewayRss: () => Promise<number>,
+) {
+  const workers = connections >= 2000 ? 4 : 1;
+  const pool = new pg.Pool({ connectionString: ctx.dbUrl, max: 1 });
+  const rssBefore = await gatewayRss();
+  const procs = Array.from({ length: workers }, () =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./fanout_client.ts", import.meta.url).pathname,
+        ctx.wsUrl,
+        ctx.token,
+        String(Math.ceil(connections / workers)),
+        String(rounds),
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn());
+  const outputs = procs.map((p) => p.stdout.pipeThrough(new TextDecoderStream()).getReader());
+  const lines = outputs.map(() => [] as string[]);
+  const pump = outputs.map(async (reader, i) => {
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value;
+      const parts = buf.split("\n");
+      buf = parts.pop()!;
+      lines[i]!.push(...parts);
+    }
+  });
+  try {
+    const ready = await until(() => lines.every((l) => l.includes("READY")), 180_000);
+    if (!ready) throw new Error("fan-out clients did not all connect");
+    await new Promise((r) => setTimeout(r, 1000)); // let the gateway settle before measuring memory
+    const idleKbPerConn = ((await gatewayRss()) - rssBefore) * 1024 / connections;
+    const committed = new Map<number, number>();
+    for (let r = 0; r < rounds; r++) {
+      await pool.query("INSERT INTO bench_fanout (id, bucket) VALUES ($1, 'bench')", [r + 1]);
+      committed.set(r + 1, now());
+      await new Promise((res) => setTimeout(res, connections >= 5000 ? 1500 : 300));
+    }
+    await Promise.all(procs.map((p) => p.status));
+    await Promise.all(pump);
+    const latencies: number[] = [];
+    let receipts = 0;
+    for (const l of lines) {
+      const result = JSON.parse(l.find((x) => x.startsWith("{")) ?? '{"receipts":[]}');
+      for (const [id, t] of result.receipts as [number, number][]) {
+        receipts++;
+        latencies.push(Math.max(0, t - committed.get(id)!));
+      }
+    }
+    const s = summarize(latencies);
+    return {
+      connections,
+      receipts,
+      expected: connections * rounds,
+      p50_ms: round(s.p50),
+      p99_ms: round(s.p99),
+      max_ms: round(s.max),
+      idle_kb_per_conn: round(idleKbPerConn, 1),
+    };
+  } finally {
+    for (const p of procs) {
+      try {
+        p.kill("SIGKILL");
+      } catch { /* exited */ }
+    }
+    await pool.query("TRUNCATE bench_fanout").catch(() => {});
+    await pool.end();
+  }
+}
+
+export { freePort };
