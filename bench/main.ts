@@ -63,11 +63,14 @@ try {
         ...await latencyAtRate(ctx, rate, SCALE.latencySeconds),
       });
     }
-    const stopProfile = profileDir && !Deno.env.get("BENCH_PROFILE_TICKS")
-      ? await startProfile()
-      : undefined;
-    report({ bench: "throughput", transport, ...await throughput(ctx, SCALE.throughputRows) });
-    if (stopProfile) console.error(`CPU profile of the hub: ${await stopProfile()}`);
+    if (runs("throughput")) {
+      console.error(`throughput: ${SCALE.throughputRows} rows`);
+      const stopProfile = profileDir && !Deno.env.get("BENCH_PROFILE_TICKS")
+        ? await startProfile()
+        : undefined;
+      report({ bench: "throughput", transport, ...await throughput(ctx, SCALE.throughputRows) });
+      if (stopProfile) console.error(`CPU profile of the hub: ${await stopProfile()}`);
+    }
     if (runs("snapshot")) {
       console.error(`snapshot: ${SCALE.snapshotRows} rows`);
       report({ bench: "snapshot", transport, ...await snapshot(ctx, SCALE.snapshotRows) });

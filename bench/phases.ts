@@ -25,12 +25,17 @@ async function insert(pool: pg.Pool, ids: number[]): Promise<number> {
   return now();
 }
 
-/** Commit → client latency at a fixed rate of changes per second. */
+/**
+ * Commit → client latency at a fixed rate of changes per second. Timed from the moment the writer
+ * issues the INSERT, so it includes the commit itself: an upper bound on commit → client. The
+ * time from the writer's commit acknowledgement (`ack_*`) is the lower bound.
+ */
 export async function latencyAtRate(ctx: PhaseContext, rate: number, seconds: number) {
   const pool = new pg.Pool({ connectionString: ctx.dbUrl, max: 4 });
   const client = await BenchClient.connect(ctx.wsUrl, ctx.token);
   await client.subscribe("public.bench_events");
-  const committed = new Map<number, number>();
+  const issued = new Map<number, number>();
+  const acked = new Map<number, number>();
   const writes: Promise<void>[] = [];
   const started = now();
   let sent = 0;
@@ -40,24 +45,30 @@ export async function latencyAtRate(ctx: PhaseContext, rate: number, seconds: nu
       if (due > 0) {
         const ids = Array.from({ length: due }, () => nextId++);
         sent += due;
-        writes.push(insert(pool, ids).then((t) => ids.forEach((id) => committed.set(id, t))));
+        const t = now();
+        for (const id of ids) issued.set(id, t);
+        writes.push(insert(pool, ids).then((ack) => ids.forEach((id) => acked.set(id, ack))));
       }
       await new Promise((r) => setTimeout(r, 1));
     }
     await Promise.all(writes);
-    await until(() => [...committed.keys()].every((id) => client.received.has(id)), 30_000);
-    const latencies = [...committed].flatMap(([id, t]) => {
-      const r = client.received.get(id);
-      return r === undefined ? [] : [Math.max(0, r - t)];
-    });
-    const s = summarize(latencies);
+    await until(() => [...issued.keys()].every((id) => client.received.has(id)), 30_000);
+    const since = (from: Map<number, number>) =>
+      [...from].flatMap(([id, t]) => {
+        const r = client.received.get(id);
+        return r === undefined ? [] : [Math.max(0, r - t)];
+      });
+    const s = summarize(since(issued));
+    const ack = summarize(since(acked));
     return {
       rate,
-      achieved_rate: round(committed.size / seconds, 0),
+      achieved_rate: round(issued.size / seconds, 0),
       p50_ms: round(s.p50),
       p99_ms: round(s.p99),
       max_ms: round(s.max),
-      lost: committed.size - latencies.length,
+      ack_p50_ms: round(ack.p50),
+      ack_p99_ms: round(ack.p99),
+      lost: issued.size - s.count,
     };
   } finally {
     client.close();

@@ -3,7 +3,7 @@ import { AsyncQueue } from "./async_queue.ts";
 
 Deno.test("items arrive in order; push reports the high-water mark; drain is announced", async () => {
   let drained = 0;
-  const q = new AsyncQueue<number>(4, () => drained++, 1);
+  const q = new AsyncQueue<number>({ highWater: 4, lowWater: 1, onDrain: () => drained++ });
   assert.equal(q.push(1), true);
   assert.equal(q.push(2), true);
   assert.equal(q.push(3), true);
@@ -15,8 +15,14 @@ Deno.test("items arrive in order; push reports the high-water mark; drain is ann
   assert.equal(drained, 1);
 });
 
+Deno.test("the bound counts weight, not items", () => {
+  const q = new AsyncQueue<number[]>({ highWater: 10, weigh: (xs) => xs.length });
+  assert.equal(q.push([1, 2, 3]), true);
+  assert.equal(q.push(Array(7).fill(0)), false, "3 + 7 changes reach the mark of 10");
+});
+
 Deno.test("a consumer waiting for items wakes on push and sees failures after queued items", async () => {
-  const q = new AsyncQueue<string>(10);
+  const q = new AsyncQueue<string>({ highWater: 10 });
   const got: string[] = [];
   const consumer = (async () => {
     for await (const s of q) got.push(s);

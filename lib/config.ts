@@ -40,7 +40,7 @@ const envSchema = z.object({
   LISTENER_PORT: port(8090),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   CURSOR_RETENTION_HOURS: positive(24),
-  MEMORY_BUS_MAX_MB: positive(128),
+  MEMORY_BUS_MAX_MB: positive(64),
   WS_MAX_FRAME_BYTES: z.coerce.number().int().min(256).default(64 * 1024),
   WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).default(100),
   WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(8 * 1024 * 1024),

@@ -34,7 +34,7 @@ export interface PipelineDeps {
  */
 export async function runPipeline(deps: PipelineDeps, signal: AbortSignal): Promise<void> {
   const { source, bus } = deps;
-  const maxInFlight = deps.maxInFlight ?? 10_000;
+  const maxInFlight = deps.maxInFlight ?? 5_000;
   const stop = new AbortController();
   let failure: { error: unknown } | undefined;
   let confirmedChain: Promise<void> = Promise.resolve();

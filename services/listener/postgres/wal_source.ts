@@ -26,7 +26,7 @@ export interface WalSourceOptions extends WalSetup {
   name: string;
   url: string;
   log: Logger;
-  /** Decoded transactions held before the socket is paused. */
+  /** Decoded changes held before the socket is paused. */
   maxQueued?: number;
   /** How often the confirmed position is reported even when nothing changes. */
   statusIntervalMs?: number;
@@ -78,10 +78,11 @@ export class WalSource implements Source {
     );
     const socket = () =>
       (service as unknown as { _connection?: { stream?: Socket } })._connection?.stream;
-    const queue = new AsyncQueue<DecodedTransaction>(
-      opts.maxQueued ?? 64,
-      () => socket()?.resume(),
-    );
+    const queue = new AsyncQueue<DecodedTransaction>({
+      highWater: opts.maxQueued ?? 5000,
+      onDrain: () => socket()?.resume(),
+      weigh: (tx) => Math.max(1, tx.changes.length),
+    });
     const assembler = new TransactionAssembler();
     const keys = new Map<number, readonly string[]>();
     const onAbort = () => queue.end();
