@@ -24,6 +24,7 @@ const envSchema = z.object({
   DATABASE_URL: url(["postgres:", "postgresql:"]).optional(),
   KAFKA_BROKERS: list(z.string().regex(/^[^\s:]+:\d+$/, "must be host:port")).optional(),
   KAFKA_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default("synchub"),
+  KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(1),
   JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   MYSQL_URL: url(["mysql:", "mariadb:"]).optional(),
   MONGODB_URL: url(["mongodb:", "mongodb+srv:"]).optional(),
@@ -46,6 +47,7 @@ const envSchema = z.object({
   WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(8 * 1024 * 1024),
   CRUD_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   EMBEDDED_PG_PORT: port(54329),
+  EMBEDDED_KAFKA_PORT: port(9092),
   DATA_DIR: z.string().min(1).default(".data"),
   CACHE_DIR: z.string().min(1).optional(),
   XDG_CACHE_HOME: z.string().optional(),
@@ -61,7 +63,7 @@ export const VARIABLES = Object.keys(envSchema.shape).filter((v) =>
 
 export interface Config {
   databaseUrl: string | undefined;
-  kafka: { brokers: string[]; topicPrefix: string } | undefined;
+  kafka: { brokers: string[]; topicPrefix: string; partitions: number } | undefined;
   topicPrefix: string;
   jwtSecret: string | undefined;
   mysqlUrl: string | undefined;
@@ -81,13 +83,15 @@ export interface Config {
   gateway: { maxFrameBytes: number; maxSubscriptions: number; maxBufferedBytes: number };
   crud: { maxBodyBytes: number };
   embeddedPostgresPort: number;
+  /** `deno task kafka`'s broker port (its controller listens on the next one). */
+  embeddedKafkaPort: number;
   dataDir: string;
   /** Where downloaded or unpacked tools (PostgreSQL binaries, Kafka jars) are kept between runs. */
   cacheDir: string;
 }
 
 /** What a service cannot start without; checked together with everything else. */
-export type Requirement = "database" | "jwt";
+export type Requirement = "database" | "jwt" | "kafka";
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -112,6 +116,12 @@ export function loadConfig(
   if (requirements.includes("database") && !present.DATABASE_URL) {
     problems.push("DATABASE_URL: required (postgres://user:password@host:5432/db)");
   }
+  if (requirements.includes("kafka") && !present.KAFKA_BROKERS) {
+    problems.push(
+      "KAFKA_BROKERS: required: the standalone services reach each other through Kafka " +
+        "(or run all three in one process with `deno task dev`)",
+    );
+  }
   if (requirements.includes("jwt") && !present.JWT_SECRET) {
     problems.push("JWT_SECRET: required (at least 32 random characters)");
   }
@@ -120,7 +130,11 @@ export function loadConfig(
   return {
     databaseUrl: e.DATABASE_URL,
     kafka: e.KAFKA_BROKERS?.length
-      ? { brokers: e.KAFKA_BROKERS, topicPrefix: e.KAFKA_TOPIC_PREFIX }
+      ? {
+        brokers: e.KAFKA_BROKERS,
+        topicPrefix: e.KAFKA_TOPIC_PREFIX,
+        partitions: e.KAFKA_PARTITIONS,
+      }
       : undefined,
     topicPrefix: e.KAFKA_TOPIC_PREFIX,
     jwtSecret: e.JWT_SECRET,
@@ -145,6 +159,7 @@ export function loadConfig(
     },
     crud: { maxBodyBytes: e.CRUD_MAX_BODY_BYTES },
     embeddedPostgresPort: e.EMBEDDED_PG_PORT,
+    embeddedKafkaPort: e.EMBEDDED_KAFKA_PORT,
     dataDir: e.DATA_DIR,
     cacheDir: e.CACHE_DIR ?? defaultCacheDir(e.XDG_CACHE_HOME, e.HOME),
   };

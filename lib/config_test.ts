@@ -20,7 +20,11 @@ Deno.test("values are parsed and typed", () => {
     PUBLICATION_TABLES: "public.todos,app.notes",
     LOG_LEVEL: "debug",
   });
-  assert.deepEqual(c.kafka, { brokers: ["k1:9092", "k2:9092"], topicPrefix: "synchub" });
+  assert.deepEqual(c.kafka, {
+    brokers: ["k1:9092", "k2:9092"],
+    topicPrefix: "synchub",
+    partitions: 1,
+  });
   assert.equal(c.ports.crud, 9000);
   assert.deepEqual(c.postgres.publicationTables, ["public.todos", "app.notes"]);
   assert.equal(c.logLevel, "debug");

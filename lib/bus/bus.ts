@@ -33,8 +33,12 @@ export type RecordsHandler = (records: readonly BusRecord[]) => void | Promise<v
 
 export interface Bus {
   readonly transport: "memory" | "kafka";
-  /** Names the log that offsets refer to; a cursor from another log is refused. */
+  /** Names the log that offsets refer to; a cursor from another log is refused. Known once connected. */
   readonly epoch: string;
+  /** Resolves once the bus can be used, retrying with back-off meanwhile; rejects only on abort. */
+  connect(signal?: AbortSignal): Promise<void>;
+  /** Makes sure a topic exists before anyone waits on it (a table nobody has changed yet). */
+  ensureTopic(topic: string): Promise<void>;
   /**
    * Resolves once every message is durably accepted, in order per key (and, in process, once
    * local followers have taken them: their backpressure slows the publisher).

@@ -114,6 +114,17 @@ export class MemoryBus implements Bus {
     this.now = options.now ?? Date.now;
   }
 
+  connect(): Promise<void> {
+    return this.closed
+      ? Promise.reject(new SyncError("unavailable", "bus is closed"))
+      : Promise.resolve();
+  }
+
+  ensureTopic(topic: string): Promise<void> {
+    this.log(topic);
+    return Promise.resolve();
+  }
+
   publish(messages: readonly BusMessage[]): Promise<void> {
     if (this.closed) return Promise.reject(new SyncError("unavailable", "bus is closed"));
     if (messages.length === 0) return Promise.resolve();

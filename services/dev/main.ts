@@ -1,14 +1,16 @@
 /**
- * `deno task dev`: the whole hub in one process. Without DATABASE_URL it starts an embedded
- * PostgreSQL under `.data/`; it applies migrations, joins listener, gateway and CRUD with the
- * in-process bus, and prints the URLs and a dev token for each of two demo buckets.
+ * `deno task dev`: the whole hub locally. Without DATABASE_URL it starts an embedded PostgreSQL
+ * under `.data/` and applies migrations. Without KAFKA_BROKERS the three services run in this
+ * process joined by the in-process bus; with it, as three processes joined by Kafka. It prints
+ * the URLs and a dev token for each of two demo buckets; Ctrl-C stops everything.
  */
 import { MemoryBus } from "../../lib/bus/memory_bus.ts";
 import { type Config, loadConfig } from "../../lib/config.ts";
 import { signToken } from "../../lib/jwt.ts";
-import { createLogger } from "../../lib/log.ts";
+import { createLogger, type Logger } from "../../lib/log.ts";
 import { startEmbeddedPostgres } from "../../lib/postgres/embedded.ts";
 import { migrate } from "../../lib/postgres/migrate.ts";
+import { sleep } from "../../lib/retry.ts";
 import { runMain, shutdownSignal } from "../../lib/shutdown.ts";
 import { serveCrud } from "../crud/crud.ts";
 import { serveGateway } from "../gateway/run.ts";
@@ -16,89 +18,155 @@ import { serveListener } from "../listener/run.ts";
 
 const DEMO_BUCKETS = ["demo-a", "demo-b"];
 
+interface Urls {
+  crud: string;
+  gateway: string;
+  listener: string;
+}
+
 await runMain(async () => {
   const config = loadConfig();
   const log = createLogger("dev", config.logLevel);
   const shutdown = shutdownSignal();
   const stops: (() => Promise<void>)[] = [];
-
-  if (config.kafka) {
-    throw new Error(
-      "KAFKA_BROKERS is set, but this build joins the services with the in-process bus only; " +
-        "unset KAFKA_BROKERS to run the hub in one process",
-    );
-  }
-
-  let databaseUrl = config.databaseUrl;
-  if (!databaseUrl) {
-    const pg = await startEmbeddedPostgres({
-      dataDir: `${await Deno.realPath(await ensureDir(config.dataDir))}/postgres`,
-      port: config.embeddedPostgresPort,
-      cacheDir: config.cacheDir,
-      log: log.child("postgres"),
-    });
-    stops.push(() => pg.stop());
-    await pg.createDatabase("synchub");
-    databaseUrl = pg.url("synchub");
-  }
-  const jwtSecret = config.jwtSecret ?? await devSecret(config);
-
   try {
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      const pg = await startEmbeddedPostgres({
+        dataDir: `${await Deno.realPath(await ensureDir(config.dataDir))}/postgres`,
+        port: config.embeddedPostgresPort,
+        cacheDir: config.cacheDir,
+        log: log.child("postgres"),
+      });
+      stops.push(() => pg.stop());
+      await pg.createDatabase("synchub");
+      databaseUrl = pg.url("synchub");
+    }
+    const jwtSecret = config.jwtSecret ?? await devSecret(config);
     await migrate(databaseUrl, {
       publication: config.postgres.publication,
       publicationTables: config.postgres.publicationTables,
       log,
     });
-    const bus = new MemoryBus({
-      retentionMs: config.cursorRetentionMs,
-      maxBytes: config.memoryBusMaxBytes,
-    });
-    stops.push(() => bus.close());
-    const listener = serveListener({ config, databaseUrl, bus, log: log.child("listener") });
-    stops.push(() => listener.stop());
-    const gateway = await serveGateway({
-      config,
-      databaseUrl,
-      jwtSecret,
-      bus,
-      log: log.child("gateway"),
-    });
-    stops.push(() => gateway.stop());
-    const crud = serveCrud({ config, databaseUrl, jwtSecret, log: log.child("crud") });
-    stops.push(() => crud.stop());
 
-    const tokens = await Promise.all(
-      DEMO_BUCKETS.map((b) => signToken(jwtSecret, { sub: `dev-${b}`, buckets: [b] }, 24 * 3600)),
-    );
-    const ws = gateway.url.replace(/^http/, "ws");
-    console.log(`
-SyncHub is running (Ctrl-C stops everything)
-
-  REST API    ${crud.url}/v1/tables/todos/rows
-  WebSocket   ${ws}/v1/ws
-  Listener    ${listener.url}/metrics
-  PostgreSQL  ${databaseUrl}${
-      config.databaseUrl ? "" : "   (embedded, data in " + config.dataDir + "/postgres)"
-    }
-
-Dev tokens, valid 24 h:
-${DEMO_BUCKETS.map((b, i) => `  ${b}: ${tokens[i]}`).join("\n")}
-
-Try it:
-  export TOKEN=${tokens[0]}
-  curl -s -X POST ${crud.url}/v1/tables/todos/rows -H "authorization: Bearer $TOKEN" \\
-       -H 'content-type: application/json' -d '{"title":"buy milk"}'
-  # and watch it arrive: connect to ${ws}/v1/ws?token=$TOKEN and send
-  # {"type":"subscribe","ref":"1","table":"public.todos"}
-`);
-    const signal = await shutdown;
-    log.info("stopping", { signal });
+    const urls = config.kafka
+      ? await runAsProcesses(config, databaseUrl, jwtSecret, log, stops)
+      : runInProcess(config, databaseUrl, jwtSecret, log, stops);
+    await waitReady(`${urls.gateway}/ready`, log);
+    await banner(urls, databaseUrl, config, jwtSecret);
+    log.info("stopping", { signal: await shutdown });
   } finally {
     for (const stop of stops.reverse()) {
       await stop().catch((err) => log.warn("stop failed", { err }));
     }
   }
 });
+
+function runInProcess(
+  config: Config,
+  databaseUrl: string,
+  jwtSecret: string,
+  log: Logger,
+  stops: (() => Promise<void>)[],
+): Urls {
+  const bus = new MemoryBus({
+    retentionMs: config.cursorRetentionMs,
+    maxBytes: config.memoryBusMaxBytes,
+  });
+  stops.push(() => bus.close());
+  const listener = serveListener({ config, databaseUrl, bus, log: log.child("listener") });
+  stops.push(() => listener.stop());
+  const gateway = serveGateway({ config, databaseUrl, jwtSecret, bus, log: log.child("gateway") });
+  stops.push(() => gateway.stop());
+  const crud = serveCrud({ config, databaseUrl, jwtSecret, log: log.child("crud") });
+  stops.push(() => crud.stop());
+  return { crud: crud.url, gateway: gateway.url, listener: listener.url };
+}
+
+/** The distributed layout on one machine: `deno task crud|listener|gateway`, joined by Kafka. */
+async function runAsProcesses(
+  config: Config,
+  databaseUrl: string,
+  jwtSecret: string,
+  log: Logger,
+  stops: (() => Promise<void>)[],
+): Promise<Urls> {
+  const shown = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
+  for (const service of ["listener", "gateway", "crud"] as const) {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL(`../${service}/main.ts`, import.meta.url).pathname],
+      env: { DATABASE_URL: databaseUrl, JWT_SECRET: jwtSecret },
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+    log.info("started service process", { service, pid: child.pid });
+    stops.push(async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await child.status;
+    });
+  }
+  const url = (port: number) => `http://${shown}:${port}`;
+  const urls = {
+    crud: url(config.ports.crud),
+    gateway: url(config.ports.gateway),
+    listener: url(config.ports.listener),
+  };
+  await waitReady(`${urls.crud}/ready`, log);
+  await waitReady(`${urls.listener}/ready`, log);
+  return urls;
+}
+
+async function waitReady(url: string, log: Logger): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const ok = await fetch(url).then((r) => {
+      r.body?.cancel();
+      return r.ok;
+    }, () => false);
+    if (ok) return;
+    if (i === 50) log.warn("still waiting for a service to be ready", { url });
+    await sleep(100);
+  }
+  log.warn("a service is not ready; starting anyway (see its /ready)", { url });
+}
+
+async function banner(
+  urls: Urls,
+  databaseUrl: string,
+  config: Config,
+  jwtSecret: string,
+): Promise<void> {
+  const tokens = await Promise.all(
+    DEMO_BUCKETS.map((b) => signToken(jwtSecret, { sub: `dev-${b}`, buckets: [b] }, 24 * 3600)),
+  );
+  const ws = urls.gateway.replace(/^http/, "ws");
+  const embedded = config.databaseUrl ? "" : `   (embedded, data in ${config.dataDir}/postgres)`;
+  console.log(`
+SyncHub is running (Ctrl-C stops everything)
+
+  REST API    ${urls.crud}/v1/tables/todos/rows
+  WebSocket   ${ws}/v1/ws
+  Listener    ${urls.listener}/metrics
+  PostgreSQL  ${databaseUrl}${embedded}
+  Bus         ${
+    config.kafka
+      ? `Kafka at ${config.kafka.brokers.join(",")}, one process per service`
+      : "in-process"
+  }
+
+Dev tokens, valid 24 h:
+${DEMO_BUCKETS.map((b, i) => `  ${b}: ${tokens[i]}`).join("\n")}
+
+Try it:
+  export TOKEN=${tokens[0]}
+  curl -s -X POST ${urls.crud}/v1/tables/todos/rows -H "authorization: Bearer $TOKEN" \\
+       -H 'content-type: application/json' -d '{"title":"buy milk"}'
+  # and watch it arrive: connect to ${ws}/v1/ws?token=$TOKEN and send
+  # {"type":"subscribe","ref":"1","table":"public.todos"}
+`);
+}
 
 async function ensureDir(dir: string): Promise<string> {
   await Deno.mkdir(dir, { recursive: true });
@@ -113,6 +181,7 @@ async function devSecret(config: Config): Promise<string> {
     const existing = (await Deno.readTextFile(path)).trim();
     if (existing.length >= 32) return existing;
   } catch { /* first run */ }
+  await ensureDir(config.dataDir);
   const secret = Array.from(
     crypto.getRandomValues(new Uint8Array(32)),
     (b) => b.toString(16).padStart(2, "0"),

@@ -1,6 +1,6 @@
 /**
  * The gateway service: follows the bus, fans records out to WebSocket subscribers (SPEC §4).
- * `createGatewayApp` is the HTTP surface; `startGateway` wires it to a bus and a port.
+ * It serves HTTP at once; until the bus is reachable `/ready` is false and upgrades get 503.
  */
 import { Hono } from "hono";
 import type { Bus, BusRecord } from "../../lib/bus/bus.ts";
@@ -28,12 +28,15 @@ export interface GatewayDeps {
 
 export interface Gateway {
   readonly app: Hono;
-  readonly hub: Hub;
+  /** The fan-out hub, once the bus is followed. */
+  readonly hub: Hub | undefined;
+  /** Resolves once the gateway follows the bus. */
+  readonly started: Promise<void>;
   ready(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
-export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
+export function createGateway(deps: GatewayDeps): Gateway {
   const { registry, log, bus } = deps;
   const connections = registry.gauge("synchub_gateway_connections", "Open WebSocket connections.");
   const metrics: SessionMetrics = {
@@ -64,26 +67,35 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     ),
   };
 
-  // Records can arrive between `follow` and the hub's construction; hold them until then.
-  const early: BusRecord[] = [];
-  let dispatch: (records: readonly BusRecord[]) => void | Promise<void> = (records) => {
-    early.push(...records);
-  };
-  const following = new AbortController();
-  const start = await bus.follow((records) => dispatch(records), following.signal);
-  const hub = new Hub(bus.epoch, start, hubMetrics, log);
-  hub.dispatch(early);
   // Backpressure: after a dispatch, the bus waits while the sockets written to drain.
   const congestion = new Congestion(deps.limits.maxBufferedBytes / 4);
-  dispatch = (records) => {
-    hub.dispatch(records);
-    return congestion.wait();
-  };
+  const following = new AbortController();
+  let hub: Hub | undefined;
+  const started = (async () => {
+    await bus.connect(following.signal);
+    // Records can arrive between `follow` and the hub's construction; hold them until then.
+    const early: BusRecord[] = [];
+    let dispatch: (records: readonly BusRecord[]) => void | Promise<void> = (records) => {
+      early.push(...records);
+    };
+    const start = await bus.follow((records) => dispatch(records), following.signal);
+    const h = new Hub(bus.epoch, start, hubMetrics, log);
+    h.dispatch(early);
+    dispatch = (records) => {
+      h.dispatch(records);
+      return congestion.wait();
+    };
+    hub = h;
+    log.info("gateway follows the bus", { transport: bus.transport });
+  })();
+  started.catch((err) => {
+    if (!following.signal.aborted) log.error("gateway could not follow the bus", { err });
+  });
 
   const sockets = new Set<WebSocket>();
   const app = new Hono();
   mountOps(app, "gateway", registry, async () => ({
-    bus: bus.ready(),
+    bus: hub !== undefined && bus.ready(),
     catalog: await deps.catalog.get().then(() => true, () => false),
   }));
 
@@ -104,6 +116,13 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     }
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       return c.json(new SyncError("bad_request", "expected a WebSocket upgrade").toBody(), 400);
+    }
+    if (!hub) {
+      return c.json(
+        new SyncError("unavailable", "the gateway is connecting to the bus; retry shortly")
+          .toBody(),
+        503,
+      );
     }
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 60 });
     const session = new Session(socket, claims, { ...deps, hub, congestion, metrics });
@@ -132,8 +151,12 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
 
   return {
     app,
-    hub,
-    ready: async () => bus.ready() && await deps.catalog.get().then(() => true, () => false),
+    get hub() {
+      return hub;
+    },
+    started,
+    ready: async () =>
+      hub !== undefined && bus.ready() && await deps.catalog.get().then(() => true, () => false),
     stop() {
       following.abort();
       for (const s of sockets) s.close(1001, "gateway shutting down");

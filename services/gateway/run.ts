@@ -19,11 +19,11 @@ export interface GatewayOptions {
   log: Logger;
 }
 
-export async function serveGateway(opts: GatewayOptions): Promise<Served> {
+export function serveGateway(opts: GatewayOptions): Served {
   const { config, log } = opts;
   // The catalog tells the gateway which tables exist and what their columns are.
   const pool = createPool(opts.databaseUrl, { log, max: 8, applicationName: "synchub-gateway" });
-  const gateway = await createGateway({
+  const gateway = createGateway({
     bus: opts.bus,
     catalog: new CatalogCache(
       () => loadCatalog(pool, config.postgres.publication, config.bucketColumn, log),

@@ -155,6 +155,11 @@ export class Session {
     if (!table) throw new SyncError("not_found", `unknown table "${msg.table}"`);
     const filter = compileWhere(msg.where, table);
     const topic = this.deps.topicOf(table);
+    // A table nobody has changed yet has no topic; make it, so the hub follows it from offset 0.
+    await this.deps.bus.ensureTopic(topic).catch((err) => {
+      this.deps.log.warn("could not prepare the table's topic", { topic, err });
+      throw new SyncError("unavailable", "the bus is unreachable; retry shortly");
+    });
     const since = msg.since === undefined
       ? undefined
       : await this.checkCursor(msg.since, topic, table);

@@ -46,6 +46,7 @@ export function startListener(deps: ListenerDeps): Listener {
     while (!stop.signal.aborted) {
       const started = Date.now();
       try {
+        await deps.bus.connect(stop.signal); // with Kafka down, wait for it rather than spin
         await runPipeline({ ...deps, source, metrics }, stop.signal);
       } catch (err) {
         if (stop.signal.aborted) break;

@@ -1,14 +1,17 @@
-/** `deno task listener`: the listener alone, joined to the other services through Kafka. */
+/** `deno task listener`: the listener alone, publishing to Kafka. Needs DATABASE_URL and KAFKA_BROKERS. */
+import { busFromConfig } from "../../lib/bus/from_config.ts";
 import { loadConfig } from "../../lib/config.ts";
-import { runMain } from "../../lib/shutdown.ts";
+import { createLogger } from "../../lib/log.ts";
+import { runMain, shutdownSignal } from "../../lib/shutdown.ts";
+import { serveListener } from "./run.ts";
 
-await runMain(() => {
-  const config = loadConfig(["database"]);
-  if (!config.kafka) {
-    throw new Error(
-      "the standalone listener reaches the other services through Kafka: set KAFKA_BROKERS, or run " +
-        "all three services in one process with `deno task dev`",
-    );
-  }
-  throw new Error("KAFKA_BROKERS is set, but this build has no Kafka bus yet; use `deno task dev`");
+await runMain(async () => {
+  const config = loadConfig(["database", "kafka"]);
+  const log = createLogger("listener", config.logLevel);
+  const shutdown = shutdownSignal();
+  const bus = busFromConfig(config, "listener", log);
+  const listener = serveListener({ config, databaseUrl: config.databaseUrl!, bus, log });
+  log.info("stopping", { signal: await shutdown });
+  await listener.stop();
+  await bus.close();
 });

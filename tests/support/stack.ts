@@ -1,5 +1,6 @@
 /**
  * The whole hub in this process, as `deno task dev` runs it, on a test database and free ports.
+ * With `kafka`, each service gets a Kafka bus of its own, as separate processes would.
  */
 import type { Bus } from "../../lib/bus/bus.ts";
 import { MemoryBus } from "../../lib/bus/memory_bus.ts";
@@ -10,13 +11,16 @@ import { silentLogger } from "../../lib/log.ts";
 import { serveCrud } from "../../services/crud/crud.ts";
 import { serveGateway } from "../../services/gateway/run.ts";
 import { serveListener } from "../../services/listener/run.ts";
+import { testKafkaBus } from "./kafka.ts";
 import { type TestDatabase, testDatabase } from "./postgres.ts";
+import { waitFor } from "./wait.ts";
 
 export const JWT_SECRET = "stack-test-secret-stack-test-secret-1234";
 
 export interface Stack {
   db: TestDatabase;
   config: Config;
+  /** The listener's bus. */
   bus: Bus;
   crud: Served;
   gateway: Served;
@@ -26,32 +30,69 @@ export interface Stack {
   /** Stops the listener only (the bus and gateway stay), to start it again later. */
   stopListener(): Promise<void>;
   startListener(): void;
+  /** Another gateway instance on the same bus (its own Kafka consumer); returns its WebSocket URL. */
+  addGateway(): Promise<string>;
   close(): Promise<void>;
 }
 
-export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+export interface StackOptions {
+  env?: Record<string, string>;
+  /** Kafka brokers: each service then talks through a Kafka bus of its own. */
+  kafka?: string;
+  /** False: no listener in this process (a test runs it as a process of its own). */
+  listener?: boolean;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const db = await testDatabase();
+  const prefix = `s${crypto.randomUUID().replace(/-/g, "").slice(0, 10)}`;
   const config = loadConfig([], {
     CRUD_PORT: "0",
     GATEWAY_PORT: "0",
     LISTENER_PORT: "0",
     REPLICATION_SLOT: `s_${crypto.randomUUID().replace(/-/g, "").slice(0, 12)}`,
     LOG_LEVEL: "error",
-    ...env,
+    KAFKA_TOPIC_PREFIX: opts.kafka ? prefix : "synchub",
+    ...opts.env,
   });
-  const bus = new MemoryBus({
+  const memory = new MemoryBus({
     retentionMs: config.cursorRetentionMs,
     maxBytes: config.memoryBusMaxBytes,
   });
+  const buses: Bus[] = [];
+  const newBus = (): Bus => {
+    const bus = opts.kafka ? testKafkaBus(opts.kafka, { prefix }) : memory;
+    buses.push(bus);
+    return bus;
+  };
   const log = silentLogger;
   const common = { config, databaseUrl: db.url, log };
-  let listener = serveListener({ ...common, bus });
-  const gateway = await serveGateway({ ...common, bus, jwtSecret: JWT_SECRET });
+  const listenerBus = newBus();
+  const inProcess = opts.listener !== false;
+  const none: Served = { url: "", port: 0, stop: () => Promise.resolve() };
+  let listener = inProcess ? serveListener({ ...common, bus: listenerBus }) : none;
+  const gateways: Served[] = [];
+  const startGateway = async () => {
+    const g = serveGateway({ ...common, bus: newBus(), jwtSecret: JWT_SECRET });
+    gateways.push(g);
+    await waitFor(
+      () => fetch(`${g.url}/ready`).then((r) => (r.body?.cancel(), r.ok)),
+      "the gateway to follow the bus",
+    );
+    return g;
+  };
+  const gateway = await startGateway();
   const crud = serveCrud({ ...common, jwtSecret: JWT_SECRET });
-  const stack: Stack = {
+  if (inProcess) {
+    await waitFor(
+      () => fetch(`${listener.url}/ready`).then((r) => (r.body?.cancel(), r.ok)),
+      "the listener",
+    );
+  }
+  return {
     db,
     config,
-    bus,
+    bus: listenerBus,
     crud,
     gateway,
     get listener() {
@@ -61,15 +102,15 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     token: (buckets) => signToken(JWT_SECRET, { sub: "tester", buckets }),
     stopListener: () => listener.stop(),
     startListener: () => {
-      listener = serveListener({ ...common, bus });
+      listener = serveListener({ ...common, bus: listenerBus });
     },
+    addGateway: async () => `${(await startGateway()).url.replace(/^http/, "ws")}/v1/ws`,
     close: async () => {
       await crud.stop();
-      await gateway.stop();
+      for (const g of gateways) await g.stop();
       await listener.stop();
-      await bus.close();
+      for (const b of new Set(buses)) await b.close();
       await db.drop();
     },
   };
-  return stack;
 }
