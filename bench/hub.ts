@@ -102,3 +102,33 @@ export async function startMemoryHub(env: Record<string, string>): Promise<Runni
     stop: () => p.stop(),
   };
 }
+
+/** The distributed layout: `deno task crud|listener|gateway` as three processes joined by Kafka. */
+export async function startKafkaHub(env: Record<string, string>): Promise<RunningHub> {
+  const ports = { CRUD_PORT: freePort(), GATEWAY_PORT: freePort(), LISTENER_PORT: freePort() };
+  const all = {
+    ...env,
+    ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+  };
+  const processes = [
+    spawn("listener", "listener", all),
+    spawn("crud", "crud", all),
+    spawn("gateway", "gateway", all),
+  ];
+  try {
+    await waitReady(`http://127.0.0.1:${ports.LISTENER_PORT}/ready`, "listener");
+    await waitReady(`http://127.0.0.1:${ports.GATEWAY_PORT}/ready`, "gateway");
+    await waitReady(`http://127.0.0.1:${ports.CRUD_PORT}/ready`, "crud");
+  } catch (err) {
+    await Promise.all(processes.map((p) => p.stop()));
+    throw err;
+  }
+  return {
+    crudUrl: `http://127.0.0.1:${ports.CRUD_PORT}`,
+    wsUrl: `ws://127.0.0.1:${ports.GATEWAY_PORT}/v1/ws`,
+    processes,
+    stop: async () => {
+      await Promise.all(processes.map((p) => p.stop()));
+    },
+  };
+}

@@ -10,7 +10,8 @@ import { signToken } from "../lib/jwt.ts";
 import { createLogger, silentLogger } from "../lib/log.ts";
 import { startEmbeddedPostgres } from "../lib/postgres/embedded.ts";
 import { migrate } from "../lib/postgres/migrate.ts";
-import { freePort, type RunningHub, startMemoryHub } from "./hub.ts";
+import { startKafkaBroker } from "../lib/kafka/broker.ts";
+import { freePort, type RunningHub, startKafkaHub, startMemoryHub } from "./hub.ts";
 import { fanout, latencyAtRate, type PhaseContext, snapshot, throughput } from "./phases.ts";
 import { profileDir, startProfile } from "./profile.ts";
 import { printTable, report } from "./stats.ts";
@@ -39,21 +40,45 @@ const postgres = await startEmbeddedPostgres({
   fast: true,
 });
 let hub: RunningHub | undefined;
+let broker: { stop(): Promise<void> } | undefined;
+
+/** A Kafka broker of the bench's own, when KAFKA_BROKERS does not name one. */
+async function benchBroker(): Promise<string> {
+  const b = await startKafkaBroker({
+    cacheDir: loadConfig().cacheDir,
+    dataDir: `${dir}/kafka`,
+    port: freePort(),
+    controllerPort: freePort(),
+    log: createLogger("bench-kafka", "warn"),
+  });
+  broker = b;
+  return b.brokers;
+}
 try {
   await postgres.createDatabase("bench");
   const dbUrl = postgres.url("bench");
   await prepareDatabase(dbUrl);
   const token = await signToken(SECRET, { sub: "bench", buckets: ["bench"] }, 3600);
 
-  for (const transport of ["memory"] as const) {
+  const transports = (Deno.args.find((a) =>
+    a.startsWith("--transport=")
+  )?.slice(12) ?? "memory,kafka")
+    .split(",");
+  for (const transport of transports) {
     console.error(`\n== ${transport} bus ==`);
-    hub = await startMemoryHub({
-      DATABASE_URL: dbUrl,
-      JWT_SECRET: SECRET,
-      REPLICATION_SLOT: `bench_${transport}`,
-    });
+    const env = { DATABASE_URL: dbUrl, JWT_SECRET: SECRET, REPLICATION_SLOT: `bench_${transport}` };
+    if (transport === "kafka") {
+      const brokers = Deno.env.get("KAFKA_BROKERS") ?? await benchBroker();
+      hub = await startKafkaHub({
+        ...env,
+        KAFKA_BROKERS: brokers,
+        KAFKA_TOPIC_PREFIX: `bench${Date.now()}`,
+      });
+    } else {
+      hub = await startMemoryHub(env);
+    }
     const ctx: PhaseContext = { dbUrl, wsUrl: hub.wsUrl, token, transport };
-    const gatewayRss = () => hub!.processes.at(-1)!.peakRssMb();
+    const gatewayRss = () => hub!.processes.at(-1)!.peakRssMb(); // the gateway is started last
 
     for (const rate of runs("e2e_latency") ? SCALE.rates : []) {
       console.error(`e2e latency at ${rate}/s for ${SCALE.latencySeconds} s`);
@@ -97,6 +122,7 @@ try {
   printTable();
 } finally {
   await hub?.stop();
+  await broker?.stop();
   await postgres.stop();
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }

@@ -34,6 +34,8 @@ export async function latencyAtRate(ctx: PhaseContext, rate: number, seconds: nu
   const pool = new pg.Pool({ connectionString: ctx.dbUrl, max: 4 });
   const client = await BenchClient.connect(ctx.wsUrl, ctx.token);
   await client.subscribe("public.bench_events");
+  // Settle: with Kafka, a gateway joins a table's topic once, on its first subscriber.
+  await new Promise((r) => setTimeout(r, 2000));
   const issued = new Map<number, number>();
   const acked = new Map<number, number>();
   const writes: Promise<void>[] = [];

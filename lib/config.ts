@@ -126,6 +126,11 @@ export function loadConfig(
     problems.push("JWT_SECRET: required (at least 32 random characters)");
   }
   if (problems.length > 0 || !e) throw new ConfigError(problems);
+  if (e.JWT_SECRET?.startsWith("insecure-placeholder")) {
+    console.error(
+      "WARNING: JWT_SECRET is the docker-compose placeholder: anyone can mint tokens. Set your own.",
+    );
+  }
 
   return {
     databaseUrl: e.DATABASE_URL,

@@ -119,7 +119,10 @@ export class KafkaBus implements Bus {
           topic,
           numPartitions: this.opts.partitions,
           replicationFactor: -1,
-          configEntries: [{ name: "retention.ms", value: String(this.opts.retentionMs) }],
+          configEntries: [
+            { name: "retention.ms", value: String(this.opts.retentionMs) },
+            { name: "max.message.bytes", value: String(MAX_MESSAGE_BYTES) },
+          ],
         }],
       });
       if (created) this.opts.log.info("created topic", { topic });
@@ -197,20 +200,27 @@ export class KafkaBus implements Bus {
     return topics;
   }
 
+  /**
+   * Sends in requests of at most ~512 KB: Kafka refuses a record batch above its message size
+   * limit, and the outbox may have gathered many publishes. Order per topic is kept: requests go
+   * one after another.
+   */
   private async send(messages: readonly BusMessage[]): Promise<void> {
     await this.connect();
-    const byTopic = new Map<string, { key: string; value: string }[]>();
-    for (const m of messages) {
-      let list = byTopic.get(m.topic);
-      if (!list) byTopic.set(m.topic, list = []);
-      list.push({ key: m.key, value: m.value });
-    }
-    for (const topic of byTopic.keys()) await this.ensureTopic(topic);
+    for (const topic of new Set(messages.map((m) => m.topic))) await this.ensureTopic(topic);
     try {
-      await this.producer!.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })),
-      });
+      for (const chunk of chunks(messages, REQUEST_BYTES)) {
+        const byTopic = new Map<string, { key: string; value: string }[]>();
+        for (const m of chunk) {
+          let list = byTopic.get(m.topic);
+          if (!list) byTopic.set(m.topic, list = []);
+          list.push({ key: m.key, value: m.value });
+        }
+        await this.producer!.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })),
+        });
+      }
       this.healthy = true;
     } catch (err) {
       this.healthy = false;
@@ -242,6 +252,25 @@ export class KafkaBus implements Bus {
       this.healthy = false;
     }
   }
+}
+
+/** Bytes per produce request, well under Kafka's default 1 MB message limit. */
+const REQUEST_BYTES = 512 * 1024;
+/** The largest envelope the topics SyncHub creates accept (rows with large TOAST values). */
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+function* chunks(messages: readonly BusMessage[], limit: number): Iterable<readonly BusMessage[]> {
+  let start = 0, size = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const bytes = messages[i]!.value.length + messages[i]!.key.length + 64;
+    if (i > start && size + bytes > limit) {
+      yield messages.slice(start, i);
+      start = i;
+      size = 0;
+    }
+    size += bytes;
+  }
+  if (start < messages.length) yield messages.slice(start);
 }
 
 /**
@@ -338,7 +367,10 @@ class KafkaFollower {
         const topics = [...this.positions.keys()];
         const consumer = this.kafka.consumer({
           groupId: `synchub-follower-${crypto.randomUUID()}`,
-          maxWaitTimeInMs: 50,
+          // Our producer is idempotent, never transactional: read_committed would return the
+          // same records, only later (it waits on the last stable offset).
+          readUncommitted: true,
+          maxWaitTimeInMs: 500,
           sessionTimeout: 30_000,
           heartbeatInterval: 3_000,
           allowAutoTopicCreation: false,
@@ -421,7 +453,8 @@ async function* readRange(
   let failure: unknown;
   const consumer = kafka.consumer({
     groupId: `synchub-reader-${crypto.randomUUID()}`,
-    maxWaitTimeInMs: 50,
+    readUncommitted: true,
+    maxWaitTimeInMs: 100,
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     if (!payload.restart) {
