@@ -1,5 +1,8 @@
 /** The hub under test, in its own process(es), as a user would run it. */
+import { freePort, stopChild } from "../lib/local_server.ts";
 import { sleep } from "../lib/retry.ts";
+
+export { freePort };
 import { INSPECTOR_PORT, profileDir } from "./profile.ts";
 
 export interface HubProcess {
@@ -18,13 +21,6 @@ export interface RunningHub {
 }
 
 const ROOT = new URL("..", import.meta.url).pathname;
-
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = l.addr;
-  l.close();
-  return port;
-}
 
 function spawn(name: string, task: string, env: Record<string, string>): HubProcess {
   const { RUST_BACKTRACE: _, ...parent } = Deno.env.toObject();
@@ -49,16 +45,7 @@ function spawn(name: string, task: string, env: Record<string, string>): HubProc
       return kb / 1024;
     },
     async stop() {
-      if (exited) return;
-      child.kill("SIGTERM");
-      const timeout = new AbortController();
-      const done = await Promise.race([
-        child.status.then(() => true),
-        sleep(15_000, timeout.signal).then(() => false),
-      ]);
-      timeout.abort();
-      if (!done) child.kill("SIGKILL");
-      await child.status;
+      if (!exited) await stopChild(child, "SIGTERM", 15_000);
     },
   };
 }

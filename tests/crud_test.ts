@@ -1,6 +1,7 @@
 /** The REST API (SPEC §5.2) against a real PostgreSQL: every route, every error path. */
 import assert from "node:assert/strict";
 import { createTokenVerifier, signToken } from "../lib/jwt.ts";
+import { freePort } from "../lib/local_server.ts";
 import { silentLogger } from "../lib/log.ts";
 import { Registry } from "../lib/metrics.ts";
 import { CatalogCache, loadCatalog } from "../lib/postgres/catalog.ts";
@@ -422,9 +423,7 @@ Deno.test(
 );
 
 Deno.test("a dead database gives 503 and /ready false; the service survives", opts, async () => {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close(); // nothing listens here
+  const port = freePort(); // nothing listens here
   const { pool, app } = makeApp(`postgres://postgres@127.0.0.1:${port}/none`);
   const token = await signToken(SECRET, { sub: "a", buckets: ["a"] });
   try {

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { MemoryBus } from "../lib/bus/memory_bus.ts";
 import { loadConfig } from "../lib/config.ts";
+import { freePort } from "../lib/local_server.ts";
 import { silentLogger } from "../lib/log.ts";
 import { serveListener } from "../services/listener/run.ts";
 import { testDatabase } from "./support/postgres.ts";
@@ -13,9 +14,7 @@ Deno.test(
   "a dead database keeps the listener alive and not ready, retrying with back-off",
   opts,
   async () => {
-    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const deadPort = l.addr.port;
-    l.close();
+    const deadPort = freePort();
     const config = loadConfig([], { LISTENER_PORT: "0", LOG_LEVEL: "error" });
     const bus = new MemoryBus({ retentionMs: 60_000, maxBytes: 1 << 20 });
     const listener = serveListener({

@@ -5,6 +5,7 @@
  */
 import { loadConfig } from "../lib/config.ts";
 import { startKafkaBroker } from "../lib/kafka/broker.ts";
+import { freePort } from "../lib/local_server.ts";
 import { createLogger } from "../lib/log.ts";
 import { startEmbeddedPostgres } from "../lib/postgres/embedded.ts";
 
@@ -48,10 +49,3 @@ try {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 Deno.exit(code);
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = l.addr;
-  l.close();
-  return port;
-}

@@ -6,6 +6,7 @@
  */
 import { Kafka, logLevel } from "kafkajs";
 import "./quiet_warnings.ts";
+import { collectOutput, exists, setprivAvailable, stopChild } from "../local_server.ts";
 import type { Logger } from "../log.ts";
 import { sleep } from "../retry.ts";
 
@@ -68,7 +69,7 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions): Promise<KafkaB
     }
   }
   const child = java(["kafka.Kafka", config], true).spawn();
-  const output = collect(child, opts.log);
+  const output = collectOutput(child, opts.log, "kafka");
   const brokers = `127.0.0.1:${opts.port}`;
   try {
     await waitUntilServing(brokers, child);
@@ -77,22 +78,11 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions): Promise<KafkaB
     throw new Error(`Kafka did not start: ${(err as Error).message}\n${output()}`);
   }
   opts.log.info("Kafka ready", { brokers, version: KAFKA_VERSION });
-  const end = async (signal: Deno.Signal) => {
-    try {
-      child.kill(signal);
-    } catch { /* already gone */ }
-    const timeout = new AbortController();
-    const done = await Promise.race([
-      child.status.then(() => true),
-      sleep(30_000, timeout.signal).then(() => false),
-    ]);
-    timeout.abort();
-    if (!done) {
-      child.kill("SIGKILL");
-      await child.status;
-    }
+  return {
+    brokers,
+    stop: () => stopChild(child, "SIGTERM", 30_000),
+    kill: () => stopChild(child, "SIGKILL", 30_000),
   };
-  return { brokers, stop: () => end("SIGTERM"), kill: () => end("SIGKILL") };
 }
 
 /** The broker's jars, fetched from Maven Central on first use and cached. */
@@ -207,43 +197,5 @@ async function waitUntilServing(brokers: string, child: Deno.ChildProcess): Prom
       if (Date.now() > deadline) throw err;
       await sleep(250);
     }
-  }
-}
-
-function collect(child: Deno.ChildProcess, log: Logger): () => string {
-  const lines: string[] = [];
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      for (const line of chunk.split("\n").filter(Boolean)) {
-        lines.push(line);
-        if (lines.length > 80) lines.shift();
-        log.debug("kafka", { line });
-      }
-    }
-  };
-  pump(child.stdout).catch(() => {});
-  pump(child.stderr).catch(() => {});
-  return () => lines.join("\n");
-}
-
-let setpriv: boolean | undefined;
-function setprivAvailable(): boolean {
-  if (setpriv === undefined) {
-    try {
-      setpriv = new Deno.Command("setpriv", { args: ["--version"], stdout: "null", stderr: "null" })
-        .outputSync().success;
-    } catch {
-      setpriv = false;
-    }
-  }
-  return setpriv;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
   }
 }

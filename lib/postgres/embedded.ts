@@ -7,6 +7,7 @@
 import { cp } from "node:fs/promises";
 import pg from "pg";
 import type { Logger } from "../log.ts";
+import { collectOutput, exists, setprivAvailable, stopChild } from "../local_server.ts";
 import { sleep } from "../retry.ts";
 
 export interface EmbeddedPostgresOptions {
@@ -69,7 +70,7 @@ export async function startEmbeddedPostgres(
   const args = ["-D", opts.dataDir, "-p", String(opts.port)];
   for (const [k, v] of Object.entries(settings)) args.push("-c", `${k}=${v}`);
   const child = run(bin, asRoot, "postgres", args, true).spawn();
-  const output = collectOutput(child, opts.log);
+  const output = collectOutput(child, opts.log, "postgres");
 
   const url = (database = "postgres") => `postgres://postgres@127.0.0.1:${opts.port}/${database}`;
   try {
@@ -98,21 +99,8 @@ export async function startEmbeddedPostgres(
       }
     },
     stop() {
-      return stopped ??= (async () => {
-        try {
-          child.kill("SIGINT"); // fast shutdown: disconnect clients, checkpoint, exit
-        } catch { /* already gone */ }
-        const timeout = new AbortController();
-        const exited = await Promise.race([
-          child.status.then(() => true),
-          sleep(20_000, timeout.signal).then(() => false),
-        ]);
-        timeout.abort();
-        if (!exited) {
-          child.kill("SIGKILL");
-          await child.status;
-        }
-      })();
+      // SIGINT is PostgreSQL's fast shutdown: disconnect clients, checkpoint, exit.
+      return stopped ??= stopChild(child, "SIGINT", 20_000);
     },
   };
 }
@@ -167,35 +155,22 @@ async function preparedBinaries(cacheDir: string): Promise<Binaries> {
  */
 function run(bin: Binaries, asRoot: boolean, name: string, args: string[], server = false) {
   const env = { LC_ALL: "C", LANG: "C" };
+  const piped = { stdout: "piped", stderr: "piped", stdin: "null" } as const;
+  if (!setprivAvailable()) {
+    if (asRoot) {
+      throw new Error("PostgreSQL cannot run as root, and `setpriv` (util-linux) is missing");
+    }
+    return new Deno.Command(`${bin.dir}/bin/${name}`, { args, env, ...piped });
+  }
   const prefix = [
     ...(asRoot ? [`--reuid=${UNPRIVILEGED}`, `--regid=${UNPRIVILEGED}`, "--clear-groups"] : []),
     ...(server ? ["--pdeathsig=SIGINT"] : []),
   ];
-  const piped = { stdout: "piped", stderr: "piped", stdin: "null" } as const;
-  if (prefix.length === 0) {
-    return new Deno.Command(`${bin.dir}/bin/${name}`, { args, env, ...piped });
-  }
   return new Deno.Command("setpriv", {
     args: [...prefix, "--", `${bin.dir}/bin/${name}`, ...args],
     env,
     ...piped,
   });
-}
-
-function collectOutput(child: Deno.ChildProcess, log: Logger): () => string {
-  const lines: string[] = [];
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      for (const line of chunk.split("\n").filter(Boolean)) {
-        lines.push(line);
-        if (lines.length > 50) lines.shift();
-        log.debug("postgres", { line });
-      }
-    }
-  };
-  pump(child.stdout).catch(() => {});
-  pump(child.stderr).catch(() => {});
-  return () => lines.join("\n");
 }
 
 async function waitUntilAccepting(url: string, child: Deno.ChildProcess): Promise<void> {
@@ -243,13 +218,4 @@ function hintFor(asRoot: boolean): string {
 
 function text(bytes: Uint8Array): string {
   return new TextDecoder().decode(bytes);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

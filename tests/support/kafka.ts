@@ -5,7 +5,10 @@
 import { KafkaBus } from "../../lib/bus/kafka_bus.ts";
 import { loadConfig } from "../../lib/config.ts";
 import { type KafkaBroker, startKafkaBroker } from "../../lib/kafka/broker.ts";
+import { freePort } from "../../lib/local_server.ts";
 import { createLogger, silentLogger } from "../../lib/log.ts";
+
+export { freePort };
 
 let shared: Promise<string> | undefined;
 
@@ -59,11 +62,4 @@ export function testKafkaBus(brokers: string, opts: { prefix?: string; partition
     log: silentLogger,
     topicRefreshMs: 500,
   });
-}
-
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = l.addr;
-  l.close();
-  return port;
 }

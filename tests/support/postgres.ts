@@ -5,6 +5,7 @@
  */
 import pg from "pg";
 import { loadConfig } from "../../lib/config.ts";
+import { freePort } from "../../lib/local_server.ts";
 import { createLogger, silentLogger } from "../../lib/log.ts";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../../lib/postgres/embedded.ts";
 import { migrate } from "../../lib/postgres/migrate.ts";
@@ -32,9 +33,7 @@ async function startOwnServer(): Promise<string> {
   console.error("SYNCHUB_TEST_PG_URL is not set: starting an embedded PostgreSQL for this process");
   const dir = await Deno.makeTempDir({ prefix: "synchub-test-" });
   await Deno.chmod(dir, 0o755);
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
+  const port = freePort();
   const db: EmbeddedPostgres = await startEmbeddedPostgres({
     dataDir: `${dir}/pg`,
     port,
