@@ -20,6 +20,24 @@ const list = (item: z.ZodType<string, string>) =>
     z.array(item),
   );
 
+/** An extra source in `SOURCES`, for more than one MySQL or MongoDB source. */
+const sourceSchema = z.strictObject({
+  connector: z.enum(["mysql", "mongodb"]),
+  name: z.string().regex(/^[A-Za-z0-9_-]+$/),
+  url: z.string().url(),
+  tables: z.array(z.string()).optional(),
+  serverId: z.number().int().min(1).optional(),
+});
+
+export type SourceConfig = {
+  connector: "mysql" | "mongodb";
+  name: string;
+  url: string;
+  /** MySQL: `db.table`; MongoDB: collection names of the URL's database. Unset: all. */
+  tables: string[] | undefined;
+  serverId: number;
+};
+
 const envSchema = z.object({
   DATABASE_URL: url(["postgres:", "postgresql:"]).optional(),
   KAFKA_BROKERS: list(z.string().regex(/^[^\s:]+:\d+$/, "must be host:port")).optional(),
@@ -27,7 +45,20 @@ const envSchema = z.object({
   KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(1),
   JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   MYSQL_URL: url(["mysql:", "mariadb:"]).optional(),
+  MYSQL_TABLES: list(z.string().regex(/^[^.\s]+\.[^.\s]+$/, "db.table")).optional(),
+  MYSQL_SOURCE_NAME: z.string().regex(/^[A-Za-z0-9_-]+$/).default("mysql"),
+  MYSQL_SERVER_ID: z.coerce.number().int().min(1).max(4294967295).default(5400),
   MONGODB_URL: url(["mongodb:", "mongodb+srv:"]).optional(),
+  MONGODB_COLLECTIONS: list(z.string().regex(/^[^\s.$]+$/, "a collection name")).optional(),
+  MONGODB_SOURCE_NAME: z.string().regex(/^[A-Za-z0-9_-]+$/).default("mongo"),
+  SOURCES: z.string().transform((text, ctx) => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be a JSON array of sources" });
+      return z.NEVER;
+    }
+  }).pipe(z.array(sourceSchema)).optional(),
   PUBLICATION: z.string().regex(identifier, "must be a plain SQL identifier").default("synchub"),
   REPLICATION_SLOT: z.string().regex(/^[a-z0-9_]{1,63}$/, "lower-case letters, digits and _")
     .default("synchub"),
@@ -66,8 +97,8 @@ export interface Config {
   kafka: { brokers: string[]; topicPrefix: string; partitions: number } | undefined;
   topicPrefix: string;
   jwtSecret: string | undefined;
-  mysqlUrl: string | undefined;
-  mongodbUrl: string | undefined;
+  /** The MySQL and MongoDB sources the listener captures besides PostgreSQL. */
+  sources: SourceConfig[];
   postgres: {
     publication: string;
     slot: string;
@@ -125,6 +156,38 @@ export function loadConfig(
   if (requirements.includes("jwt") && !present.JWT_SECRET) {
     problems.push("JWT_SECRET: required (at least 32 random characters)");
   }
+  const sources: SourceConfig[] = [];
+  if (e?.MYSQL_URL) {
+    sources.push({
+      connector: "mysql",
+      name: e.MYSQL_SOURCE_NAME,
+      url: e.MYSQL_URL,
+      tables: e.MYSQL_TABLES,
+      serverId: e.MYSQL_SERVER_ID,
+    });
+  }
+  if (e?.MONGODB_URL) {
+    sources.push({
+      connector: "mongodb",
+      name: e.MONGODB_SOURCE_NAME,
+      url: e.MONGODB_URL,
+      tables: e.MONGODB_COLLECTIONS,
+      serverId: 0,
+    });
+  }
+  for (const [i, s] of (e?.SOURCES ?? []).entries()) {
+    sources.push({
+      ...s,
+      tables: s.tables,
+      serverId: s.serverId ?? (e?.MYSQL_SERVER_ID ?? 5400) + i + 1,
+    });
+  }
+  const names = [e?.PG_SOURCE_NAME, ...sources.map((s) => s.name)];
+  for (const name of new Set(names.filter((n, i) => names.indexOf(n) !== i))) {
+    problems.push(
+      `source name "${name}" is used twice: each source needs its own name (it names its topics)`,
+    );
+  }
   if (problems.length > 0 || !e) throw new ConfigError(problems);
   if (e.JWT_SECRET?.startsWith("insecure-placeholder")) {
     console.error(
@@ -143,8 +206,7 @@ export function loadConfig(
       : undefined,
     topicPrefix: e.KAFKA_TOPIC_PREFIX,
     jwtSecret: e.JWT_SECRET,
-    mysqlUrl: e.MYSQL_URL,
-    mongodbUrl: e.MONGODB_URL,
+    sources,
     postgres: {
       publication: e.PUBLICATION,
       slot: e.REPLICATION_SLOT,

@@ -67,3 +67,26 @@ Deno.test(".env.example lists exactly the variables the configuration reads", as
   const listed = new Set([...text.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
   assert.deepEqual([...listed].sort(), [...VARIABLES].sort());
 });
+
+Deno.test("sources: the simple variables and SOURCES, each with its own name", () => {
+  const c = loadConfig([], {
+    MYSQL_URL: "mysql://u:p@db:3306/app",
+    MYSQL_TABLES: "app.orders, app.items",
+    MONGODB_URL: "mongodb://m:27017/app?replicaSet=rs0",
+    SOURCES: '[{"connector":"mysql","name":"shop","url":"mysql://u:p@shop:3306/shop"}]',
+  });
+  assert.deepEqual(c.sources.map((s) => [s.connector, s.name, s.tables, s.serverId]), [
+    ["mysql", "mysql", ["app.orders", "app.items"], 5400],
+    ["mongodb", "mongo", undefined, 0],
+    ["mysql", "shop", undefined, 5401],
+  ]);
+  assert.throws(
+    () => loadConfig([], { MYSQL_URL: "mysql://x/app", MYSQL_SOURCE_NAME: "pg" }),
+    /"pg" is used twice/,
+  );
+  assert.throws(() => loadConfig([], { SOURCES: "[{" }), /SOURCES/);
+  assert.throws(
+    () => loadConfig([], { SOURCES: '[{"connector":"oracle","name":"x","url":"x://y"}]' }),
+    /SOURCES/,
+  );
+});

@@ -1,12 +1,14 @@
 /**
- * Back-off by kind of failure, with full jitter and a cap. Authentication failures retry slowly
- * (a human must fix something), network failures at a medium pace, anything else quickly.
+ * Back-off by kind of failure, with full jitter and a cap. Authentication and configuration
+ * failures retry slowly (a person must fix something), network failures at a medium pace,
+ * anything else quickly.
  */
 
-export type FailureKind = "auth" | "network" | "other";
+export type FailureKind = "auth" | "config" | "network" | "other";
 
 const POLICY: Record<FailureKind, { baseMs: number; capMs: number }> = {
   auth: { baseMs: 5_000, capMs: 60_000 },
+  config: { baseMs: 10_000, capMs: 120_000 },
   network: { baseMs: 500, capMs: 15_000 },
   other: { baseMs: 100, capMs: 5_000 },
 };
@@ -28,6 +30,8 @@ const NETWORK_CODES = new Set([
 const AUTH_CODES = new Set(["28000", "28P01", "ER_ACCESS_DENIED_ERROR", "SASL_AUTH_FAILED"]);
 
 export function classifyFailure(err: unknown): FailureKind {
+  // A server or setting that must be fixed by a person (binlog format, a lost resume point).
+  if (/ConfigError$/.test(String((err as { name?: unknown })?.name ?? ""))) return "config";
   const code = String((err as { code?: unknown })?.code ?? "");
   if (AUTH_CODES.has(code)) return "auth";
   if (NETWORK_CODES.has(code)) return "network";

@@ -9,6 +9,8 @@ Deno.test("failures are classified by code and message", () => {
   assert.equal(classifyFailure({ code: "ECONNREFUSED" }), "network");
   assert.equal(classifyFailure(new Error("Connection terminated unexpectedly")), "network");
   assert.equal(classifyFailure(new Error("relation does not exist")), "other");
+  const config = Object.assign(new Error("binlog_format is MIXED"), { name: "BinlogConfigError" });
+  assert.equal(classifyFailure(config), "config");
 });
 
 Deno.test("back-off grows with attempts, is capped and differs by kind", () => {

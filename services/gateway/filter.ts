@@ -28,7 +28,7 @@ type Compare = (a: JsonValue, b: JsonValue) => number | undefined;
 export function compileWhere(where: Where | undefined, table: TableInfo): Filter {
   const conditions: Condition[] = [];
   for (const [column, spec] of Object.entries(where ?? {})) {
-    const info = table.column.get(column);
+    const info = table.column.get(column) ?? (table.schemaless ? anyField(column) : undefined);
     if (!info) {
       throw new SyncError("bad_request", `unknown column "${column}" in table ${table.qualified}`);
     }
@@ -174,8 +174,29 @@ function checkValue(col: ColumnInfo, op: Operator, value: JsonValue): Compare | 
   return compare;
 }
 
+/** A field of a schemaless collection: its values are ordered by their JSON type. */
+function anyField(name: string): ColumnInfo {
+  return {
+    name,
+    typeOid: 0,
+    typeName: "any",
+    kind: "other",
+    notNull: false,
+    hasDefault: false,
+    readOnly: true,
+  };
+}
+
+const byJsonType: Compare = (a, b) =>
+  typeof a === "number" && typeof b === "number"
+    ? a - b
+    : typeof a === "string" && typeof b === "string"
+    ? (a < b ? -1 : a > b ? 1 : 0)
+    : undefined;
+
 /** How values of a column are ordered; undefined for kinds with equality only. */
 function comparatorFor(col: ColumnInfo): Compare | undefined {
+  if (col.typeName === "any") return byJsonType;
   switch (col.kind) {
     case "integer":
     case "float":

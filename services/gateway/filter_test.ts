@@ -165,3 +165,12 @@ Deno.test("an update leaving or entering a filter is announced the same way", ()
   });
   assert.equal(deliveryFor(grantOf(["b1"]), f, todos, noOld), "send");
 });
+
+Deno.test("schemaless collections filter on any field, ordering by JSON type", () => {
+  const coll = { ...tableInfo("app.todos", {}, { primaryKey: ["_id"] }), schemaless: true };
+  const f = compileWhere({ n: { gt: 2 }, tag: "x" }, coll);
+  assert.equal(matches(f, { n: 3, tag: "x" }), true);
+  assert.equal(matches(f, { n: "3", tag: "x" }), false, "a string is not ordered against a number");
+  assert.equal(matches(f, { tag: "x" }), false, "a missing field does not match");
+  assert.throws(() => compileWhere({ n: 1 }, tableInfo("app.fixed", {})), /unknown column/);
+});

@@ -6,9 +6,10 @@ import { serve, type Served } from "../../lib/http/serve.ts";
 import { createTokenVerifier } from "../../lib/jwt.ts";
 import type { Logger } from "../../lib/log.ts";
 import { Registry } from "../../lib/metrics.ts";
-import { CatalogCache, loadCatalog } from "../../lib/postgres/catalog.ts";
+import { CatalogCache } from "../../lib/postgres/catalog.ts";
 import { createPool } from "../../lib/postgres/pool.ts";
 import { PgSnapshotReader } from "../../lib/postgres/snapshot.ts";
+import { loadGatewayCatalog } from "./catalog.ts";
 import { createGateway } from "./gateway.ts";
 
 export interface GatewayOptions {
@@ -26,15 +27,16 @@ export function serveGateway(opts: GatewayOptions): Served {
   const gateway = createGateway({
     bus: opts.bus,
     catalog: new CatalogCache(
-      () => loadCatalog(pool, config.postgres.publication, config.bucketColumn, log),
+      () => loadGatewayCatalog(pool, config, log),
       log,
     ),
     snapshots: new PgSnapshotReader(pool, config.postgres.sourceName, config.bucketColumn),
+    // PostgreSQL tables are schema.table; MySQL and MongoDB ones db.table (SPEC §3).
     topicOf: (table) =>
       topicFor(config.topicPrefix, {
-        name: config.postgres.sourceName,
-        schema: table.schema,
-        db: "",
+        name: table.source,
+        schema: table.connector === "postgres" ? table.schema : null,
+        db: table.schema,
         table: table.name,
       }),
     verifyToken: createTokenVerifier(opts.jwtSecret),

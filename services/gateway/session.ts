@@ -153,6 +153,13 @@ export class Session {
       throw new SyncError("unavailable", "the table catalog is unreachable; retry shortly");
     });
     if (!table) throw new SyncError("not_found", `unknown table "${msg.table}"`);
+    if (msg.snapshot && table.connector !== "postgres") {
+      throw new SyncError(
+        "bad_request",
+        `snapshots are served for PostgreSQL tables; ${table.qualified} is a ${table.connector} table ` +
+          "(its initial rows reach the bus as op r when the listener first captures it)",
+      );
+    }
     const filter = compileWhere(msg.where, table);
     const topic = this.deps.topicOf(table);
     // A table nobody has changed yet has no topic; make it, so the hub follows it from offset 0.

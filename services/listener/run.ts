@@ -1,12 +1,16 @@
 /** Builds the listener from configuration and a bus: its sources, its pipelines, its ops port. */
 import { Hono } from "hono";
 import type { Bus } from "../../lib/bus/bus.ts";
-import type { Config } from "../../lib/config.ts";
+import type { Config, SourceConfig } from "../../lib/config.ts";
 import { mountOps } from "../../lib/http/ops.ts";
 import { serve, type Served } from "../../lib/http/serve.ts";
 import type { Logger } from "../../lib/log.ts";
 import { Registry } from "../../lib/metrics.ts";
+import { createPool } from "../../lib/postgres/pool.ts";
+import { PgPositionStore, type PositionStore } from "../../lib/postgres/positions.ts";
 import { startListener } from "./listener.ts";
+import { ChangeStreamSource } from "./mongodb/change_stream_source.ts";
+import { BinlogSource } from "./mysql/binlog_source.ts";
 import { WalSource } from "./postgres/wal_source.ts";
 import type { Source } from "./source.ts";
 
@@ -17,27 +21,47 @@ export interface ListenerOptions {
   log: Logger;
 }
 
+/** PostgreSQL (the hub's own database) always; MySQL and MongoDB sources as configured. */
+export function sourcesFromConfig(
+  config: Config,
+  databaseUrl: string,
+  positions: PositionStore,
+  log: Logger,
+): Source[] {
+  const pg = new WalSource({
+    name: config.postgres.sourceName,
+    url: databaseUrl,
+    slot: config.postgres.slot,
+    publication: config.postgres.publication,
+    publicationTables: config.postgres.publicationTables,
+    bucketColumn: config.bucketColumn,
+    log: log.child(config.postgres.sourceName),
+  });
+  const other = (s: SourceConfig): Source =>
+    s.connector === "mysql"
+      ? new BinlogSource({
+        name: s.name,
+        url: s.url,
+        tables: s.tables,
+        bucketColumn: config.bucketColumn,
+        serverId: s.serverId,
+        positions,
+        log: log.child(s.name),
+      })
+      : new ChangeStreamSource({
+        name: s.name,
+        url: s.url,
+        collections: s.tables,
+        bucketColumn: config.bucketColumn,
+        positions,
+        log: log.child(s.name),
+      });
+  return [pg, ...config.sources.map(other)];
+}
+
 export function serveListener({ config, databaseUrl, bus, log }: ListenerOptions): Served {
-  const sources: Source[] = [
-    new WalSource({
-      name: config.postgres.sourceName,
-      url: databaseUrl,
-      slot: config.postgres.slot,
-      publication: config.postgres.publication,
-      publicationTables: config.postgres.publicationTables,
-      bucketColumn: config.bucketColumn,
-      log: log.child(config.postgres.sourceName),
-    }),
-  ];
-  for (
-    const [variable, value] of [["MYSQL_URL", config.mysqlUrl], ["MONGODB_URL", config.mongodbUrl]]
-  ) {
-    if (value) {
-      log.warn(
-        `${variable} is set, but this listener captures PostgreSQL only so far; ignoring it`,
-      );
-    }
-  }
+  const pool = createPool(databaseUrl, { log, max: 2, applicationName: "synchub-positions" });
+  const sources = sourcesFromConfig(config, databaseUrl, new PgPositionStore(pool), log);
   const registry = new Registry("listener");
   const listener = startListener({ sources, bus, topicPrefix: config.topicPrefix, log, registry });
   const app = new Hono();
@@ -56,6 +80,7 @@ export function serveListener({ config, databaseUrl, bus, log }: ListenerOptions
     stop: async () => {
       await listener.stop();
       await served.stop();
+      await pool.end();
     },
   };
 }

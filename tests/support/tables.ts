@@ -28,5 +28,7 @@ export function tableInfo(
       ? ("bucket" in columns ? "bucket" : null)
       : opts.bucketColumn,
     replicaIdentity: "full",
+    source: "pg",
+    connector: "postgres",
   };
 }

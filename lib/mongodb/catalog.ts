@@ -1,0 +1,36 @@
+/** The gateway's view of a MongoDB source: its collections as schemaless catalog entries (`db.coll`). */
+import { MongoClient } from "mongodb";
+import type { TableInfo } from "../postgres/catalog.ts";
+
+export async function loadMongoCollections(
+  source: { name: string; url: string; tables: readonly string[] | undefined },
+  bucketColumn: string,
+): Promise<TableInfo[]> {
+  const db = new URL(source.url).pathname.replace(/^\//, "");
+  let names = source.tables ? [...source.tables] : undefined;
+  if (!names) {
+    const client = new MongoClient(source.url, { serverSelectionTimeoutMS: 5_000 });
+    try {
+      await client.connect();
+      names = (await client.db(db).listCollections({}, { nameOnly: true }).toArray()).map((c) =>
+        c.name
+      );
+    } finally {
+      await client.close().catch(() => {});
+    }
+  }
+  return names.map((name) => ({
+    oid: 0,
+    schema: db,
+    name,
+    qualified: `${db}.${name}`,
+    columns: [],
+    column: new Map(),
+    primaryKey: ["_id"],
+    bucketColumn,
+    replicaIdentity: "full" as const,
+    source: source.name,
+    connector: "mongodb" as const,
+    schemaless: true,
+  }));
+}

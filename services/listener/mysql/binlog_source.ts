@@ -1,0 +1,240 @@
+/**
+ * MySQL/MariaDB binlog capture (`@vlasky/zongji`) as a Source. On first start it snapshots the
+ * captured tables, then streams the binlog from the snapshot's position; afterwards it resumes
+ * from the position stored once the bus had confirmed it (GTIDs where the server has them, else
+ * file and offset). Positions live in the hub's PostgreSQL, written only after the bus confirms.
+ */
+import ZongJi from "@vlasky/zongji";
+import mysql from "mysql2/promise";
+import { AsyncQueue } from "../../../lib/async_queue.ts";
+import type { Logger } from "../../../lib/log.ts";
+import { type PositionStore, ThrottledSaver } from "../../../lib/postgres/positions.ts";
+import type { Source, SourceBatch } from "../source.ts";
+import { BinlogAssembler, type BinlogEvent, type ColumnOf, toEnvelopes } from "./decode.ts";
+import { type BinlogCheckpoint, decodeCheckpoint, encodeCheckpoint } from "./position.ts";
+import { readSnapshot, SNAPSHOT_IN_PROGRESS } from "./snapshot.ts";
+import { capturedTables, checkServer, type TableMeta, tableMeta } from "./setup.ts";
+
+export interface BinlogSourceOptions {
+  name: string;
+  /** `mysql://user:password@host:port/database` */
+  url: string;
+  /** `db.table` names; unset: every table of the URL's database. */
+  tables: readonly string[] | undefined;
+  bucketColumn: string;
+  /** This replica's server id: unique among the server's replicas. */
+  serverId: number;
+  positions: PositionStore;
+  log: Logger;
+  maxQueued?: number;
+}
+
+interface ZongJiEvent {
+  getEventName(): string;
+  gtid?: string;
+  timestamp: number;
+  query?: string;
+  tableId?: number;
+  tableMap?: Record<
+    number,
+    { parentSchema: string; tableName: string; columns: { name: string; type: number }[] }
+  >;
+  rows?: Record<string, unknown>[];
+}
+
+export class BinlogSource implements Source {
+  readonly connector = "mysql" as const;
+  readonly name: string;
+  private streaming = false;
+  private readonly saver: ThrottledSaver;
+
+  constructor(private readonly opts: BinlogSourceOptions) {
+    this.name = opts.name;
+    this.saver = new ThrottledSaver(
+      opts.positions,
+      opts.name,
+      (err) => opts.log.warn("could not store the binlog position", { err }),
+    );
+  }
+
+  ready(): boolean {
+    return this.streaming;
+  }
+
+  confirm(checkpoint: string): Promise<void> {
+    if (checkpoint !== SNAPSHOT_IN_PROGRESS) this.saver.save(checkpoint);
+    return Promise.resolve();
+  }
+
+  async *stream(signal: AbortSignal): AsyncIterable<SourceBatch> {
+    const { opts } = this;
+    const server = connectionOptions(opts.url);
+    const conn = await mysql.createConnection({
+      ...server,
+      dateStrings: true,
+      timezone: "Z",
+      supportBigNumbers: true,
+    });
+    conn.on("error", (err) => opts.log.warn("MySQL control connection failed", { err }));
+    let zongji: ZongJi | undefined;
+    try {
+      const flavor = await checkServer(conn);
+      const metas = new Map<string, TableMeta>();
+      for (
+        const t of await capturedTables(
+          conn,
+          opts.tables,
+          "database" in server ? server.database : undefined,
+        )
+      ) {
+        metas.set(`${t.db}.${t.table}`, await tableMeta(conn, t.db, t.table));
+      }
+      const ctx = {
+        sourceName: opts.name,
+        bucketColumn: opts.bucketColumn,
+        primaryKey: (db: string, table: string) => metas.get(`${db}.${table}`)?.primaryKey ?? [],
+        now: Date.now,
+      };
+
+      let start: BinlogCheckpoint;
+      const stored = await opts.positions.load(opts.name);
+      if (stored) start = decodeCheckpoint(stored);
+      else {
+        opts.log.info("no stored binlog position: taking the initial snapshot", {
+          tables: [...metas.keys()],
+        });
+        let last = "";
+        for await (const batch of readSnapshot(conn, flavor, [...metas.values()], ctx)) {
+          if (signal.aborted) return;
+          last = batch.checkpoint;
+          yield batch;
+        }
+        start = decodeCheckpoint(last);
+      }
+
+      zongji = new ZongJi({ ...server, dateStrings: true, timezone: "Z", supportBigNumbers: true });
+      const z = zongji;
+      const binlogSocket = () =>
+        (z as unknown as { connection?: { pause(): void; resume(): void } }).connection;
+      let paused = false;
+      const queue = new AsyncQueue<SourceBatch>({
+        highWater: opts.maxQueued ?? 5000,
+        weigh: (b) => Math.max(1, b.envelopes.length),
+        onDrain: () => {
+          if (paused) binlogSocket()?.resume();
+          paused = false;
+        },
+      });
+      const assembler = new BinlogAssembler({
+        jsonColumns: (db, table) => metas.get(`${db}.${table}`)?.jsonColumns ?? new Set(),
+      });
+      const push = (event: BinlogEvent) => {
+        const tx = assembler.push(event);
+        if (!tx) return;
+        const gtidSet = z.gtidSet ? String(z.gtidSet) : undefined;
+        const checkpoint = encodeCheckpoint({ gtid: gtidSet, file: tx.file, pos: tx.pos });
+        if (!queue.push({ envelopes: toEnvelopes(tx, ctx), checkpoint })) {
+          binlogSocket()?.pause();
+          paused = true;
+        }
+      };
+      z.on("binlog", (raw) => {
+        try {
+          const event = fromZongji(raw as unknown as ZongJiEvent, z);
+          if (event) push(event);
+        } catch (err) {
+          queue.fail(err);
+        }
+      });
+      z.on("error", (err: Error) => queue.fail(err));
+      z.on("ready", () => {
+        this.streaming = true;
+        opts.log.info("streaming the binlog", { from: start, tables: [...metas.keys()] });
+      });
+      const onAbort = () => queue.end();
+      signal.addEventListener("abort", onAbort, { once: true });
+      const include: Record<string, string[]> = {};
+      for (const m of metas.values()) (include[m.db] ??= []).push(m.table);
+      z.start({
+        serverId: opts.serverId,
+        includeEvents: [
+          "tablemap",
+          "writerows",
+          "updaterows",
+          "deleterows",
+          "xid",
+          "gtid",
+          "mariadbgtid",
+          "query",
+        ],
+        includeSchema: include,
+        ...(start.gtid ? { gtidSet: start.gtid } : { filename: start.file, position: start.pos }),
+      });
+      try {
+        for await (const batch of queue) yield batch;
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+      }
+    } finally {
+      this.streaming = false;
+      zongji?.stop();
+      await this.saver.flush();
+      await conn.end().catch(() => {});
+    }
+  }
+}
+
+/** zongji's event as ours; undefined for events that carry nothing for us. */
+function fromZongji(ev: ZongJiEvent, z: ZongJi): BinlogEvent | undefined {
+  const name = ev.getEventName();
+  switch (name) {
+    case "gtid":
+    case "mariadbgtid":
+      return { kind: "begin", gtid: ev.gtid };
+    case "writerows":
+    case "updaterows":
+    case "deleterows": {
+      const t = ev.tableMap![ev.tableId!]!;
+      const columns: ColumnOf[] = t.columns.map((c) => ({ name: c.name, type: c.type }));
+      const op = name === "writerows" ? "c" : name === "updaterows" ? "u" : "d";
+      return {
+        kind: "rows",
+        op,
+        db: t.parentSchema,
+        table: t.tableName,
+        columns,
+        rows: ev.rows! as never,
+      };
+    }
+    case "xid":
+      return commitOf(ev, z);
+    case "query":
+      // Non-transactional tables commit with a COMMIT statement rather than an XID event.
+      return /^\s*COMMIT\b/i.test(ev.query ?? "") ? commitOf(ev, z) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+function commitOf(ev: ZongJiEvent, z: ZongJi): BinlogEvent {
+  const o = (z as unknown as { options: { filename: string; position: number } }).options;
+  return {
+    kind: "commit",
+    gtid: ev.gtid,
+    file: o.filename,
+    pos: o.position,
+    timestampMs: ev.timestamp,
+  };
+}
+
+export function connectionOptions(url: string) {
+  const u = new URL(url);
+  const database = u.pathname.replace(/^\//, "");
+  return {
+    host: u.hostname,
+    port: Number(u.port || 3306),
+    user: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+    ...(database ? { database } : {}),
+  };
+}
