@@ -12,12 +12,16 @@ import { startEmbeddedPostgres } from "../lib/postgres/embedded.ts";
 import { migrate } from "../lib/postgres/migrate.ts";
 import { startKafkaBroker } from "../lib/kafka/broker.ts";
 import { freePort, type RunningHub, startKafkaHub, startMemoryHub } from "./hub.ts";
+import { mysqlBenches } from "./mysql.ts";
 import { fanout, latencyAtRate, type PhaseContext, snapshot, throughput } from "./phases.ts";
 import { profileDir, startProfile } from "./profile.ts";
 import { printTable, report } from "./stats.ts";
 
 const quick = Deno.args.includes("--quick");
-/** `--only=throughput,snapshot`: run just those benches (for profiling one workload). */
+/**
+ * `--only=throughput,snapshot`: run just those benches; `--transport=kafka`: one transport
+ * (`--transport=none` with `--only=mysql` runs the MySQL figures alone).
+ */
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const runs = (bench: string) => !only || only.includes(bench);
 const SECRET = "bench-secret-bench-secret-bench-secret-42";
@@ -64,7 +68,7 @@ try {
     a.startsWith("--transport=")
   )?.slice(12) ?? "memory,kafka")
     .split(",");
-  for (const transport of transports) {
+  for (const transport of transports.filter((t) => t === "memory" || t === "kafka")) {
     console.error(`\n== ${transport} bus ==`);
     const env = { DATABASE_URL: dbUrl, JWT_SECRET: SECRET, REPLICATION_SLOT: `bench_${transport}` };
     if (transport === "kafka") {
@@ -118,6 +122,12 @@ try {
     }
     await hub.stop();
     hub = undefined;
+  }
+  if (runs("mysql")) {
+    console.error("\n== MySQL: binlog → bus ==");
+    for (
+      const f of await mysqlBenches(dir, { seconds: SCALE.latencySeconds, rows: 100_000 })
+    ) report(f);
   }
   printTable();
 } finally {
