@@ -115,7 +115,7 @@ async function nextEvent(stream: ChangeStream): Promise<ChangeEvent | undefined>
 }
 
 /** Errors that no retry fixes become a ChangeStreamEnded naming what to do. */
-function explain(err: unknown, source: string): unknown {
+export function explain(err: unknown, source: string): unknown {
   const e = err as { code?: number; codeName?: string; message?: string };
   if (
     e.code === 286 || e.codeName === "ChangeStreamHistoryLost" ||
