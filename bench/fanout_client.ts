@@ -21,7 +21,9 @@ function open(): Promise<void> {
       const text = e.data as string;
       if (text.startsWith('{"type":"subscribed"')) return resolve();
       if (!text.startsWith('{"type":"change"')) return reject(new Error(text));
-      receipts.push([JSON.parse(text).change.key.id, t]);
+      // The row id, without parsing the frame: this process shares 2 cores with the gateway.
+      const at = text.indexOf('"key":{"id":');
+      receipts.push([parseInt(text.slice(at + 12, at + 32), 10), t]);
       if (++seen === rounds && ++complete === count) finish();
     };
     ws.onerror = () => reject(new Error("connection failed"));

@@ -10,6 +10,18 @@ const now = () => performance.timeOrigin + performance.now();
 
 export class RawWsClient {
   closed: { code: number; reason: string } | undefined;
+  private resumeReading: (() => void) | undefined;
+  private paused: Promise<void> | undefined;
+
+  /** Stops reading the socket (a client too slow to keep up), until `resume`. */
+  pause(): void {
+    this.paused ??= new Promise((r) => this.resumeReading = r);
+  }
+
+  resume(): void {
+    this.resumeReading?.();
+    this.paused = undefined;
+  }
 
   private constructor(private readonly conn: Deno.TcpConn, private readonly onText: TextHandler) {}
 
@@ -110,6 +122,7 @@ export class RawWsClient {
           }
         }
         buf = buf.subarray(at);
+        if (this.paused) await this.paused;
         const n = await this.conn.read(chunk);
         if (n === null) {
           this.closed ??= { code: 1006, reason: "connection lost" };

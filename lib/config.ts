@@ -76,6 +76,8 @@ const envSchema = z.object({
   WS_MAX_FRAME_BYTES: z.coerce.number().int().min(256).default(64 * 1024),
   WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).default(100),
   WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(8 * 1024 * 1024),
+  WS_MAX_MESSAGES_PER_SECOND: z.coerce.number().positive().default(50),
+  WS_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   CRUD_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   EMBEDDED_PG_PORT: port(54329),
   EMBEDDED_KAFKA_PORT: port(9092),
@@ -111,7 +113,15 @@ export interface Config {
   logLevel: "debug" | "info" | "warn" | "error";
   cursorRetentionMs: number;
   memoryBusMaxBytes: number;
-  gateway: { maxFrameBytes: number; maxSubscriptions: number; maxBufferedBytes: number };
+  gateway: {
+    maxFrameBytes: number;
+    maxSubscriptions: number;
+    maxBufferedBytes: number;
+    /** Client messages a connection may send per second (bursts up to twice that). */
+    maxMessagesPerSecond: number;
+    /** Heartbeat: a ping every this many seconds; no pong within the next as many, closed. */
+    idleTimeoutSeconds: number;
+  };
   crud: { maxBodyBytes: number };
   embeddedPostgresPort: number;
   /** `deno task kafka`'s broker port (its controller listens on the next one). */
@@ -223,6 +233,8 @@ export function loadConfig(
       maxFrameBytes: e.WS_MAX_FRAME_BYTES,
       maxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
       maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
+      maxMessagesPerSecond: e.WS_MAX_MESSAGES_PER_SECOND,
+      idleTimeoutSeconds: e.WS_IDLE_TIMEOUT_SECONDS,
     },
     crud: { maxBodyBytes: e.CRUD_MAX_BODY_BYTES },
     embeddedPostgresPort: e.EMBEDDED_PG_PORT,

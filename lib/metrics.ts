@@ -5,11 +5,19 @@
 
 type Labels = Record<string, string>;
 
+/** The default label set; metrics keep its series at hand (hot paths count without labels). */
+const NO_LABELS: Labels = Object.freeze({});
+
 abstract class Metric {
   protected readonly series = new Map<string, { labels: Labels; value: number }>();
+  private unlabelled: { labels: Labels; value: number } | undefined;
   constructor(readonly name: string, readonly help: string, readonly type: string) {}
 
   protected entry(labels: Labels) {
+    if (labels === NO_LABELS) {
+      if (!this.unlabelled) this.series.set("", this.unlabelled = { labels, value: 0 });
+      return this.unlabelled;
+    }
     const id = labelText(labels);
     let e = this.series.get(id);
     if (!e) this.series.set(id, e = { labels, value: 0 });
@@ -29,10 +37,10 @@ export class Counter extends Metric {
   constructor(name: string, help: string) {
     super(name, help, "counter");
   }
-  inc(labels: Labels = {}, by = 1): void {
+  inc(labels: Labels = NO_LABELS, by = 1): void {
     this.entry(labels).value += by;
   }
-  get(labels: Labels = {}): number {
+  get(labels: Labels = NO_LABELS): number {
     return this.series.get(labelText(labels))?.value ?? 0;
   }
 }
@@ -41,16 +49,16 @@ export class Gauge extends Metric {
   constructor(name: string, help: string, private readonly collect?: () => number) {
     super(name, help, "gauge");
   }
-  set(value: number, labels: Labels = {}): void {
+  set(value: number, labels: Labels = NO_LABELS): void {
     this.entry(labels).value = value;
   }
-  inc(labels: Labels = {}, by = 1): void {
+  inc(labels: Labels = NO_LABELS, by = 1): void {
     this.entry(labels).value += by;
   }
-  dec(labels: Labels = {}, by = 1): void {
+  dec(labels: Labels = NO_LABELS, by = 1): void {
     this.entry(labels).value -= by;
   }
-  get(labels: Labels = {}): number {
+  get(labels: Labels = NO_LABELS): number {
     return this.series.get(labelText(labels))?.value ?? 0;
   }
   override render(): string[] {

@@ -13,6 +13,7 @@ import { Registry } from "../lib/metrics.ts";
 import { Catalog, CatalogCache } from "../lib/postgres/catalog.ts";
 import { createGateway, type Gateway } from "../services/gateway/gateway.ts";
 import type { GatewayLimits } from "../services/gateway/session.ts";
+import { RawWsClient } from "../bench/raw_ws.ts";
 import { sampleEnvelope } from "./support/envelopes.ts";
 import { tableInfo } from "./support/tables.ts";
 import { waitFor } from "./support/wait.ts";
@@ -488,6 +489,103 @@ Deno.test(
       await c.close();
       await gateway.stop();
       await server.shutdown();
+    }
+  },
+);
+
+Deno.test(
+  "messages beyond the connection's rate get rate_limited; the connection stays",
+  opts,
+  async () => {
+    const h = await harness({ maxMessagesPerSecond: 10 });
+    const c = await TestClient.connect(h.url, await h.token(["a"]));
+    try {
+      for (let i = 0; i < 60; i++) c.send({ type: "ping", ref: `p${i}` });
+      const replies = await Promise.all(Array.from({ length: 60 }, (_, i) => c.reply(`p${i}`)));
+      const limited = replies.filter((r) => r.type === "error" && r.code === "rate_limited").length;
+      assert.ok(limited >= 30, `only ${limited} of 60 refused`);
+      assert.ok(replies.filter((r) => r.type === "pong").length >= 20, "the burst is allowed");
+      await new Promise((r) => setTimeout(r, 1200));
+      c.send({ type: "ping", ref: "later" });
+      assert.equal((await c.reply("later")).type, "pong", "allowed again once the rate allows");
+      assert.equal(c.closed, undefined);
+    } finally {
+      await c.close();
+      await h.close();
+    }
+  },
+);
+
+Deno.test("heartbeat: a connection that answers no pings is closed", opts, async () => {
+  const h = await harness({ idleTimeoutSeconds: 1 });
+  const token = await h.token(["a"]);
+  const conn = await nonReader(h, token, { type: "subscribe", ref: "1", table: "public.todos" });
+  try {
+    await waitFor(() => h.gateway.hub!.count() === 1, "the subscription");
+    await waitFor(() => h.gateway.hub!.count() === 0, "the silent connection to be closed", 15_000);
+    const live = await TestClient.connect(h.url, token);
+    await live.subscribe("public.todos");
+    await new Promise((r) => setTimeout(r, 2500)); // an answering client outlives the timeout
+    assert.equal(live.closed, undefined);
+    await live.close();
+  } finally {
+    conn.close();
+    await h.close();
+  }
+});
+
+Deno.test(
+  "a client closed with 1013 resumes from its last cursor and misses nothing",
+  opts,
+  async () => {
+    const h = await harness({ maxBufferedBytes: 64 * 1024, drainTimeoutMs: 500 });
+    const token = await h.token(["a"]);
+    let last: string | undefined;
+    const seen: string[] = [];
+    const raw = await RawWsClient.connect(`${h.url}?token=${token}`, (payload) => {
+      const f = JSON.parse(new TextDecoder().decode(payload));
+      if (f.type === "change") {
+        seen.push(f.change.id);
+        last = f.cursor;
+      }
+    });
+    try {
+      await raw.sendText(JSON.stringify({ type: "subscribe", ref: "1", table: "public.todos" }));
+      await waitFor(() => h.gateway.hub!.count() === 1, "the subscription");
+      const published = [];
+      for (let i = 0; i < 5; i++) published.push(change("a"));
+      await h.publish(...published);
+      await waitFor(() => seen.length === 5, "the first changes");
+      raw.pause(); // from here on the client does not read
+      const big = "x".repeat(32 * 1024);
+      const slow = h.registry.counter("synchub_gateway_slow_consumer_closes_total", "");
+      for (let i = 0; i < 400 && slow.get() === 0; i++) {
+        const e = change("a", {}, { title: big });
+        published.push(e);
+        await h.publish(e);
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      assert.equal(slow.get(), 1, "closed as too slow");
+      raw.resume();
+      await waitFor(() => raw.closed, "the 1013 close frame");
+      assert.equal(raw.closed!.code, 1013);
+
+      const again = await TestClient.connect(h.url, token);
+      try {
+        await again.subscribe("public.todos", { since: last });
+        const rest = published.slice(seen.length).map((e) => e.id);
+        const got = await again.changes(rest.length);
+        assert.deepEqual(
+          got.map((f) => f.change.id),
+          rest,
+          "exactly what came after the last cursor received",
+        );
+      } finally {
+        await again.close();
+      }
+    } finally {
+      raw.close();
+      await h.close();
     }
   },
 );

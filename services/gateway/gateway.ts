@@ -65,6 +65,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
       "synchub_gateway_bad_records_total",
       "Bus records that were not envelopes.",
     ),
+    dispatch: registry.histogram(
+      "synchub_gateway_dispatch_ms",
+      "Milliseconds to hand one batch of bus records to every subscriber.",
+      [0.1, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500],
+    ),
   };
 
   // Backpressure: after a dispatch, the bus waits while the sockets written to drain.
@@ -124,7 +129,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
         503,
       );
     }
-    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 60 });
+    // Heartbeat: Deno pings every idleTimeout seconds and closes a connection whose pong is late.
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, {
+      idleTimeout: deps.limits.idleTimeoutSeconds ?? 60,
+    });
     const session = new Session(socket, claims, { ...deps, hub, congestion, metrics });
     // The token's lifetime bounds the connection's.
     const expiresIn = Math.min(claims.exp * 1000 - Date.now(), 2 ** 31 - 1);

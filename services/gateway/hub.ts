@@ -47,6 +47,8 @@ export interface Pending {
 export interface HubMetrics {
   deliveryLag: Histogram;
   badRecords: Counter;
+  /** Time to hand one batch of records to every subscriber. */
+  dispatch: Histogram;
 }
 
 export class Hub {
@@ -88,6 +90,7 @@ export class Hub {
   }
 
   dispatch(records: readonly BusRecord[]): void {
+    const started = performance.now();
     const now = Date.now();
     for (const record of records) {
       const position = this.positions.get(record.topic) ?? [];
@@ -120,6 +123,7 @@ export class Hub {
         if (sub.bufferedBytes > sub.maxBufferedBytes) sub.overflow();
       }
     }
+    this.metrics.dispatch.observe(performance.now() - started);
   }
 }
 
@@ -133,6 +137,7 @@ export function offer(
   record: BusRecord,
   envelope: Envelope | undefined,
   sharedCursor?: string,
+  built?: Map<string, string>,
 ): void {
   if (sub.closed || record.offset < (sub.next[record.partition] ?? 0)) return;
   sub.next[record.partition] = record.offset + 1;
@@ -142,8 +147,15 @@ export function offer(
   const cursor = sharedCursor !== undefined && !sub.ahead
     ? sharedCursor
     : encodeCursor({ epoch: sub.epoch, topic: sub.topic, offsets: fill(sub.next) });
-  if (delivery === "send") sub.send(frames.change(sub.id, cursor, record.value));
-  else {
+  if (delivery === "send") {
+    const shared = sharedCursor !== undefined && !sub.ahead && built;
+    let frame = shared ? built.get(sub.id) : undefined;
+    if (frame === undefined) {
+      frame = frames.change(sub.id, cursor, record.value);
+      if (shared) built.set(sub.id, frame);
+    }
+    sub.send(frame);
+  } else {
     const moved = JSON.stringify(movedEnvelope(envelope, delivery, sub.table));
     sub.send(frames.change(sub.id, cursor, moved, delivery));
   }

@@ -13,6 +13,7 @@ import type { CatalogCache, TableInfo } from "../../lib/postgres/catalog.ts";
 import type { SnapshotReader, SnapshotVisibility } from "../../lib/postgres/snapshot.ts";
 import type { Congestion, Drainable } from "./congestion.ts";
 import { compileWhere, deliveryFor } from "./filter.ts";
+import { TokenBucket } from "./rate_limit.ts";
 import { type Hub, offer, parseRecord, skip, type Subscription } from "./hub.ts";
 import {
   clientMessageSchema,
@@ -29,6 +30,10 @@ export interface GatewayLimits {
   maxBufferedBytes: number;
   /** How long catch-up or a snapshot waits for a full socket to drain before closing it. */
   drainTimeoutMs?: number;
+  /** Client messages per second (bursts up to twice that); beyond it: `rate_limited`. */
+  maxMessagesPerSecond?: number;
+  /** Seconds between server pings; a connection that misses a pong is closed. */
+  idleTimeoutSeconds?: number;
 }
 
 export interface SessionMetrics {
@@ -61,6 +66,7 @@ export class Session {
   private seq = 0;
   private work: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly rate: TokenBucket;
   private readonly drainable: Drainable = {
     buffered: () => this.socket.bufferedAmount,
     isClosed: () => this.closed,
@@ -72,10 +78,23 @@ export class Session {
     private readonly deps: SessionDeps,
   ) {
     this.grant = grantOf(claims.buckets);
+    const perSecond = deps.limits.maxMessagesPerSecond ?? 50;
+    this.rate = new TokenBucket(perSecond, perSecond * 2);
   }
 
-  /** Queues an incoming frame; frames are handled strictly one after another. */
+  /**
+   * Queues an incoming frame; frames are handled strictly one after another. Past the message
+   * rate a frame is refused at once with `rate_limited` (its ref echoed), before any work.
+   */
   receive(data: unknown): void {
+    if (!this.rate.take()) {
+      this.deps.metrics.errors.inc({ code: "rate_limited" });
+      const ref = typeof data === "string" && data.length <= this.deps.limits.maxFrameBytes
+        ? refOf(safeJson(data))
+        : undefined;
+      this.send(frames.error(ref, "rate_limited", "too many messages: slow down"));
+      return;
+    }
     this.work = this.work.then(() => this.handle(data));
   }
 
@@ -83,7 +102,7 @@ export class Session {
   close(): void {
     this.closed = true;
     for (const sub of this.subs.values()) this.deps.hub.remove(sub);
-    this.deps.metrics.subscriptions.dec({}, this.subs.size);
+    this.deps.metrics.subscriptions.dec(undefined, this.subs.size);
     this.subs.clear();
   }
 
@@ -251,7 +270,7 @@ export class Session {
             this.send(frames.change(sub.id, cursor, JSON.stringify(e)));
           }
         }
-        metrics.snapshotRows.inc({}, envelopes.length);
+        metrics.snapshotRows.inc(undefined, envelopes.length);
         await this.drained();
       });
     } catch (err) {
@@ -317,11 +336,19 @@ export class Session {
     if (this.closed || this.socket.readyState !== WebSocket.OPEN) return;
     this.socket.send(frame);
     this.deps.metrics.messagesSent.inc();
-    this.deps.metrics.bytesSent.inc({}, frame.length);
+    this.deps.metrics.bytesSent.inc(undefined, frame.length);
     const buffered = this.socket.bufferedAmount;
     if (buffered > this.deps.limits.maxBufferedBytes) {
       return this.tooSlow("its send buffer is full");
     }
     this.deps.congestion.note(this.drainable, buffered);
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }

@@ -6,16 +6,16 @@ export type Frame = Record<string, any>;
 export class TestClient {
   readonly frames: Frame[] = [];
   closed: { code: number; reason: string } | undefined;
-  private wake: (() => void) | undefined;
+  private readonly waiters = new Set<() => void>();
 
   private constructor(readonly ws: WebSocket) {
     ws.onmessage = (e) => {
       this.frames.push(JSON.parse(e.data));
-      this.wake?.();
+      this.wakeAll();
     };
     ws.onclose = (e) => {
       this.closed = { code: e.code, reason: e.reason };
-      this.wake?.();
+      this.wakeAll();
     };
   }
 
@@ -55,13 +55,19 @@ export class TestClient {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`gave up waiting for ${what}`);
       let timer: ReturnType<typeof setTimeout> | undefined;
+      let wake!: () => void;
       await new Promise<void>((resolve) => {
-        this.wake = resolve;
+        wake = resolve;
+        this.waiters.add(wake);
         timer = setTimeout(resolve, left);
       });
       clearTimeout(timer);
-      this.wake = undefined;
+      this.waiters.delete(wake);
     }
+  }
+
+  private wakeAll(): void {
+    for (const wake of this.waiters) wake();
   }
 
   async reply(ref: string): Promise<Frame> {
