@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { type Bus, messageFor } from "../lib/bus/bus.ts";
 import { MemoryBus } from "../lib/bus/memory_bus.ts";
-import { encodeCursor } from "../lib/cursor.ts";
+import { decodeCursor, encodeCursor } from "../lib/cursor.ts";
 import type { Envelope } from "../lib/envelope.ts";
 import { createTokenVerifier, signToken } from "../lib/jwt.ts";
 import { silentLogger } from "../lib/log.ts";
@@ -585,6 +585,69 @@ Deno.test(
       }
     } finally {
       raw.close();
+      await h.close();
+    }
+  },
+);
+
+Deno.test("many subscriptions on one connection each get their own rows", opts, async () => {
+  const h = await harness();
+  const c = await TestClient.connect(h.url, await h.token(["a"]));
+  try {
+    const open = await c.subscribe("public.todos", { where: { done: false } });
+    const closed = await c.subscribe("public.todos", { where: { done: true } });
+    const everything = await c.subscribe("public.todos");
+    const a = change("a", {}, { done: false }), b = change("a", {}, { done: true });
+    await h.publish(a, b);
+    const got = await c.changes(4);
+    const by = (sub: string) => got.filter((f) => f.sub === sub).map((f) => f.change.id);
+    assert.deepEqual(by(open.sub), [a.id]);
+    assert.deepEqual(by(closed.sub), [b.id]);
+    assert.deepEqual(by(everything.sub), [a.id, b.id]);
+  } finally {
+    await c.close();
+    await h.close();
+  }
+});
+
+Deno.test(
+  "writes during subscribe: everything after the subscribed cursor arrives, in order",
+  opts,
+  async () => {
+    const h = await harness();
+    const token = await h.token(["a"]);
+    let publishing = true;
+    const published: Envelope[] = [];
+    const publisher = (async () => {
+      while (publishing) {
+        const e = change("a");
+        published.push(e);
+        await h.publish(e);
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    })();
+    const clients: TestClient[] = [];
+    try {
+      const subs = [];
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        const c = await TestClient.connect(h.url, token);
+        clients.push(c);
+        subs.push(await c.subscribe("public.todos"));
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      publishing = false;
+      await publisher;
+      for (const [i, c] of clients.entries()) {
+        const from: number = decodeCursor(String(subs[i]!.cursor)).offsets[0] ?? 0;
+        const expected: string[] = published.slice(from).map((e) => e.id);
+        const got = await c.changes(expected.length);
+        assert.deepEqual(got.map((f) => f.change.id), expected, `client ${i}: a gap or a reorder`);
+      }
+    } finally {
+      publishing = false;
+      await publisher;
+      for (const c of clients) await c.close();
       await h.close();
     }
   },
