@@ -36,7 +36,7 @@ withMySql("mysql source", (url) => {
     });
 
   /** All envelopes a source produced, snapshot rows included. */
-  async function stream(s: BinlogSource) {
+  function stream(s: BinlogSource) {
     const ac = new AbortController();
     const all: Envelope[] = [];
     let failed: unknown;
@@ -80,7 +80,7 @@ withMySql("mysql source", (url) => {
           );
         }
       })();
-      const s = await stream(source(db));
+      const s = stream(source(db));
       try {
         await waitFor(
           () => s.failed() ?? s.all.some((e) => e.op === "c"),
@@ -172,7 +172,7 @@ withMySql("mysql source", (url) => {
       );
       await conn.query(`INSERT INTO ${db}.items VALUES (1, 'a', 'before', 0)`);
       try {
-        const first = await stream(source(db, positions));
+        const first = stream(source(db, positions));
         await waitFor(() => first.all.some((e) => e.op === "r"), "the snapshot");
         await conn.query(`INSERT INTO ${db}.items VALUES (2, 'a', 'streamed', 0)`);
         await waitFor(() => first.all.some((e) => e.op === "c"), "the insert");
@@ -181,7 +181,7 @@ withMySql("mysql source", (url) => {
         assert.ok(stored && JSON.parse(stored).file, `stored: ${stored}`);
 
         await conn.query(`INSERT INTO ${db}.items VALUES (3, 'a', 'while away', 0)`);
-        const second = await stream(source(db, positions));
+        const second = stream(source(db, positions));
         try {
           await waitFor(
             () => second.all.some((e) => e.after?.title === "while away"),

@@ -13,7 +13,7 @@ import type { CatalogCache, TableInfo } from "../../lib/postgres/catalog.ts";
 import type { SnapshotReader, SnapshotVisibility } from "../../lib/postgres/snapshot.ts";
 import type { Congestion, Drainable } from "./congestion.ts";
 import { compileWhere, deliveryFor } from "./filter.ts";
-import { TokenBucket } from "./rate_limit.ts";
+import { TokenBucket } from "../../lib/rate_limit.ts";
 import { type Hub, offer, parseRecord, skip, type Subscription } from "./hub.ts";
 import {
   clientMessageSchema,
