@@ -79,6 +79,17 @@ const envSchema = z.object({
   WS_MAX_MESSAGES_PER_SECOND: z.coerce.number().positive().default(50),
   WS_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   CRUD_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).default(900),
+  REFRESH_TOKEN_TTL_DAYS: z.coerce.number().positive().default(30),
+  PASSWORD_HASH_ITERATIONS: z.coerce.number().int().min(1000).default(600_000),
+  ADMIN_EMAILS: list(z.string().email("an email address")).optional(),
+  CRUD_RATE_PER_SECOND: z.coerce.number().positive().default(100),
+  CRUD_RATE_PER_ADDRESS_PER_SECOND: z.coerce.number().positive().default(200),
+  AUTH_ATTEMPTS_PER_MINUTE: z.coerce.number().positive().default(30),
+  CORS_ORIGINS: list(
+    z.string().regex(/^(\*|https?:\/\/[^\s/]+)$/, "* or an origin like https://app.example"),
+  ).optional(),
+  TRUST_PROXY: z.enum(["true", "false"]).default("false"),
   EMBEDDED_PG_PORT: port(54329),
   EMBEDDED_KAFKA_PORT: port(9092),
   DATA_DIR: z.string().min(1).default(".data"),
@@ -122,7 +133,24 @@ export interface Config {
     /** Heartbeat: a ping every this many seconds; no pong within the next as many, closed. */
     idleTimeoutSeconds: number;
   };
-  crud: { maxBodyBytes: number };
+  crud: {
+    maxBodyBytes: number;
+    accessTokenTtlSeconds: number;
+    refreshTokenTtlMs: number;
+    passwordIterations: number;
+    /** Users registering with these addresses are admins (they may grant buckets). */
+    adminEmails: string[];
+    /** Requests per second per token (bursts up to twice that). */
+    ratePerToken: number;
+    /** Requests per second per client address (bursts up to twice that). */
+    ratePerAddress: number;
+    /** Register, login and refresh attempts per minute per address. */
+    authAttemptsPerMinute: number;
+    /** Origins allowed by CORS (`*` for any); none: no CORS headers. */
+    corsOrigins: string[];
+    /** Take the client address from X-Forwarded-For (behind a proxy you trust). */
+    trustProxy: boolean;
+  };
   embeddedPostgresPort: number;
   /** `deno task kafka`'s broker port (its controller listens on the next one). */
   embeddedKafkaPort: number;
@@ -236,7 +264,18 @@ export function loadConfig(
       maxMessagesPerSecond: e.WS_MAX_MESSAGES_PER_SECOND,
       idleTimeoutSeconds: e.WS_IDLE_TIMEOUT_SECONDS,
     },
-    crud: { maxBodyBytes: e.CRUD_MAX_BODY_BYTES },
+    crud: {
+      maxBodyBytes: e.CRUD_MAX_BODY_BYTES,
+      accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlMs: e.REFRESH_TOKEN_TTL_DAYS * 86_400_000,
+      passwordIterations: e.PASSWORD_HASH_ITERATIONS,
+      adminEmails: (e.ADMIN_EMAILS ?? []).map((m) => m.toLowerCase()),
+      ratePerToken: e.CRUD_RATE_PER_SECOND,
+      ratePerAddress: e.CRUD_RATE_PER_ADDRESS_PER_SECOND,
+      authAttemptsPerMinute: e.AUTH_ATTEMPTS_PER_MINUTE,
+      corsOrigins: e.CORS_ORIGINS ?? [],
+      trustProxy: e.TRUST_PROXY === "true",
+    },
     embeddedPostgresPort: e.EMBEDDED_PG_PORT,
     embeddedKafkaPort: e.EMBEDDED_KAFKA_PORT,
     dataDir: e.DATA_DIR,

@@ -7,6 +7,8 @@ const claimsSchema = z.object({
   sub: z.string().min(1),
   exp: z.number(),
   buckets: z.array(z.string()).default([]),
+  /** May grant buckets to users (checked against the database too). */
+  admin: z.boolean().optional(),
 });
 
 export type Claims = z.infer<typeof claimsSchema>;
@@ -37,10 +39,13 @@ export function createTokenVerifier(secret: string): TokenVerifier {
 
 export async function signToken(
   secret: string,
-  claims: { sub: string; buckets: readonly string[] },
+  claims: { sub: string; buckets: readonly string[]; admin?: boolean },
   ttlSeconds = 3600,
 ): Promise<string> {
-  return await new SignJWT({ buckets: [...claims.buckets] })
+  return await new SignJWT({
+    buckets: [...claims.buckets],
+    ...(claims.admin ? { admin: true } : {}),
+  })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(claims.sub)
     .setIssuedAt()

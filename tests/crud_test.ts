@@ -1,79 +1,10 @@
 /** The REST API (SPEC §5.2) against a real PostgreSQL: every route, every error path. */
 import assert from "node:assert/strict";
-import { createTokenVerifier, signToken } from "../lib/jwt.ts";
+import { signToken } from "../lib/jwt.ts";
 import { freePort } from "../lib/local_server.ts";
-import { silentLogger } from "../lib/log.ts";
-import { Registry } from "../lib/metrics.ts";
-import { CatalogCache, loadCatalog } from "../lib/postgres/catalog.ts";
-import { createPool, type Pool } from "../lib/postgres/pool.ts";
-import { createCrudApp } from "../services/crud/app.ts";
-import { RowStore } from "../services/crud/row_store.ts";
-import { type TestDatabase, testDatabase } from "./support/postgres.ts";
-
-/** Response bodies, as the tests read them. */
-// deno-lint-ignore no-explicit-any
-type Json = any;
+import { api, type Json, makeApp, SECRET } from "./support/crud.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-const SECRET = "crud-test-secret-crud-test-secret-crud";
-
-interface Api {
-  db: TestDatabase;
-  pool: Pool;
-  call(
-    method: string,
-    path: string,
-    opts?: { token?: string | null; body?: unknown; headers?: Record<string, string> },
-  ): Promise<{ status: number; body: Json; headers: Headers }>;
-  token(buckets: string[]): Promise<string>;
-  close(): Promise<void>;
-}
-
-function makeApp(url: string, maxBodyBytes = 64 * 1024) {
-  const pool = createPool(url, { log: silentLogger, max: 4 });
-  const app = createCrudApp({
-    store: new RowStore(pool),
-    catalog: new CatalogCache(() => loadCatalog(pool, "synchub", "bucket"), silentLogger),
-    verifyToken: createTokenVerifier(SECRET),
-    maxBodyBytes,
-    log: silentLogger,
-    registry: new Registry("crud"),
-    checks: async () => ({ database: await pool.query("SELECT 1").then(() => true, () => false) }),
-  });
-  return { pool, app };
-}
-
-async function api(): Promise<Api> {
-  const db = await testDatabase();
-  const { pool, app } = makeApp(db.url);
-  const tokenA = await signToken(SECRET, { sub: "a", buckets: ["a"] });
-  return {
-    db,
-    pool,
-    async call(method, path, o = {}) {
-      const headers: Record<string, string> = { ...o.headers };
-      const token = o.token === undefined ? tokenA : o.token;
-      if (token) headers.authorization = `Bearer ${token}`;
-      const body = o.body === undefined
-        ? null
-        : typeof o.body === "string"
-        ? o.body
-        : JSON.stringify(o.body);
-      const res = await app.fetch(new Request(`http://crud${path}`, { method, headers, body }));
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch { /* not JSON */ }
-      return { status: res.status, body: parsed, headers: res.headers };
-    },
-    token: (buckets) => signToken(SECRET, { sub: "x", buckets }),
-    close: async () => {
-      await pool.end();
-      await db.drop();
-    },
-  };
-}
 
 Deno.test("create, read, replace, patch and delete a row", opts, async () => {
   const t = await api();

@@ -8,6 +8,7 @@ import { CatalogCache, loadCatalog } from "../../lib/postgres/catalog.ts";
 import { createPool } from "../../lib/postgres/pool.ts";
 import { createCrudApp } from "./app.ts";
 import { RowStore } from "./row_store.ts";
+import { UserStore } from "./users.ts";
 
 export interface CrudOptions {
   config: Config;
@@ -25,8 +26,10 @@ export function serveCrud({ config, databaseUrl, jwtSecret, log }: CrudOptions):
   const app = createCrudApp({
     store: new RowStore(pool),
     catalog,
+    users: new UserStore(pool, config.crud),
     verifyToken: createTokenVerifier(jwtSecret),
-    maxBodyBytes: config.crud.maxBodyBytes,
+    jwtSecret,
+    limits: config.crud,
     log,
     registry: new Registry("crud"),
     checks: async () => ({

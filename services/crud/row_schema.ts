@@ -64,7 +64,18 @@ function inInt8Range(v: unknown): boolean {
 
 const cache = new WeakMap<TableInfo, Record<WriteMode, z.ZodType<Row>>>();
 
-function schemasFor(table: TableInfo): Record<WriteMode, z.ZodType<Row>> {
+/** A row as the API returns it: every served column, typed. For /openapi.json. */
+export function rowOutputSchema(table: TableInfo): z.ZodType {
+  const shape: Record<string, z.ZodType> = {};
+  for (const col of table.columns) {
+    const s = kindSchema(col.kind, col);
+    shape[col.name] = col.notNull ? s : s.nullable();
+  }
+  return z.object(shape);
+}
+
+/** The schemas request bodies are validated with, per write mode: also what /openapi.json shows. */
+export function schemasFor(table: TableInfo): Record<WriteMode, z.ZodType<Row>> {
   let schemas = cache.get(table);
   if (schemas) return schemas;
   const build = (mode: WriteMode) => {

@@ -1,0 +1,82 @@
+/**
+ * Accounts (SPEC §5.1): register, login, refresh, logout, me; and the admin's bucket grants.
+ * Access tokens are the JWTs the gateway accepts; refresh tokens rotate (see users.ts).
+ */
+import type { Hono } from "hono";
+import { SyncError } from "../../lib/errors.ts";
+import { signToken } from "../../lib/jwt.ts";
+import type { CrudEnv } from "./app.ts";
+import { credentialsSchema, grantSchema, parseBody, refreshSchema } from "./schemas.ts";
+import type { User, UserStore } from "./users.ts";
+
+export interface AuthDeps {
+  users: UserStore;
+  jwtSecret: string;
+  accessTokenTtlSeconds: number;
+  jsonBody: (req: Request) => Promise<unknown>;
+}
+
+export function mountAuth(app: Hono<CrudEnv>, deps: AuthDeps): void {
+  const { users, jsonBody } = deps;
+
+  const tokens = async (user: User, refreshToken: string) => ({
+    access_token: await signToken(
+      deps.jwtSecret,
+      // An admin's token reads and writes every bucket.
+      { sub: user.id, buckets: user.admin ? ["*"] : user.buckets, admin: user.admin },
+      deps.accessTokenTtlSeconds,
+    ),
+    refresh_token: refreshToken,
+    expires_in: deps.accessTokenTtlSeconds,
+    token_type: "Bearer" as const,
+  });
+
+  app.post("/v1/auth/register", async (c) => {
+    const { email, password } = parseBody(credentialsSchema, await jsonBody(c.req.raw));
+    const user = await users.register(email, password);
+    return c.json(user, 201);
+  });
+
+  app.post("/v1/auth/login", async (c) => {
+    const { email, password } = parseBody(credentialsSchema, await jsonBody(c.req.raw));
+    const user = await users.authenticate(email, password);
+    return c.json(await tokens(user, await users.issueRefreshToken(user.id)));
+  });
+
+  app.post("/v1/auth/refresh", async (c) => {
+    const { refresh_token } = parseBody(refreshSchema, await jsonBody(c.req.raw));
+    const { user, refreshToken } = await users.rotate(refresh_token);
+    return c.json(await tokens(user, refreshToken));
+  });
+
+  app.post("/v1/auth/logout", async (c) => {
+    const { refresh_token } = parseBody(refreshSchema, await jsonBody(c.req.raw));
+    await users.revoke(refresh_token);
+    return c.body(null, 204);
+  });
+
+  app.get("/v1/auth/me", async (c) => {
+    const claims = c.get("claims");
+    const user = await users.get(claims.sub);
+    // Tokens minted elsewhere (dev tokens) have no account: describe the token itself.
+    return c.json(user ?? { id: claims.sub, email: null, admin: false, buckets: claims.buckets });
+  });
+
+  /** An admin: the token says so and the database agrees (a revoked admin's old token is refused). */
+  const requireAdmin = async (sub: string, admin: boolean | undefined) => {
+    if (!admin || !(await users.get(sub))?.admin) {
+      throw new SyncError("forbidden", "only an admin may grant buckets");
+    }
+  };
+
+  app.post("/v1/admin/users/:id/buckets", async (c) => {
+    await requireAdmin(c.get("claims").sub, c.get("claims").admin);
+    const { bucket } = parseBody(grantSchema, await jsonBody(c.req.raw));
+    return c.json(await users.grant(c.req.param("id"), bucket));
+  });
+
+  app.delete("/v1/admin/users/:id/buckets/:bucket", async (c) => {
+    await requireAdmin(c.get("claims").sub, c.get("claims").admin);
+    return c.json(await users.ungrant(c.req.param("id"), c.req.param("bucket")));
+  });
+}

@@ -1,0 +1,218 @@
+/**
+ * Users, their buckets and their refresh tokens, in the hub's schema. Every user gets a personal
+ * bucket at registration; admins grant more. Refresh tokens rotate: each use consumes the token
+ * and issues the next of its family; a consumed token presented again (a stolen copy replayed)
+ * revokes the whole family.
+ */
+import { SyncError } from "../../lib/errors.ts";
+import {
+  hashPassword,
+  needsRehash,
+  randomToken,
+  sha256Hex,
+  verifyPassword,
+} from "../../lib/password.ts";
+import { fromPgError } from "../../lib/postgres/errors.ts";
+import type { Pool, PoolClient } from "../../lib/postgres/pool.ts";
+
+export interface User {
+  id: string;
+  email: string;
+  admin: boolean;
+  buckets: string[];
+}
+
+export interface UserStoreOptions {
+  passwordIterations: number;
+  refreshTokenTtlMs: number;
+  adminEmails: readonly string[];
+}
+
+/** The bucket a user owns from the start. */
+export function personalBucket(userId: string): string {
+  return `user:${userId}`;
+}
+
+export class UserStore {
+  /** Compared against when the email is unknown, so a login takes as long either way. */
+  private readonly decoy: Promise<string>;
+
+  constructor(private readonly pool: Pool, private readonly opts: UserStoreOptions) {
+    this.decoy = hashPassword(randomToken(), opts.passwordIterations);
+  }
+
+  async register(email: string, password: string): Promise<User> {
+    const normalized = email.trim().toLowerCase();
+    const hash = await hashPassword(password, this.opts.passwordIterations);
+    return await this.tx(async (db) => {
+      const { rows: [row] } = await db.query<{ id: string }>(
+        "INSERT INTO synchub.users (email, password_hash, is_admin) VALUES ($1, $2, $3) RETURNING id",
+        [normalized, hash, this.opts.adminEmails.includes(normalized)],
+      ).catch((err) => {
+        if ((err as { code?: string }).code === "23505") {
+          throw new SyncError("conflict", "an account with this email already exists");
+        }
+        throw err;
+      });
+      await db.query("INSERT INTO synchub.user_buckets (user_id, bucket) VALUES ($1, $2)", [
+        row!.id,
+        personalBucket(row!.id),
+      ]);
+      return await this.load(db, row!.id) as User;
+    });
+  }
+
+  /** The user for these credentials; one generic 401 for an unknown email or a wrong password. */
+  async authenticate(email: string, password: string): Promise<User> {
+    const { rows: [row] } = await this.query<{ id: string; password_hash: string }>(
+      "SELECT id, password_hash FROM synchub.users WHERE email = $1",
+      [email.trim().toLowerCase()],
+    );
+    const ok = await verifyPassword(password, row?.password_hash ?? await this.decoy);
+    if (!row || !ok) throw new SyncError("unauthorized", "wrong email or password");
+    if (needsRehash(row.password_hash, this.opts.passwordIterations)) {
+      const hash = await hashPassword(password, this.opts.passwordIterations);
+      await this.query("UPDATE synchub.users SET password_hash = $2 WHERE id = $1", [row.id, hash]);
+    }
+    return (await this.get(row.id))!;
+  }
+
+  async get(id: string): Promise<User | undefined> {
+    return await this.load(this.pool, id);
+  }
+
+  /** A new refresh token for the user, in a new family or continuing one. */
+  async issueRefreshToken(
+    userId: string,
+    family: string = crypto.randomUUID(),
+    db: Pick<Pool, "query"> = this.pool,
+  ) {
+    const token = randomToken();
+    await db.query(
+      `INSERT INTO synchub.refresh_tokens (user_id, family, token_hash, expires_at)
+       VALUES ($1, $2, $3, now() + make_interval(secs => $4))`,
+      [userId, family, await sha256Hex(token), this.opts.refreshTokenTtlMs / 1000],
+    ).catch((err) => {
+      throw fromPgError(err);
+    });
+    return token;
+  }
+
+  /** Consumes a refresh token; returns its user and the next token of the family. */
+  async rotate(token: string): Promise<{ user: User; refreshToken: string }> {
+    const hash = await sha256Hex(token);
+    const result = await this.tx(async (db) => {
+      const { rows: [row] } = await db.query<
+        {
+          id: string;
+          user_id: string;
+          family: string;
+          expired: boolean;
+          used: boolean;
+          revoked: boolean;
+        }
+      >(
+        `SELECT id, user_id, family, expires_at < now() AS expired, used_at IS NOT NULL AS used,
+                revoked_at IS NOT NULL AS revoked
+           FROM synchub.refresh_tokens WHERE token_hash = $1 FOR UPDATE`,
+        [hash],
+      );
+      if (!row) return { error: "unknown refresh token" } as const;
+      if (row.revoked) return { error: "refresh token revoked" } as const;
+      if (row.used) {
+        // Replay of a consumed token: someone else holds this family. End it for everyone.
+        await db.query("UPDATE synchub.refresh_tokens SET revoked_at = now() WHERE family = $1", [
+          row.family,
+        ]);
+        return {
+          error: "refresh token already used; every session of its family is revoked",
+        } as const;
+      }
+      if (row.expired) return { error: "refresh token expired" } as const;
+      await db.query("UPDATE synchub.refresh_tokens SET used_at = now() WHERE id = $1", [row.id]);
+      const user = await this.load(db, row.user_id);
+      if (!user) return { error: "the account no longer exists" } as const;
+      return { user, refreshToken: await this.issueRefreshToken(user.id, row.family, db) };
+    });
+    // The revocation above must commit even though the request is refused.
+    if ("error" in result) throw new SyncError("unauthorized", result.error);
+    return result;
+  }
+
+  /** Logs a session out: revokes the family of this refresh token. */
+  async revoke(token: string): Promise<void> {
+    await this.query(
+      `UPDATE synchub.refresh_tokens SET revoked_at = now()
+        WHERE family = (SELECT family FROM synchub.refresh_tokens WHERE token_hash = $1)`,
+      [await sha256Hex(token)],
+    );
+  }
+
+  async grant(userId: string, bucket: string): Promise<User> {
+    if (!(await this.get(userId))) throw new SyncError("not_found", "no such user");
+    try {
+      await this.pool.query(
+        "INSERT INTO synchub.user_buckets (user_id, bucket) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        [userId, bucket],
+      );
+    } catch (err) {
+      // The user was deleted between the check and the insert.
+      if ((err as { code?: string }).code === "23503") {
+        throw new SyncError("not_found", "no such user");
+      }
+      throw fromPgError(err);
+    }
+    return (await this.get(userId))!;
+  }
+
+  async ungrant(userId: string, bucket: string): Promise<User> {
+    await this.query("DELETE FROM synchub.user_buckets WHERE user_id = $1 AND bucket = $2", [
+      userId,
+      bucket,
+    ]);
+    const user = await this.get(userId);
+    if (!user) throw new SyncError("not_found", "no such user");
+    return user;
+  }
+
+  private async load(db: Pick<Pool, "query">, id: string): Promise<User | undefined> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+    const { rows: [row] } = await db.query<
+      { id: string; email: string; is_admin: boolean; buckets: string[] | null }
+    >(
+      `SELECT u.id, u.email, u.is_admin,
+              array_agg(b.bucket ORDER BY b.granted_at) FILTER (WHERE b.bucket IS NOT NULL) AS buckets
+         FROM synchub.users u LEFT JOIN synchub.user_buckets b ON b.user_id = u.id
+        WHERE u.id = $1 GROUP BY u.id`,
+      [id],
+    ).catch((err) => {
+      throw fromPgError(err);
+    });
+    return row && { id: row.id, email: row.email, admin: row.is_admin, buckets: row.buckets ?? [] };
+  }
+
+  private async query<T extends Record<string, unknown>>(text: string, params: unknown[]) {
+    try {
+      return await this.pool.query<T>(text, params);
+    } catch (err) {
+      throw fromPgError(err);
+    }
+  }
+
+  private async tx<T>(fn: (db: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect().catch((err) => {
+      throw fromPgError(err);
+    });
+    try {
+      await client.query("BEGIN");
+      const result = await fn(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw err instanceof SyncError ? err : fromPgError(err);
+    } finally {
+      client.release();
+    }
+  }
+}

@@ -1,0 +1,100 @@
+/** The CRUD app on a fresh test database, called through its fetch handler (no network). */
+import { createTokenVerifier, signToken } from "../../lib/jwt.ts";
+import { silentLogger } from "../../lib/log.ts";
+import { Registry } from "../../lib/metrics.ts";
+import { CatalogCache, loadCatalog } from "../../lib/postgres/catalog.ts";
+import { createPool, type Pool } from "../../lib/postgres/pool.ts";
+import { createCrudApp } from "../../services/crud/app.ts";
+import { RowStore } from "../../services/crud/row_store.ts";
+import { UserStore } from "../../services/crud/users.ts";
+import { type TestDatabase, testDatabase } from "./postgres.ts";
+
+/** Response bodies, as the tests read them. */
+// deno-lint-ignore no-explicit-any
+export type Json = any;
+
+export const SECRET = "crud-test-secret-crud-test-secret-crud";
+
+export interface Api {
+  app: ReturnType<typeof makeApp>["app"];
+  db: TestDatabase;
+  pool: Pool;
+  call(
+    method: string,
+    path: string,
+    opts?: { token?: string | null; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: Json; headers: Headers }>;
+  /** A token for `buckets`; `sub` names its holder (rate limits are per holder). */
+  token(buckets: string[], sub?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export const TEST_LIMITS = {
+  maxBodyBytes: 64 * 1024,
+  accessTokenTtlSeconds: 900,
+  ratePerToken: 10_000,
+  ratePerAddress: 10_000,
+  authAttemptsPerMinute: 100_000,
+  corsOrigins: [] as string[],
+  trustProxy: true,
+};
+
+export function makeApp(
+  url: string,
+  limits: Partial<typeof TEST_LIMITS> = {},
+  adminEmails: string[] = [],
+) {
+  const pool = createPool(url, { log: silentLogger, max: 4 });
+  const app = createCrudApp({
+    store: new RowStore(pool),
+    catalog: new CatalogCache(() => loadCatalog(pool, "synchub", "bucket"), silentLogger),
+    users: new UserStore(pool, {
+      passwordIterations: 1000,
+      refreshTokenTtlMs: 3_600_000,
+      adminEmails,
+    }),
+    verifyToken: createTokenVerifier(SECRET),
+    jwtSecret: SECRET,
+    limits: { ...TEST_LIMITS, ...limits },
+    log: silentLogger,
+    registry: new Registry("crud"),
+    checks: async () => ({ database: await pool.query("SELECT 1").then(() => true, () => false) }),
+  });
+  return { pool, app };
+}
+
+export async function api(
+  limits: Partial<typeof TEST_LIMITS> = {},
+  adminEmails: string[] = [],
+): Promise<Api> {
+  const db = await testDatabase();
+  const { pool, app } = makeApp(db.url, limits, adminEmails);
+  const tokenA = await signToken(SECRET, { sub: "a", buckets: ["a"] });
+  return {
+    app,
+    db,
+    pool,
+    async call(method, path, o = {}) {
+      const headers: Record<string, string> = { ...o.headers };
+      const token = o.token === undefined ? tokenA : o.token;
+      if (token) headers.authorization = `Bearer ${token}`;
+      const body = o.body === undefined
+        ? null
+        : typeof o.body === "string"
+        ? o.body
+        : JSON.stringify(o.body);
+      const res = await app.fetch(new Request(`http://crud${path}`, { method, headers, body }));
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch { /* not JSON */ }
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    token: (buckets, sub = "x") => signToken(SECRET, { sub, buckets }),
+    close: async () => {
+      await pool.end();
+      await db.drop();
+    },
+  };
+}
