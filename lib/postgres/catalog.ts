@@ -294,6 +294,14 @@ export class CatalogCache {
     return (await this.refresh()).get(name);
   }
 
+  /**
+   * The database said a table is not as the catalog has it: reload on the next use. At most once
+   * a second, so requests that keep failing cannot turn into a catalog query each.
+   */
+  invalidate(): void {
+    if (Date.now() - this.loadedAt >= 1000) this.loadedAt = 0;
+  }
+
   refresh(): Promise<Catalog> {
     this.loading ??= this.load().then((c) => {
       this.current = c;

@@ -27,13 +27,25 @@ export function fromPgError(err: unknown): SyncError {
         "a value refers to a row that does not exist",
         details,
       );
-    case "23502":
-      return new SyncError("validation_failed", `column "${e.column}" must not be null`, details);
+    case "23502": // a column the catalog thought optional: the schema may have changed too
+      return new SyncError("validation_failed", `column "${e.column}" must not be null`, {
+        ...details,
+        schemaChanged: true,
+      });
     case "42883": // no such operator: e.g. equality on a type that has none
       return new SyncError(
         "validation_failed",
         "values of this column cannot be compared",
         details,
+      );
+    // The table changed under a cached catalog: the request may succeed once it is reloaded.
+    case "42703": // undefined_column
+    case "42P01": // undefined_table
+    case "42804": // datatype_mismatch
+      return new SyncError(
+        "unavailable",
+        "the table's definition changed; retry the request",
+        { schemaChanged: true },
       );
     case "23514":
       return new SyncError(

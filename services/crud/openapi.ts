@@ -21,11 +21,13 @@ type Json = Record<string, unknown>;
 
 function jsonSchema(schema: z.ZodType): Json {
   try {
-    const { $schema: _, ...rest } = z.toJSONSchema(schema, {
+    const { $schema: _, $ref, $defs, ...rest } = z.toJSONSchema(schema, {
       unrepresentable: "any",
       io: "input",
     }) as Json;
-    return rest;
+    // A schema with a meta id comes back as a $ref into $defs: inline it.
+    const named = typeof $ref === "string" ? ($defs as Json)?.[$ref.split("/").pop()!] : undefined;
+    return (named as Json) ?? rest;
   } catch {
     return { description: "see the table's columns (GET /v1/tables)" };
   }
@@ -105,6 +107,21 @@ export function openApiDocument(tables: readonly TableInfo[]): Json {
         parameters: [pathParam("id")],
         requestBody: body("BucketGrant"),
         responses: { 200: reply("the account", "User"), ...errors(400, 401, 403, 404) },
+      },
+    },
+    "/v1/admin/users/{id}/buckets/{bucket}": {
+      delete: {
+        summary: "Withdraw a granted bucket (admins)",
+        security: [{ bearer: [] }],
+        parameters: [pathParam("id"), pathParam("bucket")],
+        responses: { 200: reply("the account", "User"), ...errors(401, 403, 404) },
+      },
+    },
+    "/v1/tables": {
+      get: {
+        summary: "The tables served: columns, types, primary key, bucket column",
+        security: [{ bearer: [] }],
+        responses: { 200: { description: "{tables: [...]}" }, ...errors(401, 503) },
       },
     },
   };

@@ -6,7 +6,13 @@ import { type BucketGrant, defaultBucket } from "../../lib/buckets.ts";
 import type { JsonValue, Row } from "../../lib/envelope.ts";
 import { SyncError } from "../../lib/errors.ts";
 import type { TableInfo } from "../../lib/postgres/catalog.ts";
-import { checkClientTime, checkKeyValue, parseUrlValue, validateRow } from "./row_schema.ts";
+import {
+  checkClientTime,
+  checkKeyValue,
+  MAX_CLOCK_SKEW_MS,
+  parseUrlValue,
+  validateRow,
+} from "./row_schema.ts";
 import { isVersioned, UPDATED_AT_COLUMN, VERSION_COLUMN } from "./row_store.ts";
 
 export const MAX_BATCH = 1000;
@@ -66,9 +72,6 @@ export function inBatch(err: unknown, index: number): unknown {
   const details = typeof err.details === "object" && err.details !== null ? err.details : {};
   return new SyncError(err.code, `operation ${index}: ${err.message}`, { index, ...details });
 }
-
-/** How far ahead of our clock a client's `updated_at` may be. */
-const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
 /**
  * A body as the values to write: validated against the table's columns; the version is the

@@ -6,11 +6,17 @@ import { z } from "zod";
 import type { Row } from "../../lib/envelope.ts";
 import { SyncError } from "../../lib/errors.ts";
 import type { ColumnInfo, ColumnKind, TableInfo } from "../../lib/postgres/catalog.ts";
+import { UPDATED_AT_COLUMN } from "./row_store.ts";
 
 export type WriteMode = "insert" | "replace" | "patch";
 
 const ISO_TIMESTAMP =
   /^(\d{4,}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d(:?\d\d)?)?)?|-?infinity)$/i;
+/** A finite instant: what a last-write-wins clock may hold (`infinity` would win every write). */
+const FINITE_TIMESTAMP =
+  /^\d{4,}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d(:?\d\d)?)?)?$/i;
+/** How far ahead of our clock a client's `updated_at` may be. */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 const DATE = /^(\d{4,}-\d\d-\d\d|-?infinity)$/i;
 const DECIMAL = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$|^NaN$/;
 const INT8_MIN = -(2n ** 63n);
@@ -74,6 +80,18 @@ export function rowOutputSchema(table: TableInfo): z.ZodType {
   return z.object(shape);
 }
 
+/**
+ * The last-write-wins clock as a client may write it. Whether it is a real date and not too far
+ * ahead of the server clock is checked after the schema (checkClientTime): JSON Schema cannot say.
+ */
+function lwwClockSchema(): z.ZodType {
+  return z.string().regex(FINITE_TIMESTAMP, "expected an ISO-8601 timestamp").describe(
+    `last write wins on this column: a real instant, at most ${
+      MAX_CLOCK_SKEW_MS / 1000
+    } s ahead of the server clock; an older one than the stored row's gets 409`,
+  );
+}
+
 /** The schemas request bodies are validated with, per write mode: also what /openapi.json shows. */
 export function schemasFor(table: TableInfo): Record<WriteMode, z.ZodType<Row>> {
   let schemas = cache.get(table);
@@ -82,7 +100,9 @@ export function schemasFor(table: TableInfo): Record<WriteMode, z.ZodType<Row>> 
     const shape: Record<string, z.ZodType> = {};
     for (const col of table.columns) {
       if (col.readOnly) continue;
-      let s = kindSchema(col.kind, col);
+      let s = col.name === UPDATED_AT_COLUMN && col.kind === "timestamp"
+        ? lwwClockSchema()
+        : kindSchema(col.kind, col);
       if (!col.notNull) s = s.nullable();
       const required = mode !== "patch" && col.notNull && !col.hasDefault &&
         !(mode === "replace" && table.primaryKey.includes(col.name));

@@ -33,6 +33,13 @@ export function mountRows(
     return table;
   };
 
+  // A write the database refused because the table changed: reload the catalog for the next one.
+  app.use("/v1/tables/*", async (c, next) => {
+    await next();
+    const details = c.error instanceof SyncError ? c.error.details : undefined;
+    if ((details as { schemaChanged?: boolean } | undefined)?.schemaChanged) catalog.invalidate();
+  });
+
   app.get("/v1/tables", async (c) => {
     const { tables } = await catalog.get().catch(() => {
       throw new SyncError("unavailable", "the database is unreachable; retry later");
