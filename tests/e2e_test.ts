@@ -211,3 +211,103 @@ Deno.test("a row moved to another bucket leaves one view and enters the other", 
     await stack.close();
   }
 });
+
+Deno.test(
+  "a new user: registers, logs in, edits rows in their bucket, is refused elsewhere; of two " +
+    "clients editing one row one wins, the other gets 409 with the winner",
+  opts,
+  async () => {
+    const stack = await startStack();
+    const post = async (path: string, body: unknown) => {
+      const res = await fetch(`${stack.crud.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    let ws: TestClient | undefined;
+    try {
+      const ada = { email: "ada@example.com", password: "analytical-engine" };
+      const registered = await post("/v1/auth/register", ada);
+      assert.equal(registered.status, 201);
+      const bucket = registered.body.buckets[0];
+      const phone = (await post("/v1/auth/login", ada)).body.access_token;
+      const laptop = (await post("/v1/auth/login", ada)).body.access_token;
+      await post("/v1/auth/register", { email: "bob@example.com", password: "difference-engine" });
+      const bob =
+        (await post("/v1/auth/login", { email: "bob@example.com", password: "difference-engine" }))
+          .body.access_token;
+
+      ws = await TestClient.connect(stack.wsUrl, phone);
+      await ws.subscribe("public.todos");
+      const created = await rest(stack, phone, "POST", "/v1/tables/todos/rows", { title: "notes" });
+      assert.equal(created.status, 201);
+      assert.equal(created.body.bucket, bucket);
+      const id = created.body.id;
+      const edited = await rest(stack, laptop, "PATCH", `/v1/tables/todos/rows/${id}`, {
+        title: "notes on the engine",
+      });
+      assert.equal(edited.status, 200);
+
+      // Elsewhere: another user's bucket, a bucket not granted, no token.
+      assert.equal((await rest(stack, bob, "GET", `/v1/tables/todos/rows/${id}`)).status, 404);
+      assert.equal(
+        (await rest(stack, bob, "PATCH", `/v1/tables/todos/rows/${id}`, { title: "mine" })).status,
+        404,
+        "a row Bob cannot read does not exist for him",
+      );
+      const foreign = await rest(stack, phone, "POST", "/v1/tables/todos/rows", {
+        title: "x",
+        bucket: "finance",
+      });
+      assert.deepEqual([foreign.status, foreign.body.error.code], [403, "forbidden"]);
+      assert.equal((await rest(stack, "", "GET", "/v1/tables/todos/rows")).status, 401);
+
+      // Both devices read version 2 and edit it: the first write wins, the second gets 409 and
+      // the winner, to roll its optimistic change back.
+      const version = edited.body.version;
+      const edit = (token: string, title: string) =>
+        fetch(`${stack.crud.url}/v1/tables/todos/rows/${id}`, {
+          method: "PATCH",
+          headers: {
+            authorization: `Bearer ${token}`,
+            "content-type": "application/json",
+            "if-match": `"${version}"`,
+          },
+          body: JSON.stringify({ title }),
+        }).then(async (r) => ({ status: r.status, body: await r.json() }));
+      const results = await Promise.all([
+        edit(phone, "from the phone"),
+        edit(laptop, "from the laptop"),
+      ]);
+      const won = results.filter((r) => r.status === 200);
+      const lost = results.filter((r) => r.status === 409);
+      assert.deepEqual([won.length, lost.length], [1, 1], JSON.stringify(results));
+      assert.equal(lost[0]!.body.error.code, "conflict");
+      assert.deepEqual(
+        lost[0]!.body.error.details.current,
+        won[0]!.body,
+        "the loser sees the winner",
+      );
+
+      // Last write wins on updated_at: an edit made earlier (offline) loses to the stored row.
+      const stale = await rest(stack, laptop, "PATCH", `/v1/tables/todos/rows/${id}`, {
+        title: "written offline an hour ago",
+        updated_at: new Date(Date.now() - 3_600_000).toISOString(),
+      });
+      assert.equal(stale.status, 409);
+      assert.deepEqual(stale.body.error.details.current, won[0]!.body);
+
+      // The subscriber saw the create, the edit and the winner, in order, and nothing else.
+      const seen = await ws.changes(3);
+      assert.deepEqual(seen.map((f) => f.change.op), ["c", "u", "u"]);
+      assert.deepEqual(seen[2]!.change.after, won[0]!.body);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(ws.pendingChanges().length, 0, "rejected writes published nothing");
+    } finally {
+      await ws?.close();
+      await stack.close();
+    }
+  },
+);
