@@ -13,7 +13,14 @@ import { migrate } from "../lib/postgres/migrate.ts";
 import { startKafkaBroker } from "../lib/kafka/broker.ts";
 import { freePort, type RunningHub, startKafkaHub, startMemoryHub } from "./hub.ts";
 import { mysqlBenches } from "./mysql.ts";
-import { fanout, latencyAtRate, type PhaseContext, snapshot, throughput } from "./phases.ts";
+import {
+  crudCreate,
+  fanout,
+  latencyAtRate,
+  type PhaseContext,
+  snapshot,
+  throughput,
+} from "./phases.ts";
 import { profileDir, startProfile } from "./profile.ts";
 import { printTable, report } from "./stats.ts";
 
@@ -32,6 +39,8 @@ const SCALE = {
   snapshotRows: 100_000,
   fanout: quick ? [1_000] : [1_000, 10_000],
   fanoutRounds: 5,
+  crudSeconds: quick ? 3 : 8,
+  crudConcurrency: [8, 32],
 };
 
 const dir = await Deno.makeTempDir({ prefix: "synchub-bench-" });
@@ -70,7 +79,14 @@ try {
     .split(",");
   for (const transport of transports.filter((t) => t === "memory" || t === "kafka")) {
     console.error(`\n== ${transport} bus ==`);
-    const env = { DATABASE_URL: dbUrl, JWT_SECRET: SECRET, REPLICATION_SLOT: `bench_${transport}` };
+    const env = {
+      DATABASE_URL: dbUrl,
+      JWT_SECRET: SECRET,
+      REPLICATION_SLOT: `bench_${transport}`,
+      // One token and one address generate all the load: lift the per-client limits.
+      CRUD_RATE_PER_SECOND: "1000000",
+      CRUD_RATE_PER_ADDRESS_PER_SECOND: "1000000",
+    };
     if (transport === "kafka") {
       const brokers = Deno.env.get("KAFKA_BROKERS") ?? await benchBroker();
       hub = await startKafkaHub({
@@ -81,7 +97,7 @@ try {
     } else {
       hub = await startMemoryHub(env);
     }
-    const ctx: PhaseContext = { dbUrl, wsUrl: hub.wsUrl, token, transport };
+    const ctx: PhaseContext = { dbUrl, wsUrl: hub.wsUrl, crudUrl: hub.crudUrl, token, transport };
     const gatewayRss = () => hub!.processes.at(-1)!.peakRssMb(); // the gateway is started last
 
     for (const rate of runs("e2e_latency") ? SCALE.rates : []) {
@@ -94,15 +110,23 @@ try {
     }
     if (runs("throughput")) {
       console.error(`throughput: ${SCALE.throughputRows} rows`);
-      const stopProfile = profileDir && !Deno.env.get("BENCH_PROFILE_TICKS")
-        ? await startProfile()
-        : undefined;
+      const stopProfile = await profiling("throughput");
       report({ bench: "throughput", transport, ...await throughput(ctx, SCALE.throughputRows) });
-      if (stopProfile) console.error(`CPU profile of the hub: ${await stopProfile()}`);
+      await stopProfile?.();
     }
     if (runs("snapshot")) {
       console.error(`snapshot: ${SCALE.snapshotRows} rows`);
       report({ bench: "snapshot", transport, ...await snapshot(ctx, SCALE.snapshotRows) });
+    }
+    for (const concurrency of runs("crud_create") ? SCALE.crudConcurrency : []) {
+      console.error(`REST row creation, ${concurrency} clients for ${SCALE.crudSeconds} s`);
+      const stopProfile = await profiling("crud_create");
+      report({
+        bench: "crud_create",
+        transport,
+        ...await crudCreate(ctx, SCALE.crudSeconds, concurrency),
+      });
+      await stopProfile?.();
     }
     for (const connections of runs("fanout") ? SCALE.fanout : []) {
       console.error(`fan-out to ${connections} connections`);
@@ -135,6 +159,14 @@ try {
   await broker?.stop();
   await postgres.stop();
   await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
+
+/** With BENCH_PROFILE, a CPU profile of the hub around one bench (BENCH_PROFILE_BENCH, default throughput). */
+async function profiling(bench: string): Promise<(() => Promise<void>) | undefined> {
+  if (!profileDir || Deno.env.get("BENCH_PROFILE_TICKS")) return undefined;
+  if ((Deno.env.get("BENCH_PROFILE_BENCH") ?? "throughput") !== bench) return undefined;
+  const stop = await startProfile();
+  return async () => console.error(`CPU profile of the hub: ${await stop()}`);
 }
 
 async function prepareDatabase(url: string): Promise<void> {

@@ -10,6 +10,7 @@ import { round, summarize } from "./stats.ts";
 export interface PhaseContext {
   dbUrl: string;
   wsUrl: string;
+  crudUrl: string;
   token: string;
   transport: string;
 }
@@ -266,3 +267,63 @@ export async function fanout(
 }
 
 export { freePort };
+
+/**
+ * Row creation through the REST API: `concurrency` clients each POST a row, wait for the 201 and
+ * POST the next, for `seconds`. Every write is a real insert (with its WAL, decoded and published
+ * by the listener in the same run). Also rows/s when the same rows arrive as 100-row batches.
+ */
+export async function crudCreate(ctx: PhaseContext, seconds: number, concurrency: number) {
+  const headers = { authorization: `Bearer ${ctx.token}`, "content-type": "application/json" };
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${ctx.crudUrl}${path}`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify(body),
+    });
+    await res.body?.cancel();
+    return res.status;
+  };
+  // Warm up: connections, the catalog, JIT.
+  for (let i = 0; i < 200; i++) await post("/v1/tables/todos/rows", { title: "warm-up" });
+
+  const latencies: number[] = [];
+  const failures = new Map<number, number>();
+  let created = 0;
+  const started = now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
+    for (let i = 0; now() < deadline; i++) {
+      const t0 = now();
+      const status = await post("/v1/tables/todos/rows", { title: `row ${w}-${i}`, done: false });
+      latencies.push(now() - t0);
+      if (status === 201) created++;
+      else failures.set(status, (failures.get(status) ?? 0) + 1);
+    }
+  }));
+  const elapsed = (now() - started) / 1000;
+  const lat = summarize(latencies);
+
+  const batchRows = 100;
+  let batched = 0;
+  const batchStart = now();
+  const batchDeadline = batchStart + seconds * 1000;
+  await Promise.all(Array.from({ length: Math.max(1, concurrency / 8) }, async () => {
+    while (now() < batchDeadline) {
+      const ops = Array.from({ length: batchRows }, (_, i) => ({
+        op: "insert",
+        row: { title: `batch ${i}` },
+      }));
+      if (await post("/v1/tables/todos/batch", ops) === 200) batched += batchRows;
+    }
+  }));
+  const batchElapsed = (now() - batchStart) / 1000;
+  return {
+    concurrency,
+    rows_per_s: round(created / elapsed, 0),
+    p50_ms: round(lat.p50),
+    p99_ms: round(lat.p99),
+    failed: [...failures.values()].reduce((a, b) => a + b, 0),
+    batch_rows_per_s: round(batched / batchElapsed, 0),
+  };
+}

@@ -14,9 +14,25 @@ const claimsSchema = z.object({
 export type Claims = z.infer<typeof claimsSchema>;
 export type TokenVerifier = (token: string) => Promise<Claims>;
 
+/** Verified tokens remembered, so a client's every request is not another HMAC. */
+const VERIFIED_CACHE_SIZE = 10_000;
+
 export function createTokenVerifier(secret: string): TokenVerifier {
   const key = new TextEncoder().encode(secret);
+  const verified = new Map<string, Claims>();
   return async (token) => {
+    const known = verified.get(token);
+    if (known) {
+      if (known.exp * 1000 > Date.now()) return known;
+      verified.delete(token);
+    }
+    const claims = await verifyOnce(token);
+    if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+    verified.set(token, Object.freeze(claims));
+    return claims;
+  };
+
+  async function verifyOnce(token: string): Promise<Claims> {
     let payload: unknown;
     try {
       ({ payload } = await jwtVerify(token, key, {
@@ -34,7 +50,7 @@ export function createTokenVerifier(secret: string): TokenVerifier {
       throw new SyncError("unauthorized", "token lacks sub or has malformed buckets");
     }
     return claims.data;
-  };
+  }
 }
 
 export async function signToken(

@@ -40,6 +40,21 @@ Deno.test("tokens without exp or with malformed buckets are refused", async () =
   await rejects(badBuckets, /buckets/);
 });
 
+Deno.test("a remembered token still expires, and a tampered copy is still checked", async () => {
+  const fresh = createTokenVerifier(secret);
+  const token = await signToken(secret, { sub: "u", buckets: ["a"] }, 2);
+  assert.equal((await fresh(token)).sub, "u");
+  assert.equal((await fresh(token)).sub, "u", "from memory");
+  const [head, body, sig] = token.split(".");
+  const forged = `${head}.${
+    btoa(JSON.stringify({ sub: "u", buckets: ["*"], exp: 9e9 })).replace(/=/g, "")
+  }.${sig}`;
+  assert.notEqual(forged, `${head}.${body}.${sig}`);
+  await assert.rejects(fresh(forged), /invalid/);
+  await new Promise((r) => setTimeout(r, 2100));
+  await assert.rejects(fresh(token), /expired/);
+});
+
 Deno.test("token is read from the Authorization header, then ?token=", () => {
   const h = new Request("http://x/v1/ws?token=q", { headers: { authorization: "Bearer h" } });
   assert.equal(tokenFromRequest(h), "h");
