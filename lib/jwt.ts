@@ -69,10 +69,16 @@ export async function signToken(
     .sign(new TextEncoder().encode(secret));
 }
 
-/** The token of a request: `Authorization: Bearer …` first, then `?token=`. */
-export function tokenFromRequest(req: Request): string | undefined {
+/**
+ * The token of a request: `Authorization: Bearer …` first, then `?token=` (browsers cannot set
+ * headers on a WebSocket; `query: false` where they can).
+ */
+export function tokenFromRequest(
+  req: Request,
+  opts: { query: boolean } = { query: true },
+): string | undefined {
   const header = req.headers.get("authorization");
   const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
   if (match) return match[1];
-  return new URL(req.url).searchParams.get("token") ?? undefined;
+  return opts.query ? new URL(req.url).searchParams.get("token") ?? undefined : undefined;
 }

@@ -115,7 +115,17 @@ Deno.test(
       });
       assert.equal(first.status, 200);
       assert.notEqual(first.body.refresh_token, login.refresh_token, "rotated");
-      // The old token used again: stolen and replayed. The whole family dies, the new token too.
+      // Used again at once (a second tab, a retried request): refused, the session lives on.
+      const twice = await t.call("POST", "/v1/auth/refresh", {
+        token: null,
+        body: { refresh_token: login.refresh_token },
+      });
+      assert.equal(twice.status, 401);
+      assert.match(twice.body.error.message, /a moment ago/);
+      // Used again later: stolen and replayed. The whole family dies, the new token too.
+      await t.db.sql(
+        "UPDATE synchub.refresh_tokens SET used_at = now() - interval '1 minute' WHERE used_at IS NOT NULL",
+      );
       const replay = await t.call("POST", "/v1/auth/refresh", {
         token: null,
         body: { refresh_token: login.refresh_token },
@@ -159,6 +169,37 @@ Deno.test(
       });
       assert.equal(expired.status, 401);
       assert.match(expired.body.error.message, /expired/);
+    } finally {
+      await t.close();
+    }
+  },
+);
+
+Deno.test(
+  "concurrent refreshes: one wins, the session survives; a revocation that raced a rotation holds",
+  opts,
+  async () => {
+    const t = await api();
+    try {
+      const creds = { email: "di@example.com", password: "correct-horse" };
+      await t.call("POST", "/v1/auth/register", { token: null, body: creds });
+      const login = (await t.call("POST", "/v1/auth/login", { token: null, body: creds })).body;
+      const refresh = (token: string) =>
+        t.call("POST", "/v1/auth/refresh", { token: null, body: { refresh_token: token } });
+      const both = await Promise.all([refresh(login.refresh_token), refresh(login.refresh_token)]);
+      assert.deepEqual(both.map((r) => r.status).sort(), [200, 401]);
+      const winner = both.find((r) => r.status === 200)!.body;
+      const next = await refresh(winner.refresh_token);
+      assert.equal(next.status, 200, "the winner's session was not revoked");
+
+      // A logout whose UPDATE ran while a rotation was inserting the next token misses that
+      // token but marks the family's older ones: the newest is refused all the same.
+      await t.db.sql(
+        "UPDATE synchub.refresh_tokens SET revoked_at = now() WHERE used_at IS NOT NULL",
+      );
+      const afterRace = await refresh(next.body.refresh_token);
+      assert.equal(afterRace.status, 401);
+      assert.match(afterRace.body.error.message, /revoked/);
     } finally {
       await t.close();
     }
@@ -267,10 +308,40 @@ Deno.test(
       assert.ok(attempts.slice(6).every((s) => s === 429), `login attempts limited: ${attempts}`);
       const elsewhere = await t.call("POST", "/v1/auth/login", {
         token: null,
-        body: { email: "nobody@example.com", password: "whatever1" },
+        body: { email: "somebody@example.com", password: "whatever1" },
         headers: { "x-forwarded-for": "198.51.100.7" },
       });
       assert.equal(elsewhere.status, 401, "per address");
+
+      // A client cannot pick its address: the proxy's entry (the last) is the one counted.
+      const spoofed: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        const r = await t.call("POST", "/v1/auth/login", {
+          token: null,
+          body: { email: `n${i}@example.com`, password: "whatever1" },
+          headers: { "x-forwarded-for": `10.0.0.${i}, 192.0.2.1` },
+        });
+        spoofed.push(r.status);
+      }
+      assert.ok(spoofed.slice(6).every((s) => s === 429), `spoofed prefixes: ${spoofed}`);
+
+      // One account guessed at from many addresses is limited too.
+      const guesses: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        const r = await t.call("POST", "/v1/auth/login", {
+          token: null,
+          body: { email: "victim@example.com", password: `guess-${i}-x` },
+          headers: { "x-forwarded-for": `198.18.0.${i}` },
+        });
+        guesses.push(r.status);
+      }
+      assert.ok(guesses.slice(6).every((s) => s === 429), `per account: ${guesses}`);
+
+      // REST takes tokens from the Authorization header only: a URL's ends up in logs.
+      const inUrl = await t.call("GET", `/v1/tables/todos/rows?token=${await t.token(["a"])}`, {
+        token: null,
+      });
+      assert.equal(inUrl.status, 401);
     } finally {
       await t.close();
     }

@@ -238,6 +238,32 @@ Deno.test("a batch is all or nothing", opts, async () => {
   }
 });
 
+Deno.test("batches over the same rows in opposite orders queue, never deadlock", opts, async () => {
+  const t = await api();
+  try {
+    const ids: string[] = [];
+    for (const title of ["a", "b", "c"]) {
+      ids.push((await t.call("POST", "/v1/tables/todos/rows", { body: { title } })).body.id);
+    }
+    const batch = (order: string[], n: number) =>
+      t.call("POST", "/v1/tables/todos/batch", {
+        body: order.map((id) => ({ op: "update", id, row: { title: `round ${n}` } })),
+      });
+    const replies = await Promise.all(
+      Array.from({ length: 30 }, (_, n) => batch(n % 2 ? ids : [...ids].reverse(), n)),
+    );
+    assert.deepEqual(
+      [...new Set(replies.map((r) => r.status))],
+      [200],
+      JSON.stringify(replies.find((r) => r.status !== 200)?.body),
+    );
+    const versions = await t.db.sql<{ version: number }>("SELECT version FROM todos");
+    assert.deepEqual(versions.map((v) => v.version), [31, 31, 31], "every batch applied whole");
+  } finally {
+    await t.close();
+  }
+});
+
 Deno.test("bad requests get clear JSON errors and change nothing", opts, async () => {
   const t = await api();
   try {

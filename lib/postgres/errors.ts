@@ -58,6 +58,10 @@ export function fromPgError(err: unknown): SyncError {
   if (code.startsWith("22")) {
     return new SyncError("validation_failed", e.message ?? "invalid value", details);
   }
+  // Lost a deadlock or a serialization race: nothing was written; the same request can succeed.
+  if (code === "40P01" || code === "40001") {
+    return new SyncError("unavailable", "the write collided with a concurrent one; retry it");
+  }
   if (code === "57014") {
     return new SyncError("unavailable", "the query took too long and was cancelled");
   }

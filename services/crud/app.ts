@@ -3,7 +3,7 @@
  * `{"error":{"code","message","details"}}` with stable codes, no stack traces. Limits every
  * request by client address, authenticated ones by token too, and auth attempts strictly.
  */
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { type BucketGrant, grantOf } from "../../lib/buckets.ts";
 import { SyncError } from "../../lib/errors.ts";
@@ -71,6 +71,11 @@ export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
     limits.authAttemptsPerMinute / 60,
     limits.authAttemptsPerMinute,
   );
+  // Guessing one account's password from many addresses is limited per account too.
+  const accountAttempts = new KeyedLimiter(
+    limits.authAttemptsPerMinute / 60,
+    limits.authAttemptsPerMinute,
+  );
   const refuse = (limit: string, retryAfter: number) => {
     limited.inc({ limit });
     throw new SyncError("rate_limited", `too many requests; retry in ${retryAfter} s`, {
@@ -96,16 +101,23 @@ export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
   }
   mountOps(app as unknown as Hono, "crud", registry, deps.checks);
 
+  const limitAddress: MiddlewareHandler<CrudEnv> = async (c, next) => {
+    const wait = byAddress.take(clientAddress(c, limits.trustProxy));
+    if (wait !== undefined) refuse("address", wait);
+    await next();
+  };
+  app.use("/openapi.json", limitAddress);
+  app.use("/docs", limitAddress);
+  app.use("/v1/*", limitAddress);
   app.use("/v1/*", async (c, next) => {
     const address = clientAddress(c, limits.trustProxy);
-    const wait = byAddress.take(address);
-    if (wait !== undefined) refuse("address", wait);
     if (PUBLIC.has(c.req.path)) {
       const attempt = authAttempts.take(address);
       if (attempt !== undefined) refuse("auth", attempt);
       return await next();
     }
-    const token = tokenFromRequest(c.req.raw);
+    // The header only: a token in a URL ends up in logs (the gateway's WebSocket takes ?token=).
+    const token = tokenFromRequest(c.req.raw, { query: false });
     if (!token) {
       throw new SyncError("unauthorized", "a token is required: Authorization: Bearer <jwt>");
     }
@@ -133,6 +145,10 @@ export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
     jwtSecret: deps.jwtSecret,
     accessTokenTtlSeconds: limits.accessTokenTtlSeconds,
     jsonBody,
+    limitAccount: (email) => {
+      const wait = accountAttempts.take(email);
+      if (wait !== undefined) refuse("account", wait);
+    },
   });
   mountRows(app, { store: deps.store, catalog: deps.catalog, jsonBody });
   mountOpenApi(app, deps.catalog);

@@ -14,6 +14,8 @@ export interface AuthDeps {
   jwtSecret: string;
   accessTokenTtlSeconds: number;
   jsonBody: (req: Request) => Promise<unknown>;
+  /** Throws `rate_limited` when this account has had too many login attempts. */
+  limitAccount: (email: string) => void;
 }
 
 export function mountAuth(app: Hono<CrudEnv>, deps: AuthDeps): void {
@@ -39,6 +41,7 @@ export function mountAuth(app: Hono<CrudEnv>, deps: AuthDeps): void {
 
   app.post("/v1/auth/login", async (c) => {
     const { email, password } = parseBody(credentialsSchema, await jsonBody(c.req.raw));
+    deps.limitAccount(email.trim().toLowerCase());
     const user = await users.authenticate(email, password);
     return c.json(await tokens(user, await users.issueRefreshToken(user.id)));
   });

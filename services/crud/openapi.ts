@@ -274,8 +274,15 @@ function queryParam(name: string, description: string) {
 }
 
 export function mountOpenApi(app: Hono<CrudEnv>, catalog: CatalogCache): void {
-  const document = async () =>
-    openApiDocument((await catalog.get().catch(() => ({ tables: [] }))).tables);
+  // Built once per catalog load, not per request.
+  const built = new WeakMap<object, Json>();
+  const document = async () => {
+    const current = await catalog.get().catch(() => undefined);
+    if (!current) return openApiDocument([]);
+    let doc = built.get(current);
+    if (!doc) built.set(current, doc = openApiDocument(current.tables));
+    return doc;
+  };
   app.get("/openapi.json", async (c) => c.json(await document()));
   app.get("/docs", async (c) => c.html(docsPage(await document())));
 }

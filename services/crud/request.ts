@@ -40,10 +40,14 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
   return out;
 }
 
-/** The client's address: the connection's, or X-Forwarded-For's first hop behind a trusted proxy. */
+/**
+ * The client's address: the connection's or, behind a trusted proxy, the address that proxy saw —
+ * the last X-Forwarded-For entry, the one it appended. The entries before it are the client's to
+ * write, so taking the first would let a client pick a fresh address for every request.
+ */
 export function clientAddress(c: Context, trustProxy: boolean): string {
   if (trustProxy) {
-    const forwarded = c.req.header("x-forwarded-for")?.split(",")[0]?.trim();
+    const forwarded = c.req.header("x-forwarded-for")?.split(",").at(-1)?.trim();
     if (forwarded) return forwarded;
   }
   try {

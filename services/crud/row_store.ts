@@ -237,6 +237,21 @@ export class RowStore {
     });
   }
 
+  /**
+   * Locks the rows of `keys` in key order. A batch does this before its writes, so two batches
+   * touching the same rows in different orders queue one behind the other instead of deadlocking.
+   */
+  async lock(table: TableInfo, keys: readonly Row[], db: Db): Promise<void> {
+    if (keys.length === 0 || table.primaryKey.length === 0) return;
+    const order = sql.join(table.primaryKey.map(col), sql`, `);
+    await this.run(
+      db,
+      sql`SELECT 1 FROM ${name(table)} WHERE ${
+        sql.join(keys.map((k) => sql`(${keyMatch(table, k)})`), sql` OR `)
+      } ORDER BY ${order} FOR UPDATE`,
+    );
+  }
+
   private async run(db: Db, statement: SQL): Promise<Row[]> {
     const q = dialect.sqlToQuery(statement);
     try {

@@ -131,6 +131,7 @@ export function mountRows(
     const ops = parseBatch(table, await jsonBody(c.req.raw), c.get("grant"));
     const grant = c.get("grant");
     const results = await store.transaction(async (db: Db) => {
+      await store.lock(table, ops.flatMap((op) => op.op === "insert" ? [] : [op.key]), db);
       const out: { op: string; row: Row }[] = [];
       for (const [index, op] of ops.entries()) {
         try {

@@ -28,6 +28,12 @@ export interface UserStoreOptions {
   adminEmails: readonly string[];
 }
 
+/**
+ * A refresh token presented again within this many seconds of its use is taken for a concurrent
+ * refresh by the same client, not a replay: refused, but its family is not revoked.
+ */
+const REUSE_GRACE_SECONDS = 10;
+
 /** The bucket a user owns from the start. */
 export function personalBucket(userId: string): string {
   return `user:${userId}`;
@@ -109,16 +115,27 @@ export class UserStore {
           family: string;
           expired: boolean;
           used: boolean;
+          just_used: boolean;
           revoked: boolean;
         }
       >(
-        `SELECT id, user_id, family, expires_at < now() AS expired, used_at IS NOT NULL AS used,
-                revoked_at IS NOT NULL AS revoked
-           FROM synchub.refresh_tokens WHERE token_hash = $1 FOR UPDATE`,
-        [hash],
+        // Revoked if any token of its family is: a revocation racing a rotation cannot see the
+        // token that rotation inserts, but it marks the family's older tokens, which this sees.
+        `SELECT t.id, t.user_id, t.family, t.expires_at < now() AS expired,
+                t.used_at IS NOT NULL AS used,
+                t.used_at > now() - make_interval(secs => $2) AS just_used,
+                EXISTS (SELECT 1 FROM synchub.refresh_tokens f
+                         WHERE f.family = t.family AND f.revoked_at IS NOT NULL) AS revoked
+           FROM synchub.refresh_tokens t WHERE t.token_hash = $1 FOR UPDATE OF t`,
+        [hash, REUSE_GRACE_SECONDS],
       );
       if (!row) return { error: "unknown refresh token" } as const;
       if (row.revoked) return { error: "refresh token revoked" } as const;
+      if (row.used && row.just_used) {
+        // Two tabs refreshing at once, or a retried request: not a theft. The first got the
+        // tokens; this one is refused without ending the session.
+        return { error: "refresh token already used a moment ago; use the newer one" } as const;
+      }
       if (row.used) {
         // Replay of a consumed token: someone else holds this family. End it for everyone.
         await db.query("UPDATE synchub.refresh_tokens SET revoked_at = now() WHERE family = $1", [
