@@ -1,6 +1,8 @@
 /** Connection pools whose rows decode exactly as the WAL decoder's (SPEC §2 value mapping). */
 import pg from "pg";
+import { SyncError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { fromPgError } from "./errors.ts";
 import { SESSION_OPTIONS, textDecoderFor } from "./values.ts";
 
 export type Pool = pg.Pool;
@@ -28,6 +30,30 @@ export function createPool(
   // An idle client losing its server must not bring the process down; the next query retries.
   pool.on("error", (err) => opts.log.warn("idle database connection failed", { err }));
   return pool;
+}
+
+/**
+ * Runs `fn` in a transaction on one client of the pool: committed when it returns, rolled back
+ * when it throws. Database errors come out as SyncErrors (fromPgError).
+ */
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect().catch((err) => {
+    throw fromPgError(err);
+  });
+  try {
+    await client.query("BEGIN");
+    const result = await fn(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err instanceof SyncError ? err : fromPgError(err);
+  } finally {
+    client.release();
+  }
 }
 
 export function quoteIdent(name: string): string {

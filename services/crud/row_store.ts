@@ -10,7 +10,13 @@ import type { JsonValue, Row } from "../../lib/envelope.ts";
 import { SyncError } from "../../lib/errors.ts";
 import type { ColumnInfo, TableInfo } from "../../lib/postgres/catalog.ts";
 import { fromPgError } from "../../lib/postgres/errors.ts";
-import type { Pool, PoolClient } from "../../lib/postgres/pool.ts";
+import {
+  type Pool,
+  type PoolClient,
+  quoteIdent,
+  quoteQualified,
+  withTransaction,
+} from "../../lib/postgres/pool.ts";
 
 const dialect = new PgDialect();
 
@@ -176,23 +182,7 @@ export class RowStore {
 
   /** Runs `fn` in one transaction: all of it happens, or none. */
   async transaction<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-    let client: PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw fromPgError(err);
-    }
-    try {
-      await client.query("BEGIN");
-      const result = await fn(client);
-      await client.query("COMMIT");
-      return result;
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+    return await withTransaction(this.pool, fn);
   }
 
   /** Why a guarded write touched nothing: no such row, a foreign bucket, or a conflict. */
@@ -302,9 +292,9 @@ function quoted(table: TableInfo) {
   let q = quotedTables.get(table);
   if (!q) {
     q = {
-      name: sql.raw(`${dialect.escapeName(table.schema)}.${dialect.escapeName(table.name)}`),
+      name: sql.raw(quoteQualified(table.schema, table.name)),
       // Only the published columns: one left out of the publication is not served either.
-      columns: sql.raw(table.columns.map((c) => dialect.escapeName(c.name)).join(", ")),
+      columns: sql.raw(table.columns.map((c) => quoteIdent(c.name)).join(", ")),
     };
     quotedTables.set(table, q);
   }
@@ -322,7 +312,7 @@ function columns(table: TableInfo): SQL {
 function col(column: string): SQL {
   let q = quotedColumns.get(column);
   if (!q) {
-    q = sql.raw(dialect.escapeName(column));
+    q = sql.raw(quoteIdent(column));
     // Column names come from catalogs (client-named ones are checked first): bounded, but cap it.
     if (quotedColumns.size < 10_000) quotedColumns.set(column, q);
   }

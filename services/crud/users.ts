@@ -13,7 +13,7 @@ import {
   verifyPassword,
 } from "../../lib/password.ts";
 import { fromPgError } from "../../lib/postgres/errors.ts";
-import type { Pool, PoolClient } from "../../lib/postgres/pool.ts";
+import { type Pool, withTransaction } from "../../lib/postgres/pool.ts";
 
 export interface User {
   id: string;
@@ -34,6 +34,11 @@ export interface UserStoreOptions {
  */
 const REUSE_GRACE_SECONDS = 10;
 
+/** Addresses compare case-insensitively: `Ada@Example.com` is `ada@example.com`. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
 /** The bucket a user owns from the start. */
 export function personalBucket(userId: string): string {
   return `user:${userId}`;
@@ -48,9 +53,9 @@ export class UserStore {
   }
 
   async register(email: string, password: string): Promise<User> {
-    const normalized = email.trim().toLowerCase();
+    const normalized = normalizeEmail(email);
     const hash = await hashPassword(password, this.opts.passwordIterations);
-    return await this.tx(async (db) => {
+    return await withTransaction(this.pool, async (db) => {
       const { rows: [row] } = await db.query<{ id: string }>(
         "INSERT INTO synchub.users (email, password_hash, is_admin) VALUES ($1, $2, $3) RETURNING id",
         [normalized, hash, this.opts.adminEmails.includes(normalized)],
@@ -72,7 +77,7 @@ export class UserStore {
   async authenticate(email: string, password: string): Promise<User> {
     const { rows: [row] } = await this.query<{ id: string; password_hash: string }>(
       "SELECT id, password_hash FROM synchub.users WHERE email = $1",
-      [email.trim().toLowerCase()],
+      [normalizeEmail(email)],
     );
     const ok = await verifyPassword(password, row?.password_hash ?? await this.decoy);
     if (!row || !ok) throw new SyncError("unauthorized", "wrong email or password");
@@ -107,7 +112,7 @@ export class UserStore {
   /** Consumes a refresh token; returns its user and the next token of the family. */
   async rotate(token: string): Promise<{ user: User; refreshToken: string }> {
     const hash = await sha256Hex(token);
-    const result = await this.tx(async (db) => {
+    const result = await withTransaction(this.pool, async (db) => {
       const { rows: [row] } = await db.query<
         {
           id: string;
@@ -213,23 +218,6 @@ export class UserStore {
       return await this.pool.query<T>(text, params);
     } catch (err) {
       throw fromPgError(err);
-    }
-  }
-
-  private async tx<T>(fn: (db: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect().catch((err) => {
-      throw fromPgError(err);
-    });
-    try {
-      await client.query("BEGIN");
-      const result = await fn(client);
-      await client.query("COMMIT");
-      return result;
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw err instanceof SyncError ? err : fromPgError(err);
-    } finally {
-      client.release();
     }
   }
 }
