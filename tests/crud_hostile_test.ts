@@ -361,15 +361,11 @@ Deno.test(
     console.log(`hostile seed ${seed} (HOSTILE_SEED=${seed} replays it), ${ITERATIONS} requests`);
     const t = await api();
     try {
-      const [a] = await t.db.sql(
-        "INSERT INTO todos (bucket, title) VALUES ('a', 'mine') RETURNING id",
-      ) as { id: string }[];
-      const [b] = await t.db.sql(
-        "INSERT INTO todos (bucket, title) VALUES ('b', 'foreign') RETURNING id",
-      ) as { id: string }[];
-      const [open] = await t.db.sql(
-        "INSERT INTO todos (bucket, title) VALUES (NULL, 'open') RETURNING id",
-      ) as { id: string }[];
+      // Rows of the token's bucket, of a foreign one, and of none.
+      const [a, b, open] = await t.db.sql<{ id: string }>(
+        `INSERT INTO todos (bucket, title)
+         VALUES ('a', 'mine'), ('b', 'foreign'), (NULL, 'open') RETURNING id`,
+      );
       const user = await t.call("POST", "/v1/auth/register", {
         token: null,
         body: { email: "someone@example.com", password: "a-good-password" },

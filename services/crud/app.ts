@@ -40,7 +40,7 @@ export interface CrudDeps {
   checks: ReadinessChecks;
 }
 
-export type CrudEnv = { Variables: { claims: Claims; grant: BucketGrant } };
+export type CrudEnv = { Variables: { claims: Claims; grant: BucketGrant; address: string } };
 
 /** Routes open without a token. */
 const PUBLIC = new Set([
@@ -102,7 +102,9 @@ export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
   mountOps(app as unknown as Hono, "crud", registry, deps.checks);
 
   const limitAddress: MiddlewareHandler<CrudEnv> = async (c, next) => {
-    const wait = byAddress.take(clientAddress(c, limits.trustProxy));
+    const address = clientAddress(c, limits.trustProxy);
+    c.set("address", address);
+    const wait = byAddress.take(address);
     if (wait !== undefined) refuse("address", wait);
     await next();
   };
@@ -110,9 +112,8 @@ export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
   app.use("/docs", limitAddress);
   app.use("/v1/*", limitAddress);
   app.use("/v1/*", async (c, next) => {
-    const address = clientAddress(c, limits.trustProxy);
     if (PUBLIC.has(c.req.path)) {
-      const attempt = authAttempts.take(address);
+      const attempt = authAttempts.take(c.get("address"));
       if (attempt !== undefined) refuse("auth", attempt);
       return await next();
     }

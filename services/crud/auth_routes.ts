@@ -7,7 +7,7 @@ import { SyncError } from "../../lib/errors.ts";
 import { signToken } from "../../lib/jwt.ts";
 import type { CrudEnv } from "./app.ts";
 import { credentialsSchema, grantSchema, parseBody, refreshSchema } from "./schemas.ts";
-import type { User, UserStore } from "./users.ts";
+import { normalizeEmail, type User, type UserStore } from "./users.ts";
 
 export interface AuthDeps {
   users: UserStore;
@@ -41,7 +41,7 @@ export function mountAuth(app: Hono<CrudEnv>, deps: AuthDeps): void {
 
   app.post("/v1/auth/login", async (c) => {
     const { email, password } = parseBody(credentialsSchema, await jsonBody(c.req.raw));
-    deps.limitAccount(email.trim().toLowerCase());
+    deps.limitAccount(normalizeEmail(email));
     const user = await users.authenticate(email, password);
     return c.json(await tokens(user, await users.issueRefreshToken(user.id)));
   });
