@@ -8,9 +8,9 @@ import pg from "pg";
 import { loadConfig } from "../lib/config.ts";
 import { signToken } from "../lib/jwt.ts";
 import { createLogger, silentLogger } from "../lib/log.ts";
-import { startEmbeddedPostgres } from "../lib/postgres/embedded.ts";
+import { startEmbeddedPostgres } from "../tools/servers/postgres.ts";
 import { migrate } from "../lib/postgres/migrate.ts";
-import { startKafkaBroker } from "../lib/kafka/broker.ts";
+import { startKafkaBroker } from "../tools/servers/kafka.ts";
 import { freePort, type RunningHub, startKafkaHub, startMemoryHub } from "./hub.ts";
 import { mysqlBenches } from "./mysql.ts";
 import {

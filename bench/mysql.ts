@@ -5,10 +5,10 @@
 import mysql from "mysql2/promise";
 import type { BusRecord } from "../lib/bus/bus.ts";
 import { MemoryBus } from "../lib/bus/memory_bus.ts";
-import { freePort } from "../lib/local_server.ts";
+import { freePort } from "../tools/servers/process.ts";
 import { createLogger, silentLogger } from "../lib/log.ts";
 import { Registry } from "../lib/metrics.ts";
-import { mariaDbInstalled, startMariaDb } from "../lib/mysql/embedded.ts";
+import { mariaDbInstalled, startMariaDb } from "../tools/servers/mariadb.ts";
 import type { PositionStore } from "../lib/postgres/positions.ts";
 import { runPipeline } from "../services/listener/pipeline.ts";
 import { BinlogSource } from "../services/listener/mysql/binlog_source.ts";

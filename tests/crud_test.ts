@@ -1,7 +1,7 @@
 /** The REST API (SPEC §5.2) against a real PostgreSQL: every route, every error path. */
 import assert from "node:assert/strict";
 import { signToken } from "../lib/jwt.ts";
-import { freePort } from "../lib/local_server.ts";
+import { freePort } from "../tools/servers/process.ts";
 import { api, type Json, makeApp, SECRET } from "./support/crud.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };

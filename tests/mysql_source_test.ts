@@ -1,9 +1,9 @@
 /** The binlog source against the MariaDB `deno task test` started: snapshot join, values, setup errors. */
 import assert from "node:assert/strict";
 import type { Envelope } from "../lib/envelope.ts";
-import { freePort } from "../lib/local_server.ts";
+import { freePort } from "../tools/servers/process.ts";
 import { createLogger, silentLogger } from "../lib/log.ts";
-import { startMariaDb } from "../lib/mysql/embedded.ts";
+import { startMariaDb } from "../tools/servers/mariadb.ts";
 import { createPool } from "../lib/postgres/pool.ts";
 import { PgPositionStore, type PositionStore } from "../lib/postgres/positions.ts";
 import { BinlogSource } from "../services/listener/mysql/binlog_source.ts";
@@ -15,10 +15,9 @@ import { startStack } from "./support/stack.ts";
 import { waitFor } from "./support/wait.ts";
 import { TestClient } from "./support/ws_client.ts";
 
-const opts = { sanitizeOps: false, sanitizeResources: false };
 const unique = () => crypto.randomUUID().replace(/-/g, "").slice(0, 10);
 
-withMySql("mysql source", (url) => {
+withMySql("mysql source", (url, opts) => {
   const source = (
     db: string,
     positions: PositionStore = new MemoryPositionStore(),
@@ -43,7 +42,7 @@ withMySql("mysql source", (url) => {
     const running = (async () => {
       for await (const b of s.stream(ac.signal)) {
         all.push(...b.envelopes);
-        await s.confirm(b.checkpoint);
+        if (b.checkpoint !== null) await s.confirm(b.checkpoint);
       }
     })().catch((e) => failed = e);
     return {

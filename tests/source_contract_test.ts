@@ -36,7 +36,7 @@ sourceContract({
       });
     return {
       table: { db: db.name, schema: "public", name: "items" },
-      connector: "postgres",
+      connector: "postgresql",
       makeSource: () => source(),
       transaction: async (ops) => {
         await db.sql(`BEGIN; ${ops.map(sqlOf).join("; ")}; COMMIT`);
@@ -62,9 +62,10 @@ sourceContract({
   },
 });
 
-withMySql("mysql source contract", (url) =>
+withMySql("mysql source contract", (url, { ignore }) =>
   sourceContract({
     name: "mysql",
+    ignore,
     async setup() {
       const dbName = `c_${unique()}`;
       const conn = await mysqlConnection(url);
@@ -117,74 +118,75 @@ withMySql("mysql source contract", (url) =>
     },
   }));
 
-const mongoUrl = Deno.env.get("MONGODB_URL");
-if (mongoUrl) {
-  sourceContract({
-    name: "mongodb",
-    async setup() {
-      const dbName = `c_${unique()}`;
-      const url = mongoUrl.replace(/\/([^/?]*)(\?|$)/, `/${dbName}$2`);
-      const client = new MongoClient(url);
-      await client.connect();
-      const db = client.db(dbName);
-      await db.createCollection("items", { changeStreamPreAndPostImages: { enabled: true } });
-      const positions = new MemoryPositionStore();
-      const source = (over: Partial<ConstructorParameters<typeof ChangeStreamSource>[0]> = {}) =>
-        new ChangeStreamSource({
-          name: "mongo",
-          url,
-          collections: ["items"],
-          bucketColumn: "bucket",
-          positions,
-          log: silentLogger,
-          ...over,
-        });
-      return {
-        table: { db: dbName, schema: null, name: "items" },
-        connector: "mongodb",
-        makeSource: () => source(),
-        transaction: async (ops) => {
-          const session = client.startSession();
-          try {
-            await session.withTransaction(async () => {
-              const items = db.collection<{ _id: number }>("items");
-              for (const o of ops) {
-                if (o.op === "insert") {
-                  await items.insertOne({ ...o.row, _id: o.row.id }, { session });
-                }
-                if (o.op === "update") {
-                  await items.updateOne({ _id: o.id }, { $set: o.set }, { session });
-                }
-                if (o.op === "delete") await items.deleteOne({ _id: o.id }, { session });
-              }
-            });
-          } finally {
-            await session.endSession();
-          }
-        },
-        badSources: () =>
-          Promise.resolve([
-            {
-              what: "a URL without a database",
-              source: source({ url: mongoUrl.replace(/\/[^/?]*(\?|$)/, "/$1") }),
-              error: /database/,
-            },
-          ]),
-        teardown: async () => {
-          await db.dropDatabase();
-          await client.close();
-        },
-      };
-    },
-  });
-} else {
-  Deno.test("mongodb source contract: SKIPPED live — no MONGODB_URL (no MongoDB server on this machine)", () => {
-    console.error(
-      "\n!! MongoDB live contract did not run: set MONGODB_URL to a replica set to run it. The adapter's " +
-        "decoding is tested on MongoDB's documented event shapes in services/listener/mongodb/decode_test.ts\n",
-    );
-  });
+// No MongoDB server runs on these machines: without MONGODB_URL the live contract is registered
+// as ignored, and its decoding is tested on MongoDB's documented event shapes instead.
+const mongoUrl = Deno.env.get("MONGODB_URL") ?? "";
+if (!mongoUrl) {
+  console.error(
+    "\n!! IGNORED: the MongoDB live source contract needs a replica set: set MONGODB_URL to run it. " +
+      "The adapter's decoding is tested on MongoDB's documented event shapes in " +
+      "services/listener/mongodb/decode_test.ts\n",
+  );
 }
+sourceContract({
+  name: "mongodb",
+  ignore: !mongoUrl,
+  async setup() {
+    const dbName = `c_${unique()}`;
+    const url = mongoUrl.replace(/\/([^/?]*)(\?|$)/, `/${dbName}$2`);
+    const client = new MongoClient(url);
+    await client.connect();
+    const db = client.db(dbName);
+    await db.createCollection("items", { changeStreamPreAndPostImages: { enabled: true } });
+    const positions = new MemoryPositionStore();
+    const source = (over: Partial<ConstructorParameters<typeof ChangeStreamSource>[0]> = {}) =>
+      new ChangeStreamSource({
+        name: "mongo",
+        url,
+        collections: ["items"],
+        bucketColumn: "bucket",
+        positions,
+        log: silentLogger,
+        ...over,
+      });
+    return {
+      table: { db: dbName, schema: null, name: "items" },
+      connector: "mongodb",
+      makeSource: () => source(),
+      transaction: async (ops) => {
+        const session = client.startSession();
+        try {
+          await session.withTransaction(async () => {
+            const items = db.collection<{ _id: number }>("items");
+            for (const o of ops) {
+              if (o.op === "insert") {
+                await items.insertOne({ ...o.row, _id: o.row.id }, { session });
+              }
+              if (o.op === "update") {
+                await items.updateOne({ _id: o.id }, { $set: o.set }, { session });
+              }
+              if (o.op === "delete") await items.deleteOne({ _id: o.id }, { session });
+            }
+          });
+        } finally {
+          await session.endSession();
+        }
+      },
+      badSources: () =>
+        Promise.resolve([
+          {
+            what: "a URL without a database",
+            source: source({ url: mongoUrl.replace(/\/[^/?]*(\?|$)/, "/$1") }),
+            error: /database/,
+          },
+        ]),
+      teardown: async () => {
+        await db.dropDatabase();
+        await client.close();
+      },
+    };
+  },
+});
 
 function sqlOf(o: Op): string {
   const lit = (

@@ -4,8 +4,8 @@
  */
 import { KafkaBus } from "../../lib/bus/kafka_bus.ts";
 import { loadConfig } from "../../lib/config.ts";
-import { type KafkaBroker, startKafkaBroker } from "../../lib/kafka/broker.ts";
-import { freePort } from "../../lib/local_server.ts";
+import { type KafkaBroker, startKafkaBroker } from "../../tools/servers/kafka.ts";
+import { freePort } from "../../tools/servers/process.ts";
 import { createLogger, silentLogger } from "../../lib/log.ts";
 
 export { freePort };

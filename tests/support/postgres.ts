@@ -5,9 +5,9 @@
  */
 import pg from "pg";
 import { loadConfig } from "../../lib/config.ts";
-import { freePort } from "../../lib/local_server.ts";
+import { freePort } from "../../tools/servers/process.ts";
 import { createLogger, silentLogger } from "../../lib/log.ts";
-import { type EmbeddedPostgres, startEmbeddedPostgres } from "../../lib/postgres/embedded.ts";
+import { type EmbeddedPostgres, startEmbeddedPostgres } from "../../tools/servers/postgres.ts";
 import { migrate } from "../../lib/postgres/migrate.ts";
 
 export interface TestDatabase {

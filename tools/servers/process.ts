@@ -2,8 +2,8 @@
  * What the launchers of local servers (PostgreSQL, Kafka, the bench's hub) share: a free port,
  * the last lines a child printed, a stop that escalates, and `setprivAvailable`.
  */
-import type { Logger } from "./log.ts";
-import { sleep } from "./retry.ts";
+import type { Logger } from "../../lib/log.ts";
+import { sleep } from "../../lib/retry.ts";
 
 /** A TCP port nothing listens on right now, on 127.0.0.1. */
 export function freePort(): number {

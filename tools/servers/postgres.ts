@@ -6,9 +6,9 @@
  */
 import { cp } from "node:fs/promises";
 import pg from "pg";
-import type { Logger } from "../log.ts";
-import { collectOutput, exists, setprivAvailable, stopChild } from "../local_server.ts";
-import { sleep } from "../retry.ts";
+import type { Logger } from "../../lib/log.ts";
+import { collectOutput, exists, setprivAvailable, stopChild } from "./process.ts";
+import { sleep } from "../../lib/retry.ts";
 
 export interface EmbeddedPostgresOptions {
   dataDir: string;

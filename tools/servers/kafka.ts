@@ -5,10 +5,10 @@
  * with its log in a directory of the caller's.
  */
 import { Kafka, logLevel } from "kafkajs";
-import "./quiet_warnings.ts";
-import { collectOutput, exists, setprivAvailable, stopChild } from "../local_server.ts";
-import type { Logger } from "../log.ts";
-import { sleep } from "../retry.ts";
+import "../../lib/kafka/quiet_warnings.ts";
+import { collectOutput, exists, setprivAvailable, stopChild } from "./process.ts";
+import type { Logger } from "../../lib/log.ts";
+import { sleep } from "../../lib/retry.ts";
 
 export const KAFKA_VERSION = "4.3.1";
 
@@ -168,10 +168,16 @@ log.flush.interval.messages=9223372036854775807
 `;
 }
 
-/** A Kafka cluster id: 16 random bytes, base64url without padding. */
-function clusterId(): string {
-  return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))))
-    .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+/**
+ * A Kafka cluster id: 16 random bytes, base64url without padding — never starting with `-`,
+ * which `kafka-storage format -t <id>` would read as an option (1 start in 64 failed so).
+ */
+export function clusterId(random = () => crypto.getRandomValues(new Uint8Array(16))): string {
+  for (;;) {
+    const id = btoa(String.fromCharCode(...random()))
+      .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    if (!id.startsWith("-")) return id;
+  }
 }
 
 async function waitUntilServing(brokers: string, child: Deno.ChildProcess): Promise<void> {

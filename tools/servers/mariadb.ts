@@ -3,9 +3,9 @@
  * and the bench: its own data directory, 127.0.0.1 only, binlog on in ROW format with GTIDs.
  * As root, the server runs as the `mysql` user the package creates.
  */
-import { collectOutput, exists, stopChild } from "../local_server.ts";
-import type { Logger } from "../log.ts";
-import { sleep } from "../retry.ts";
+import { collectOutput, exists, stopChild } from "./process.ts";
+import type { Logger } from "../../lib/log.ts";
+import { sleep } from "../../lib/retry.ts";
 
 export interface EmbeddedMariaDb {
   /** `mysql://root@127.0.0.1:<port>/` — root, no password, TCP. */
@@ -20,6 +20,43 @@ const INSTALL = ["/usr/bin/mariadb-install-db", "/usr/bin/mysql_install_db"];
 /** Whether the MariaDB server binaries are installed. */
 export async function mariaDbInstalled(): Promise<boolean> {
   return (await Promise.all(SERVER.map(exists))).some(Boolean);
+}
+
+/**
+ * Installs Debian's mariadb-server when it is missing and this user may (root, or sudo without a
+ * password); the package's own server is stopped, the tests start theirs. Resolves with null when
+ * MariaDB is here, else with why it is not.
+ */
+export async function ensureMariaDb(log: Logger): Promise<string | null> {
+  if (await mariaDbInstalled()) return null;
+  const root = Deno.uid() === 0;
+  const sudo = root ? [] : ["sudo", "-n"];
+  if (!root) {
+    const can = await new Deno.Command("sudo", {
+      args: ["-n", "true"],
+      stdout: "null",
+      stderr: "null",
+    })
+      .output().then((o) => o.success, () => false);
+    if (!can) return "it is not installed, and installing it needs root or password-less sudo";
+  }
+  log.info("installing MariaDB from Debian's packages (once): apt-get install mariadb-server");
+  const run = async (args: string[]) => {
+    const [cmd, ...rest] = [...sudo, ...args];
+    return await new Deno.Command(cmd!, {
+      args: rest,
+      env: { DEBIAN_FRONTEND: "noninteractive" },
+      stdout: "null",
+      stderr: "piped",
+    }).output().catch((err) => ({ success: false, stderr: new TextEncoder().encode(String(err)) }));
+  };
+  await run(["apt-get", "update", "-qq"]);
+  const out = await run(["apt-get", "install", "-y", "-qq", "mariadb-server"]);
+  await run(["service", "mariadb", "stop"]); // the package may start a system server
+  if (!out.success || !await mariaDbInstalled()) {
+    return `apt-get install mariadb-server failed: ${new TextDecoder().decode(out.stderr).trim()}`;
+  }
+  return null;
 }
 
 export async function startMariaDb(

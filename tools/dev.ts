@@ -4,17 +4,17 @@
  * process joined by the in-process bus; with it, as three processes joined by Kafka. It prints
  * the URLs and a dev token for each of two demo buckets; Ctrl-C stops everything.
  */
-import { MemoryBus } from "../../lib/bus/memory_bus.ts";
-import { type Config, loadConfig } from "../../lib/config.ts";
-import { signToken } from "../../lib/jwt.ts";
-import { createLogger, type Logger } from "../../lib/log.ts";
-import { startEmbeddedPostgres } from "../../lib/postgres/embedded.ts";
-import { migrate } from "../../lib/postgres/migrate.ts";
-import { sleep } from "../../lib/retry.ts";
-import { runMain, shutdownSignal } from "../../lib/shutdown.ts";
-import { serveCrud } from "../crud/crud.ts";
-import { serveGateway } from "../gateway/run.ts";
-import { serveListener } from "../listener/run.ts";
+import { MemoryBus } from "../lib/bus/memory_bus.ts";
+import { type Config, loadConfig } from "../lib/config.ts";
+import { signToken } from "../lib/jwt.ts";
+import { createLogger, type Logger } from "../lib/log.ts";
+import { startEmbeddedPostgres } from "./servers/postgres.ts";
+import { migrate } from "../lib/postgres/migrate.ts";
+import { sleep } from "../lib/retry.ts";
+import { runMain, shutdownSignal } from "../lib/shutdown.ts";
+import { serveCrud } from "../services/crud/service.ts";
+import { serveGateway } from "../services/gateway/service.ts";
+import { serveListener } from "../services/listener/service.ts";
 
 const DEMO_BUCKETS = ["demo-a", "demo-b"];
 
@@ -76,7 +76,13 @@ function runInProcess(
   stops.push(() => bus.close());
   const listener = serveListener({ config, databaseUrl, bus, log: log.child("listener") });
   stops.push(() => listener.stop());
-  const gateway = serveGateway({ config, databaseUrl, jwtSecret, bus, log: log.child("gateway") });
+  const gateway = serveGateway({
+    config,
+    jwtSecret,
+    bus,
+    snapshots: listener.snapshots,
+    log: log.child("gateway"),
+  });
   stops.push(() => gateway.stop());
   const crud = serveCrud({ config, databaseUrl, jwtSecret, log: log.child("crud") });
   stops.push(() => crud.stop());
@@ -94,7 +100,7 @@ async function runAsProcesses(
   const shown = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
   for (const service of ["listener", "gateway", "crud"] as const) {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL(`../${service}/main.ts`, import.meta.url).pathname],
+      args: ["run", "-A", new URL(`../services/${service}/main.ts`, import.meta.url).pathname],
       env: { DATABASE_URL: databaseUrl, JWT_SECRET: jwtSecret },
       stdin: "null",
       stdout: "inherit",

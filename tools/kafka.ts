@@ -2,10 +2,10 @@
  * `deno task kafka`: a local Apache Kafka broker (KRaft, one node) from Maven Central jars, the
  * same one the tests start. Prints its address; Ctrl-C stops it. Data stays in `.data/kafka`.
  */
-import { loadConfig } from "../../lib/config.ts";
-import { startKafkaBroker } from "../../lib/kafka/broker.ts";
-import { createLogger } from "../../lib/log.ts";
-import { runMain, shutdownSignal } from "../../lib/shutdown.ts";
+import { loadConfig } from "../lib/config.ts";
+import { startKafkaBroker } from "./servers/kafka.ts";
+import { createLogger } from "../lib/log.ts";
+import { runMain, shutdownSignal } from "../lib/shutdown.ts";
 
 await runMain(async () => {
   const config = loadConfig();
