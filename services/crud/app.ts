@@ -1,24 +1,24 @@
 /**
- * The CRUD service's HTTP surface (SPEC §5): JSON in and out, errors as
- * `{"error":{"code","message","details"}}` with stable codes, no stack traces. Limits every
- * request by client address, authenticated ones by token too, and auth attempts strictly.
+ * The CRUD service's HTTP surface (SPEC §5), composed as a Hono app: the guards every request
+ * passes (guards.ts), then sub-apps mounted with `app.route` — accounts (auth/), rows (rows/) —
+ * and the OpenAPI document their own modules describe. JSON in and out; errors as
+ * `{"error":{"code","message","details"}}` with stable codes, no stack traces.
  */
-import { Hono, type MiddlewareHandler } from "hono";
-import { cors } from "hono/cors";
-import { type BucketGrant, grantOf } from "../../lib/buckets.ts";
+import { Hono } from "hono";
+import type { CatalogCache } from "../../lib/catalog.ts";
 import { SyncError } from "../../lib/errors.ts";
 import { mountOps, type ReadinessChecks } from "../../lib/http/ops.ts";
-import { type Claims, tokenFromRequest, type TokenVerifier } from "../../lib/jwt.ts";
+import type { TokenVerifier } from "../../lib/jwt.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Registry } from "../../lib/metrics.ts";
-import type { CatalogCache } from "../../lib/postgres/catalog.ts";
-import { KeyedLimiter } from "../../lib/rate_limit.ts";
-import { mountAuth } from "./auth_routes.ts";
+import { authApp } from "./auth/routes.ts";
+import type { UserStore } from "./auth/users.ts";
+import type { CrudEnv } from "./env.ts";
+import { type GuardLimits, installGuards } from "./guards.ts";
 import { mountOpenApi } from "./openapi.ts";
-import { clientAddress, readJson } from "./request.ts";
-import type { RowStore } from "./row_store.ts";
-import { mountRows } from "./rows_routes.ts";
-import type { UserStore } from "./users.ts";
+import { readJson } from "./request.ts";
+import type { RowStore } from "./rows/row_store.ts";
+import { rowsApp } from "./rows/routes.ts";
 
 export interface CrudDeps {
   store: RowStore;
@@ -26,132 +26,37 @@ export interface CrudDeps {
   users: UserStore;
   verifyToken: TokenVerifier;
   jwtSecret: string;
-  limits: {
-    maxBodyBytes: number;
-    accessTokenTtlSeconds: number;
-    ratePerToken: number;
-    ratePerAddress: number;
-    authAttemptsPerMinute: number;
-    corsOrigins: readonly string[];
-    trustProxy: boolean;
-  };
+  limits: GuardLimits & { maxBodyBytes: number; accessTokenTtlSeconds: number };
   log: Logger;
   registry: Registry;
   checks: ReadinessChecks;
 }
 
-export type CrudEnv = { Variables: { claims: Claims; grant: BucketGrant; address: string } };
-
-/** Routes open without a token. */
-const PUBLIC = new Set([
-  "/v1/auth/register",
-  "/v1/auth/login",
-  "/v1/auth/refresh",
-  "/v1/auth/logout",
-]);
-
 export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
-  const { log, registry, limits } = deps;
+  const { log, limits } = deps;
   const app = new Hono<CrudEnv>();
-  const requests = registry.counter(
-    "synchub_crud_requests_total",
-    "HTTP requests by route and status.",
-  );
-  const duration = registry.histogram(
-    "synchub_crud_request_ms",
-    "HTTP request duration in milliseconds.",
-  );
-  const limited = registry.counter(
-    "synchub_crud_rate_limited_total",
-    "Requests refused with 429, by limit.",
-  );
-  const byAddress = new KeyedLimiter(limits.ratePerAddress, limits.ratePerAddress * 2);
-  const byToken = new KeyedLimiter(limits.ratePerToken, limits.ratePerToken * 2);
-  const authAttempts = new KeyedLimiter(
-    limits.authAttemptsPerMinute / 60,
-    limits.authAttemptsPerMinute,
-  );
-  // Guessing one account's password from many addresses is limited per account too.
-  const accountAttempts = new KeyedLimiter(
-    limits.authAttemptsPerMinute / 60,
-    limits.authAttemptsPerMinute,
-  );
-  const refuse = (limit: string, retryAfter: number) => {
-    limited.inc({ limit });
-    throw new SyncError("rate_limited", `too many requests; retry in ${retryAfter} s`, {
-      retryAfter,
-    });
-  };
-
-  app.use(async (c, next) => {
-    const started = performance.now();
-    await next();
-    const route = c.req.routePath;
-    requests.inc({ method: c.req.method, route, status: String(c.res.status) });
-    duration.observe(performance.now() - started, { route });
-  });
-  if (limits.corsOrigins.length > 0) {
-    app.use(cors({
-      origin: limits.corsOrigins.includes("*") ? "*" : [...limits.corsOrigins],
-      allowHeaders: ["authorization", "content-type", "if-match"],
-      allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-      exposeHeaders: ["etag", "retry-after"],
-      maxAge: 600,
-    }));
-  }
-  mountOps(app as unknown as Hono, "crud", registry, deps.checks);
-
-  const limitAddress: MiddlewareHandler<CrudEnv> = async (c, next) => {
-    const address = clientAddress(c, limits.trustProxy);
-    c.set("address", address);
-    const wait = byAddress.take(address);
-    if (wait !== undefined) refuse("address", wait);
-    await next();
-  };
-  app.use("/openapi.json", limitAddress);
-  app.use("/docs", limitAddress);
-  app.use("/v1/*", limitAddress);
-  app.use("/v1/*", async (c, next) => {
-    if (PUBLIC.has(c.req.path)) {
-      const attempt = authAttempts.take(c.get("address"));
-      if (attempt !== undefined) refuse("auth", attempt);
-      return await next();
-    }
-    // The header only: a token in a URL ends up in logs (the gateway's WebSocket takes ?token=).
-    const token = tokenFromRequest(c.req.raw, { query: false });
-    if (!token) {
-      throw new SyncError("unauthorized", "a token is required: Authorization: Bearer <jwt>");
-    }
-    const claims = await deps.verifyToken(token);
-    const perToken = byToken.take(claims.sub);
-    if (perToken !== undefined) refuse("token", perToken);
-    c.set("claims", claims);
-    c.set("grant", grantOf(claims.buckets));
-    await next();
-  });
+  const guards = installGuards(app, deps);
+  mountOps(app as unknown as Hono, "crud", deps.registry, deps.checks);
 
   const jsonBody = (req: Request) => readJson(req, limits.maxBodyBytes);
-  app.get(
-    "/",
-    (c) =>
-      c.json({
-        service: "synchub-crud",
-        tables: "/v1/tables",
-        openapi: "/openapi.json",
-        docs: "/docs",
-      }),
+  app.get("/", (c) =>
+    c.json({
+      service: "synchub-crud",
+      tables: "/v1/tables",
+      openapi: "/openapi.json",
+      docs: "/docs",
+    }));
+  app.route(
+    "/v1",
+    authApp({
+      users: deps.users,
+      jwtSecret: deps.jwtSecret,
+      accessTokenTtlSeconds: limits.accessTokenTtlSeconds,
+      jsonBody,
+      limitAccount: guards.limitAccount,
+    }),
   );
-  mountAuth(app, {
-    users: deps.users,
-    jwtSecret: deps.jwtSecret,
-    accessTokenTtlSeconds: limits.accessTokenTtlSeconds,
-    jsonBody,
-    limitAccount: (email) => {
-      const wait = accountAttempts.take(email);
-      if (wait !== undefined) refuse("account", wait);
-    },
-  });
-  mountRows(app, { store: deps.store, catalog: deps.catalog, jsonBody });
+  app.route("/v1", rowsApp({ store: deps.store, catalog: deps.catalog, jsonBody }));
   mountOpenApi(app, deps.catalog);
 
   app.notFound((c) => c.json(new SyncError("not_found", "no such route").toBody(), 404));

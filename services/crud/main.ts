@@ -3,7 +3,7 @@ import { loadConfig } from "../../lib/config.ts";
 import { createLogger } from "../../lib/log.ts";
 import { migrate } from "../../lib/postgres/migrate.ts";
 import { runMain, shutdownSignal } from "../../lib/shutdown.ts";
-import { serveCrud } from "./crud.ts";
+import { serveCrud } from "./service.ts";
 
 await runMain(async () => {
   const config = loadConfig(["database", "jwt"]);

@@ -4,11 +4,12 @@ import { serve, type Served } from "../../lib/http/serve.ts";
 import { createTokenVerifier } from "../../lib/jwt.ts";
 import type { Logger } from "../../lib/log.ts";
 import { Registry } from "../../lib/metrics.ts";
-import { CatalogCache, loadCatalog } from "../../lib/postgres/catalog.ts";
+import { CatalogCache } from "../../lib/catalog.ts";
+import { loadCatalog } from "../../lib/postgres/catalog.ts";
 import { createPool } from "../../lib/postgres/pool.ts";
 import { createCrudApp } from "./app.ts";
-import { RowStore } from "./row_store.ts";
-import { UserStore } from "./users.ts";
+import { UserStore } from "./auth/users.ts";
+import { RowStore } from "./rows/row_store.ts";
 
 export interface CrudOptions {
   config: Config;
@@ -21,7 +22,6 @@ export function serveCrud({ config, databaseUrl, jwtSecret, log }: CrudOptions):
   const pool = createPool(databaseUrl, { log, max: 20, applicationName: "synchub-crud" });
   const catalog = new CatalogCache(
     () => loadCatalog(pool, config.postgres.publication, config.bucketColumn, log),
-    log,
   );
   const app = createCrudApp({
     store: new RowStore(pool),

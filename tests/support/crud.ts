@@ -2,11 +2,12 @@
 import { createTokenVerifier, signToken } from "../../lib/jwt.ts";
 import { silentLogger } from "../../lib/log.ts";
 import { Registry } from "../../lib/metrics.ts";
-import { CatalogCache, loadCatalog } from "../../lib/postgres/catalog.ts";
+import { CatalogCache } from "../../lib/catalog.ts";
+import { loadCatalog } from "../../lib/postgres/catalog.ts";
 import { createPool, type Pool } from "../../lib/postgres/pool.ts";
 import { createCrudApp } from "../../services/crud/app.ts";
-import { RowStore } from "../../services/crud/row_store.ts";
-import { UserStore } from "../../services/crud/users.ts";
+import { UserStore } from "../../services/crud/auth/users.ts";
+import { RowStore } from "../../services/crud/rows/row_store.ts";
 import { type TestDatabase, testDatabase } from "./postgres.ts";
 
 /** Response bodies, as the tests read them. */
@@ -47,7 +48,7 @@ export function makeApp(
   const pool = createPool(url, { log: silentLogger, max: 4 });
   const app = createCrudApp({
     store: new RowStore(pool),
-    catalog: new CatalogCache(() => loadCatalog(pool, "synchub", "bucket"), silentLogger),
+    catalog: new CatalogCache(() => loadCatalog(pool, "synchub", "bucket")),
     users: new UserStore(pool, {
       passwordIterations: 1000,
       refreshTokenTtlMs: 3_600_000,

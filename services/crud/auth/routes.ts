@@ -2,10 +2,10 @@
  * Accounts (SPEC §5.1): register, login, refresh, logout, me; and the admin's bucket grants.
  * Access tokens are the JWTs the gateway accepts; refresh tokens rotate (see users.ts).
  */
-import type { Hono } from "hono";
-import { SyncError } from "../../lib/errors.ts";
-import { signToken } from "../../lib/jwt.ts";
-import type { CrudEnv } from "./app.ts";
+import { Hono } from "hono";
+import { SyncError } from "../../../lib/errors.ts";
+import { signToken } from "../../../lib/jwt.ts";
+import type { CrudEnv, JsonBody } from "../env.ts";
 import { credentialsSchema, grantSchema, parseBody, refreshSchema } from "./schemas.ts";
 import { normalizeEmail, type User, type UserStore } from "./users.ts";
 
@@ -13,12 +13,14 @@ export interface AuthDeps {
   users: UserStore;
   jwtSecret: string;
   accessTokenTtlSeconds: number;
-  jsonBody: (req: Request) => Promise<unknown>;
+  jsonBody: JsonBody;
   /** Throws `rate_limited` when this account has had too many login attempts. */
   limitAccount: (email: string) => void;
 }
 
-export function mountAuth(app: Hono<CrudEnv>, deps: AuthDeps): void {
+/** Mounted under /v1: /auth/* and /admin/*. */
+export function authApp(deps: AuthDeps): Hono<CrudEnv> {
+  const app = new Hono<CrudEnv>();
   const { users, jsonBody } = deps;
 
   const tokens = async (user: User, refreshToken: string) => ({
@@ -33,32 +35,32 @@ export function mountAuth(app: Hono<CrudEnv>, deps: AuthDeps): void {
     token_type: "Bearer" as const,
   });
 
-  app.post("/v1/auth/register", async (c) => {
+  app.post("/auth/register", async (c) => {
     const { email, password } = parseBody(credentialsSchema, await jsonBody(c.req.raw));
     const user = await users.register(email, password);
     return c.json(user, 201);
   });
 
-  app.post("/v1/auth/login", async (c) => {
+  app.post("/auth/login", async (c) => {
     const { email, password } = parseBody(credentialsSchema, await jsonBody(c.req.raw));
     deps.limitAccount(normalizeEmail(email));
     const user = await users.authenticate(email, password);
     return c.json(await tokens(user, await users.issueRefreshToken(user.id)));
   });
 
-  app.post("/v1/auth/refresh", async (c) => {
+  app.post("/auth/refresh", async (c) => {
     const { refresh_token } = parseBody(refreshSchema, await jsonBody(c.req.raw));
     const { user, refreshToken } = await users.rotate(refresh_token);
     return c.json(await tokens(user, refreshToken));
   });
 
-  app.post("/v1/auth/logout", async (c) => {
+  app.post("/auth/logout", async (c) => {
     const { refresh_token } = parseBody(refreshSchema, await jsonBody(c.req.raw));
     await users.revoke(refresh_token);
     return c.body(null, 204);
   });
 
-  app.get("/v1/auth/me", async (c) => {
+  app.get("/auth/me", async (c) => {
     const claims = c.get("claims");
     const user = await users.get(claims.sub);
     // Tokens minted elsewhere (dev tokens) have no account: describe the token itself.
@@ -72,14 +74,15 @@ export function mountAuth(app: Hono<CrudEnv>, deps: AuthDeps): void {
     }
   };
 
-  app.post("/v1/admin/users/:id/buckets", async (c) => {
+  app.post("/admin/users/:id/buckets", async (c) => {
     await requireAdmin(c.get("claims").sub, c.get("claims").admin);
     const { bucket } = parseBody(grantSchema, await jsonBody(c.req.raw));
     return c.json(await users.grant(c.req.param("id"), bucket));
   });
 
-  app.delete("/v1/admin/users/:id/buckets/:bucket", async (c) => {
+  app.delete("/admin/users/:id/buckets/:bucket", async (c) => {
     await requireAdmin(c.get("claims").sub, c.get("claims").admin);
     return c.json(await users.ungrant(c.req.param("id"), c.req.param("bucket")));
   });
+  return app;
 }

@@ -3,7 +3,7 @@
  * JSON Schema, describe them in /openapi.json — one definition for both.
  */
 import { z } from "zod";
-import { SyncError } from "../../lib/errors.ts";
+import { SyncError } from "../../../lib/errors.ts";
 
 export const credentialsSchema = z.strictObject({
   email: z.email("an email address").max(320),

@@ -4,16 +4,16 @@
  * and issues the next of its family; a consumed token presented again (a stolen copy replayed)
  * revokes the whole family.
  */
-import { SyncError } from "../../lib/errors.ts";
+import { SyncError } from "../../../lib/errors.ts";
 import {
   hashPassword,
   needsRehash,
   randomToken,
   sha256Hex,
   verifyPassword,
-} from "../../lib/password.ts";
-import { fromPgError } from "../../lib/postgres/errors.ts";
-import { type Pool, withTransaction } from "../../lib/postgres/pool.ts";
+} from "../../../lib/password.ts";
+import { fromPgError } from "../../../lib/postgres/errors.ts";
+import { type Pool, withTransaction } from "../../../lib/postgres/pool.ts";
 
 export interface User {
   id: string;

@@ -2,10 +2,10 @@
  * What a rows request carries, checked and shaped: bodies as writable rows, keys from the URL or
  * a body, versions from If-Match, page cursors, batches.
  */
-import { type BucketGrant, defaultBucket } from "../../lib/buckets.ts";
-import type { JsonValue, Row } from "../../lib/envelope.ts";
-import { SyncError } from "../../lib/errors.ts";
-import type { TableInfo } from "../../lib/postgres/catalog.ts";
+import { type BucketGrant, defaultBucket } from "../../../lib/buckets.ts";
+import type { JsonValue, Row } from "../../../lib/envelope.ts";
+import { SyncError } from "../../../lib/errors.ts";
+import type { TableInfo } from "../../../lib/catalog.ts";
 import {
   checkClientTime,
   checkKeyValue,
@@ -13,27 +13,28 @@ import {
   parseUrlValue,
   validateRow,
 } from "./row_schema.ts";
-import { isVersioned, UPDATED_AT_COLUMN, VERSION_COLUMN } from "./row_store.ts";
+import {
+  inBatch,
+  isVersioned,
+  UPDATED_AT_COLUMN,
+  VERSION_COLUMN,
+  type WriteOp,
+} from "./row_store.ts";
 
 export const MAX_BATCH = 1000;
-
-export type BatchOp =
-  | { op: "insert"; values: Row; expectedVersion?: undefined }
-  | { op: "update"; key: Row; values: Row; expectedVersion: number | undefined }
-  | { op: "delete"; key: Row; expectedVersion: number | undefined };
 
 /**
  * `[{op:"insert",row}, {op:"update",id,row}, {op:"delete",id}]`; an update or delete may name its
  * row by `id` or by the key columns in `row`, and may carry the `version` it expects.
  */
-export function parseBatch(table: TableInfo, body: unknown, grant: BucketGrant): BatchOp[] {
+export function parseBatch(table: TableInfo, body: unknown, grant: BucketGrant): WriteOp[] {
   if (!Array.isArray(body)) {
     throw new SyncError("validation_failed", "a batch is a JSON array of operations");
   }
   if (body.length === 0 || body.length > MAX_BATCH) {
     throw new SyncError("validation_failed", `a batch holds 1 to ${MAX_BATCH} operations`);
   }
-  return body.map((item, index): BatchOp => {
+  return body.map((item, index): WriteOp => {
     try {
       if (typeof item !== "object" || item === null) {
         throw new SyncError("validation_failed", "not an object");
@@ -53,6 +54,7 @@ export function parseBatch(table: TableInfo, body: unknown, grant: BucketGrant):
             op,
             key: keyOf(),
             values,
+            mode: "patch",
             expectedVersion: expected ?? rowVersion(table, values),
           };
         }
@@ -65,12 +67,6 @@ export function parseBatch(table: TableInfo, body: unknown, grant: BucketGrant):
       throw inBatch(err, index);
     }
   });
-}
-
-export function inBatch(err: unknown, index: number): unknown {
-  if (!(err instanceof SyncError)) return err;
-  const details = typeof err.details === "object" && err.details !== null ? err.details : {};
-  return new SyncError(err.code, `operation ${index}: ${err.message}`, { index, ...details });
 }
 
 /**

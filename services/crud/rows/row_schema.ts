@@ -3,9 +3,9 @@
  * wrong types and missing required values are refused, naming the column.
  */
 import { z } from "zod";
-import type { Row } from "../../lib/envelope.ts";
-import { SyncError } from "../../lib/errors.ts";
-import type { ColumnInfo, ColumnKind, TableInfo } from "../../lib/postgres/catalog.ts";
+import type { Row } from "../../../lib/envelope.ts";
+import { SyncError } from "../../../lib/errors.ts";
+import type { ColumnInfo, ColumnKind, TableInfo } from "../../../lib/catalog.ts";
 import { UPDATED_AT_COLUMN } from "./row_store.ts";
 
 export type WriteMode = "insert" | "replace" | "patch";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { SyncError } from "../../lib/errors.ts";
-import type { TableInfo } from "../../lib/postgres/catalog.ts";
-import { tableInfo } from "../../tests/support/tables.ts";
+import { SyncError } from "../../../lib/errors.ts";
+import type { TableInfo } from "../../../lib/catalog.ts";
+import { tableInfo } from "../../../tests/support/tables.ts";
 import { parseUrlValue, validateRow } from "./row_schema.ts";
 
 function todos(): TableInfo {

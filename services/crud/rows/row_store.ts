@@ -5,18 +5,18 @@
  */
 import { type SQL, sql } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
-import { type BucketGrant, bucketValue, canRead, canWrite } from "../../lib/buckets.ts";
-import type { JsonValue, Row } from "../../lib/envelope.ts";
-import { SyncError } from "../../lib/errors.ts";
-import type { ColumnInfo, TableInfo } from "../../lib/postgres/catalog.ts";
-import { fromPgError } from "../../lib/postgres/errors.ts";
+import { type BucketGrant, bucketValue, canRead, canWrite } from "../../../lib/buckets.ts";
+import type { JsonValue, Row } from "../../../lib/envelope.ts";
+import { SyncError } from "../../../lib/errors.ts";
+import type { ColumnInfo, TableInfo } from "../../../lib/catalog.ts";
+import { fromPgError } from "../../../lib/postgres/errors.ts";
 import {
   type Pool,
   type PoolClient,
   quoteIdent,
   quoteQualified,
   withTransaction,
-} from "../../lib/postgres/pool.ts";
+} from "../../../lib/postgres/pool.ts";
 
 const dialect = new PgDialect();
 
@@ -26,6 +26,23 @@ export interface WriteOptions {
   grant: BucketGrant;
   /** The version the client last saw (`If-Match`); a mismatch is a conflict. */
   expectedVersion?: number | undefined;
+}
+
+/** One write of a batch: what `RowStore.write` carries out. */
+export type WriteOp =
+  | { op: "insert"; values: Row; expectedVersion?: undefined }
+  | {
+    op: "update";
+    key: Row;
+    values: Row;
+    mode: "replace" | "patch";
+    expectedVersion: number | undefined;
+  }
+  | { op: "delete"; key: Row; expectedVersion: number | undefined };
+
+export interface WriteResult {
+  op: WriteOp["op"];
+  row: Row;
 }
 
 export interface ListOptions {
@@ -80,11 +97,11 @@ export class RowStore {
     return row;
   }
 
-  async insert(
+  private async insert(
     table: TableInfo,
     values: Row,
     opts: WriteOptions,
-    db: Db = this.pool,
+    db: Db,
   ): Promise<Row> {
     const row = { ...values };
     if (table.bucketColumn) {
@@ -112,13 +129,13 @@ export class RowStore {
    * guard, the version check and last-write-wins on `updated_at` are all in the WHERE clause, so
    * a concurrent writer cannot slip between check and write.
    */
-  async update(
+  private async update(
     table: TableInfo,
     key: Row,
     values: Row,
     mode: "replace" | "patch",
     opts: WriteOptions,
-    db: Db = this.pool,
+    db: Db,
   ): Promise<Row> {
     const managed = new Set([...table.primaryKey, VERSION_COLUMN, UPDATED_AT_COLUMN]);
     for (const c of table.primaryKey) {
@@ -167,7 +184,7 @@ export class RowStore {
     throw await this.explainRefusal(table, key, opts, clientTime, db);
   }
 
-  async delete(table: TableInfo, key: Row, opts: WriteOptions, db: Db = this.pool): Promise<Row> {
+  private async delete(table: TableInfo, key: Row, opts: WriteOptions, db: Db): Promise<Row> {
     const guards = [keyMatch(table, key), writableGuard(table, opts.grant)];
     if (isVersioned(table) && opts.expectedVersion !== undefined) {
       guards.push(sql`${col(VERSION_COLUMN)} = ${sql.param(opts.expectedVersion)}`);
@@ -180,9 +197,40 @@ export class RowStore {
     throw await this.explainRefusal(table, key, opts, undefined, db);
   }
 
-  /** Runs `fn` in one transaction: all of it happens, or none. */
-  async transaction<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-    return await withTransaction(this.pool, fn);
+  /**
+   * The one way rows are written: a batch of operations, all or nothing. A batch of one is a
+   * single guarded statement; a longer one runs in a transaction that first locks its rows in key
+   * order, so batches touching the same rows queue instead of deadlocking. A failing operation's
+   * error names its index (`details.index`) in batches of more than one.
+   */
+  async write(
+    table: TableInfo,
+    ops: readonly WriteOp[],
+    grant: BucketGrant,
+  ): Promise<WriteResult[]> {
+    if (ops.length === 1) return [await this.apply(table, ops[0]!, grant, this.pool)];
+    return await withTransaction(this.pool, async (db) => {
+      await this.lock(table, ops.flatMap((op) => op.op === "insert" ? [] : [op.key]), db);
+      const out: WriteResult[] = [];
+      for (const [index, op] of ops.entries()) {
+        try {
+          out.push(await this.apply(table, op, grant, db));
+        } catch (err) {
+          throw inBatch(err, index);
+        }
+      }
+      return out;
+    });
+  }
+
+  private async apply(table: TableInfo, op: WriteOp, grant: BucketGrant, db: Db) {
+    const opts = { grant, expectedVersion: op.expectedVersion };
+    const row = op.op === "insert"
+      ? await this.insert(table, op.values, opts, db)
+      : op.op === "update"
+      ? await this.update(table, op.key, op.values, op.mode, opts, db)
+      : await this.delete(table, op.key, opts, db);
+    return { op: op.op, row };
   }
 
   /** Why a guarded write touched nothing: no such row, a foreign bucket, or a conflict. */
@@ -231,7 +279,7 @@ export class RowStore {
    * Locks the rows of `keys` in key order. A batch does this before its writes, so two batches
    * touching the same rows in different orders queue one behind the other instead of deadlocking.
    */
-  async lock(table: TableInfo, keys: readonly Row[], db: Db): Promise<void> {
+  private async lock(table: TableInfo, keys: readonly Row[], db: Db): Promise<void> {
     if (keys.length === 0 || table.primaryKey.length === 0) return;
     const order = sql.join(table.primaryKey.map(col), sql`, `);
     await this.run(
@@ -370,4 +418,11 @@ function writableGuard(table: TableInfo, grant: BucketGrant): SQL {
   if (grant.all) return sql`true`;
   if (!table.bucketColumn) return sql`false`;
   return sql`${col(table.bucketColumn)}::text = ANY(${sql.param([...grant.buckets])}::text[])`;
+}
+
+/** An error of a batch's operation, naming its index. */
+export function inBatch(err: unknown, index: number): unknown {
+  if (!(err instanceof SyncError)) return err;
+  const details = typeof err.details === "object" && err.details !== null ? err.details : {};
+  return new SyncError(err.code, `operation ${index}: ${err.message}`, { index, ...details });
 }

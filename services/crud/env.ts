@@ -1,0 +1,16 @@
+/** The CRUD app's context: what the guards put on every request, for the routes to read. */
+import type { BucketGrant } from "../../lib/buckets.ts";
+import type { Claims } from "../../lib/jwt.ts";
+
+export type CrudEnv = {
+  Variables: {
+    /** The verified token (authenticated routes only). */
+    claims: Claims;
+    grant: BucketGrant;
+    /** The client's address, as rate limits count it. */
+    address: string;
+  };
+};
+
+/** Reads a request body as JSON, within the body size limit. */
+export type JsonBody = (req: Request) => Promise<unknown>;
