@@ -1,5 +1,5 @@
 /** The hub under test, in its own process(es), as a user would run it. */
-import { freePort, stopChild } from "../lib/local_server.ts";
+import { freePort, stopChild } from "../tools/servers/process.ts";
 import { sleep } from "../lib/retry.ts";
 
 export { freePort };
@@ -22,11 +22,19 @@ export interface RunningHub {
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
+/** `deno task <task>`'s entry point. */
+const ENTRY: Record<string, string> = {
+  dev: "tools/dev.ts",
+  crud: "services/crud/main.ts",
+  listener: "services/listener/main.ts",
+  gateway: "services/gateway/main.ts",
+};
+
 function spawn(name: string, task: string, env: Record<string, string>): HubProcess {
   const { RUST_BACKTRACE: _, ...parent } = Deno.env.toObject();
   const child = new Deno.Command(Deno.execPath(), {
     // With BENCH_PROFILE set the hub opens its inspector, for a CPU profile (bench/profile.ts).
-    args: ["run", "-A", ...profileFlags(name), `${ROOT}services/${task}/main.ts`],
+    args: ["run", "-A", ...profileFlags(name), `${ROOT}${ENTRY[task]}`],
     cwd: ROOT,
     clearEnv: true,
     env: { ...parent, LOG_LEVEL: "warn", ...env },
@@ -96,6 +104,7 @@ export async function startKafkaHub(env: Record<string, string>): Promise<Runnin
   const all = {
     ...env,
     ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+    LISTENER_URL: `http://127.0.0.1:${ports.LISTENER_PORT}`,
   };
   const processes = [
     spawn("listener", "listener", all),

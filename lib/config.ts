@@ -70,6 +70,7 @@ const envSchema = z.object({
   CRUD_PORT: port(8000),
   GATEWAY_PORT: port(8080),
   LISTENER_PORT: port(8090),
+  LISTENER_URL: url(["http:", "https:"]).optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   CURSOR_RETENTION_HOURS: positive(24),
   MEMORY_BUS_MAX_MB: positive(64),
@@ -121,6 +122,8 @@ export interface Config {
   bucketColumn: string;
   host: string;
   ports: { crud: number; gateway: number; listener: number };
+  /** Where a gateway in another process reaches the listener (snapshots). */
+  listenerUrl: string;
   logLevel: "debug" | "info" | "warn" | "error";
   cursorRetentionMs: number;
   memoryBusMaxBytes: number;
@@ -254,6 +257,8 @@ export function loadConfig(
     bucketColumn: e.BUCKET_COLUMN,
     host: e.HOST,
     ports: { crud: e.CRUD_PORT, gateway: e.GATEWAY_PORT, listener: e.LISTENER_PORT },
+    listenerUrl: e.LISTENER_URL ??
+      `http://${e.HOST === "0.0.0.0" ? "127.0.0.1" : e.HOST}:${e.LISTENER_PORT}`,
     logLevel: e.LOG_LEVEL,
     cursorRetentionMs: e.CURSOR_RETENTION_HOURS * 3_600_000,
     memoryBusMaxBytes: Math.round(e.MEMORY_BUS_MAX_MB * 1024 * 1024),

@@ -1,18 +1,30 @@
 /**
- * The change envelope (SPEC §2): the one shape every source produces and every consumer reads.
- * Defined once as a zod schema; the TypeScript type is derived from it.
+ * The change envelope (SPEC §2, §11): the one shape every source produces and every consumer
+ * reads. Defined once as a zod schema; the TypeScript type is derived from it, and
+ * `makeEnvelope` is the one constructor every adapter and snapshot path builds envelopes with.
  */
 import { z } from "zod";
+import { bucketValue } from "./buckets.ts";
+import { changedColumns } from "./diff.ts";
+import { VERSION } from "./version.ts";
 
 const row = z.record(z.string(), z.json());
+/** Nanoseconds pass 2^53: whole numbers, but not "safe" integers (JSON carries them exactly). */
+const nanos = z.number().refine(Number.isInteger, "expected an integer");
 
 export const OPS = ["c", "u", "d", "r", "t"] as const;
 export type Op = (typeof OPS)[number];
 
-export const CONNECTORS = ["postgres", "mysql", "mongodb"] as const;
+/** Debezium's connector names (SPEC §11). */
+export const CONNECTORS = ["postgresql", "mysql", "mongodb"] as const;
 export type Connector = (typeof CONNECTORS)[number];
 
+/** Debezium's snapshot marker: a row of an initial snapshot, its last row, or a live change. */
+export const SNAPSHOT_MARKS = ["true", "last", "false"] as const;
+export type SnapshotMark = (typeof SNAPSHOT_MARKS)[number];
+
 export const sourceInfoSchema = z.object({
+  version: z.string(),
   connector: z.enum(CONNECTORS),
   name: z.string().min(1),
   db: z.string(),
@@ -21,7 +33,9 @@ export const sourceInfoSchema = z.object({
   position: z.string().min(1),
   txId: z.string().nullable(),
   ts_ms: z.number().int(),
-  snapshot: z.boolean(),
+  ts_us: z.number().int(),
+  ts_ns: nanos,
+  snapshot: z.enum(SNAPSHOT_MARKS),
 });
 
 export const transactionSchema = z.object({
@@ -41,6 +55,8 @@ export const envelopeSchema = z.object({
   source: sourceInfoSchema,
   transaction: transactionSchema.nullable(),
   ts_ms: z.number().int(),
+  ts_us: z.number().int(),
+  ts_ns: nanos,
 }).superRefine((e, ctx) => {
   const problem = shapeProblem(e);
   if (problem) ctx.addIssue({ code: "custom", message: problem, path: ["op"] });
@@ -48,6 +64,7 @@ export const envelopeSchema = z.object({
 
 export type Envelope = z.infer<typeof envelopeSchema>;
 export type SourceInfo = z.infer<typeof sourceInfoSchema>;
+export type Transaction = z.infer<typeof transactionSchema>;
 /** A row image: column name to JSON value (SPEC §2 value mapping). */
 export type Row = NonNullable<Envelope["after"]>;
 export type JsonValue = Row[string];
@@ -71,6 +88,87 @@ function shapeProblem(e: Pick<Envelope, "op" | "before" | "after" | "changed" | 
   }
 }
 
+/** Where a change happened, as its source reports it. */
+export interface Origin {
+  readonly connector: Connector;
+  readonly name: string;
+  readonly db: string;
+  readonly schema: string | null;
+  readonly table: string;
+  readonly position: string;
+  readonly txId: string | null;
+  /** Commit time at the source, in microseconds since the epoch. */
+  readonly commitUs: number;
+  readonly snapshot?: SnapshotMark;
+}
+
+export interface EnvelopeParts {
+  readonly id: string;
+  readonly op: Op;
+  readonly before: Row | null;
+  readonly after: Row | null;
+  /**
+   * The key columns, picked from the row image (after, else before, else `keyImage`), or the
+   * key itself when the source states it (MongoDB's document key).
+   */
+  readonly key: readonly string[] | Row;
+  /** An image holding only the key (a PostgreSQL delete without its old row). */
+  readonly keyImage?: Row | null;
+  /** Omitted: computed for updates that carry both images, null otherwise. */
+  readonly changed?: string[] | null;
+  /** The column naming the row's bucket, or null for tables without one. */
+  readonly bucketColumn: string | null;
+  readonly origin: Origin;
+  readonly transaction: Transaction | null;
+  /** When the listener emitted the change, in microseconds since the epoch. */
+  readonly emittedUs: number;
+}
+
+/** The one envelope constructor: field order, key, `changed` and bucket decided here only. */
+export function makeEnvelope(p: EnvelopeParts): Envelope {
+  const o = p.origin;
+  const image = p.after ?? p.before ?? p.keyImage ?? null;
+  const key = Array.isArray(p.key) ? (image ? pickKey(image, p.key) : {}) : p.key as Row;
+  const changed = p.changed !== undefined
+    ? p.changed
+    : p.op === "u" && p.before && p.after
+    ? changedColumns(p.before, p.after)
+    : null;
+  const owner = p.op === "d" ? p.before : p.after;
+  return {
+    id: p.id,
+    op: p.op,
+    before: p.before,
+    after: p.after,
+    key,
+    changed,
+    bucket: p.bucketColumn && owner ? bucketValue(owner[p.bucketColumn]) : null,
+    source: {
+      version: VERSION,
+      connector: o.connector,
+      name: o.name,
+      db: o.db,
+      schema: o.schema,
+      table: o.table,
+      position: o.position,
+      txId: o.txId,
+      ts_ms: Math.floor(o.commitUs / 1000),
+      ts_us: o.commitUs,
+      ts_ns: o.commitUs * 1000,
+      snapshot: o.snapshot ?? "false",
+    },
+    transaction: p.transaction,
+    ts_ms: Math.floor(p.emittedUs / 1000),
+    ts_us: p.emittedUs,
+    ts_ns: p.emittedUs * 1000,
+  };
+}
+
+/** Microseconds since the epoch, now. */
+export function nowUs(): number {
+  return Math.floor((performance.timeOrigin + performance.now()) * 1000);
+}
+
 /** `schema.table` where the source has schemas, `db.table` where it has not. */
 export function qualifiedTable(source: Pick<SourceInfo, "schema" | "db" | "table">): string {
   return `${source.schema ?? source.db}.${source.table}`;
@@ -79,4 +177,11 @@ export function qualifiedTable(source: Pick<SourceInfo, "schema" | "db" | "table
 /** The row an envelope describes: the new image, or the old one for deletes. */
 export function rowOf(e: Pick<Envelope, "op" | "before" | "after">): Row | null {
   return e.op === "d" ? e.before : e.after;
+}
+
+/** The key columns of a row image (those it has). */
+export function pickKey(row: Row, columns: readonly string[]): Row {
+  const key: Row = {};
+  for (const c of columns) if (Object.hasOwn(row, c)) key[c] = row[c]!;
+  return key;
 }

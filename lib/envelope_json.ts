@@ -1,9 +1,11 @@
 /**
  * Envelope JSON, fast. Every change is serialised once, and this is the hot path of the listener:
  * the parts an envelope shares with the rest of its transaction (the `source` block but for its
- * position) are serialised once per transaction and table, not once per change. The output is
- * exactly `JSON.stringify(envelope)` for envelopes built in the schema's field order; a test
- * holds it to that.
+ * position) are serialised once per transaction and table, not once per change.
+ *
+ * Nanosecond timestamps pass 2^53, where a JSON number read as a double loses digits: `ts_ns` is
+ * written as the exact decimal `ts_us × 1000` (Debezium's consumers read it as a 64-bit integer).
+ * Otherwise the output is `JSON.stringify(envelope)` for envelopes built by `makeEnvelope`.
  */
 import type { Envelope, SourceInfo } from "./envelope.ts";
 
@@ -11,15 +13,18 @@ const sourceParts = new Map<string, [string, string]>();
 const PLACEHOLDER = "\u0000\u0001position\u0001\u0000";
 const QUOTED = JSON.stringify(PLACEHOLDER);
 
-/** `{"connector":…,"position":"` and `","txId":…}` around a source block's position. */
+/** `{"version":…,"position":"` and `","txId":…}` around a source block's position. */
 function partsOf(s: SourceInfo): [string, string] {
   const id =
-    `${s.connector}\u0000${s.name}\u0000${s.db}\u0000${s.schema}\u0000${s.table}\u0000${s.txId}\u0000${s.ts_ms}\u0000${s.snapshot}`;
+    `${s.connector}\u0000${s.name}\u0000${s.db}\u0000${s.schema}\u0000${s.table}\u0000${s.txId}\u0000${s.ts_us}\u0000${s.snapshot}`;
   let parts = sourceParts.get(id);
   if (!parts) {
     if (sourceParts.size > 1000) sourceParts.clear(); // one entry per recent transaction and table
     // PostgreSQL text cannot hold NUL, so no real value is this placeholder.
-    const json = JSON.stringify({ ...s, position: PLACEHOLDER });
+    const json = JSON.stringify({ ...s, position: PLACEHOLDER }).replace(
+      /"ts_ns":[^,}]+/,
+      `"ts_ns":${exactNs(s.ts_us)}`,
+    );
     const at = json.indexOf(QUOTED);
     parts = [json.slice(0, at + 1), json.slice(at + QUOTED.length - 1)];
     sourceParts.set(id, parts);
@@ -41,7 +46,12 @@ export function envelopeJson(e: Envelope, keyJson: string = JSON.stringify(e.key
         : `{"id":${
           JSON.stringify(t.id)
         },"total_order":${t.total_order},"data_collection_order":${t.data_collection_order}}`
-    },"ts_ms":${e.ts_ms}}`;
+    },"ts_ms":${e.ts_ms},"ts_us":${e.ts_us},"ts_ns":${exactNs(e.ts_us)}}`;
+}
+
+/** Microseconds as the exact decimal number of nanoseconds. */
+export function exactNs(us: number): string {
+  return us === 0 ? "0" : `${us}000`;
 }
 
 function json(v: unknown): string {

@@ -48,7 +48,7 @@ function randomEnvelope(r: () => number): Envelope {
       table: pick(strings, r) || "t",
       position: pick(strings, r) || "p",
       txId: r() < 0.2 ? null : pick(strings, r),
-      snapshot: r() < 0.5,
+      snapshot: pick(["true", "last", "false"] as const, r),
     },
     transaction: r() < 0.3
       ? null
@@ -56,18 +56,33 @@ function randomEnvelope(r: () => number): Envelope {
   };
 }
 
-Deno.test("envelopeJson is exactly JSON.stringify of the envelope", () => {
+/** JSON.stringify, with `ts_ns` as the exact decimal the envelope's microseconds give. */
+function reference(e: Envelope): string {
+  return JSON.stringify(e)
+    .replace(`"ts_ns":${JSON.stringify(e.source.ts_ns)}`, `"ts_ns":${e.source.ts_us}000`)
+    .replace(new RegExp(`"ts_ns":${JSON.stringify(e.ts_ns)}}$`), `"ts_ns":${e.ts_us}000}`);
+}
+
+Deno.test("envelopeJson is JSON.stringify of the envelope, with exact nanoseconds", () => {
   const r = random(42);
   for (let i = 0; i < 5000; i++) {
     const e = randomEnvelope(r);
-    assert.equal(envelopeJson(e), JSON.stringify(e), `seed 42, case ${i}`);
+    assert.equal(envelopeJson(e), reference(e), `seed 42, case ${i}`);
   }
+});
+
+Deno.test("ts_ns is written exactly beyond 2^53", () => {
+  const e = sampleEnvelope();
+  const text = envelopeJson(e);
+  assert.match(text, /"ts_ns":1700000000000123000,/);
+  assert.match(text, /"ts_ns":1700000000001456000}$/);
+  assert.equal(JSON.parse(text).ts_us, 1_700_000_000_001_456);
 });
 
 Deno.test("envelopeJson reuses a transaction's source block but never mixes positions", () => {
   const a = sampleEnvelope();
   const b = { ...a, source: { ...a.source, position: "0000000001000000:0000000002" } };
-  assert.equal(envelopeJson(a), JSON.stringify(a));
-  assert.equal(envelopeJson(b), JSON.stringify(b));
-  assert.equal(envelopeJson(a, '{"id":"a"}'), JSON.stringify(a));
+  assert.equal(envelopeJson(a), reference(a));
+  assert.equal(envelopeJson(b), reference(b));
+  assert.equal(envelopeJson(a, '{"id":"a"}'), reference(a));
 });

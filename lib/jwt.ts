@@ -9,6 +9,8 @@ const claimsSchema = z.object({
   buckets: z.array(z.string()).default([]),
   /** May grant buckets to users (checked against the database too). */
   admin: z.boolean().optional(),
+  /** `service`: one SyncHub service calling another (the gateway asking the listener). */
+  role: z.string().max(64).optional(),
 });
 
 export type Claims = z.infer<typeof claimsSchema>;
@@ -55,12 +57,13 @@ export function createTokenVerifier(secret: string): TokenVerifier {
 
 export async function signToken(
   secret: string,
-  claims: { sub: string; buckets: readonly string[]; admin?: boolean },
+  claims: { sub: string; buckets: readonly string[]; admin?: boolean; role?: string },
   ttlSeconds = 3600,
 ): Promise<string> {
   return await new SignJWT({
     buckets: [...claims.buckets],
     ...(claims.admin ? { admin: true } : {}),
+    ...(claims.role ? { role: claims.role } : {}),
   })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(claims.sub)
@@ -81,4 +84,20 @@ export function tokenFromRequest(
   const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
   if (match) return match[1];
   return opts.query ? new URL(req.url).searchParams.get("token") ?? undefined : undefined;
+}
+
+/** A short-lived token one SyncHub service presents to another; renewed before it expires. */
+export function serviceTokens(secret: string, service: string): () => Promise<string> {
+  let current: { token: string; until: number } | undefined;
+  return async () => {
+    if (!current || current.until < Date.now()) {
+      const token = await signToken(secret, {
+        sub: `synchub-${service}`,
+        buckets: [],
+        role: "service",
+      }, 600);
+      current = { token, until: Date.now() + 300_000 };
+    }
+    return current.token;
+  };
 }

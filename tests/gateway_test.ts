@@ -10,7 +10,9 @@ import type { Envelope } from "../lib/envelope.ts";
 import { createTokenVerifier, signToken } from "../lib/jwt.ts";
 import { silentLogger } from "../lib/log.ts";
 import { Registry } from "../lib/metrics.ts";
-import { Catalog, CatalogCache } from "../lib/postgres/catalog.ts";
+import { catalogKey, type TableInfo, tableRecord } from "../lib/catalog.ts";
+import { HttpSnapshotReader } from "../lib/snapshot_http.ts";
+import { catalogTopic } from "../lib/topics.ts";
 import { createGateway, type Gateway } from "../services/gateway/gateway.ts";
 import type { GatewayLimits } from "../services/gateway/session.ts";
 import { RawWsClient } from "../bench/raw_ws.ts";
@@ -21,18 +23,30 @@ import { TestClient } from "./support/ws_client.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const SECRET = "gateway-test-secret-gateway-test-secret";
-const todos = tableInfo("public.todos", {
-  id: "string",
-  bucket: "string",
-  title: "string",
-  done: "boolean",
-  n: "integer",
-});
+const todos = {
+  ...tableInfo("public.todos", {
+    id: "string",
+    bucket: "string",
+    title: "string",
+    done: "boolean",
+    n: "integer",
+  }),
+  snapshots: true,
+};
 
 /** Snapshots need the database; they are tested end to end (tests/snapshot_test.ts). */
 const noSnapshots = {
   read: () => Promise.reject(new Error("no database in these tests")),
 };
+
+/** What the listener does for its tables: their entries on the bus's catalog topic. */
+async function publishCatalog(bus: Bus, ...tables: TableInfo[]): Promise<void> {
+  const topic = catalogTopic("synchub");
+  await bus.ensureTopic(topic, { compacted: true });
+  await bus.publish(
+    tables.map((t) => ({ topic, key: catalogKey(t), value: JSON.stringify(tableRecord(t)) })),
+  );
+}
 
 interface Harness {
   bus: Bus;
@@ -49,11 +63,11 @@ async function harness(
   bus: Bus = new MemoryBus({ retentionMs: 60_000, maxBytes: 1 << 26 }),
 ): Promise<Harness> {
   const registry = new Registry("gateway");
+  await publishCatalog(bus, todos);
   const gateway = createGateway({
     bus,
-    catalog: new CatalogCache(() => Promise.resolve(new Catalog([todos])), silentLogger),
+    topicPrefix: "synchub",
     snapshots: noSnapshots,
-    topicOf: (t) => `synchub.pg.${t.schema}.${t.name}`,
     verifyToken: createTokenVerifier(SECRET),
     limits: { maxFrameBytes: 4096, maxSubscriptions: 5, maxBufferedBytes: 1 << 22, ...limits },
     log: silentLogger,
@@ -451,19 +465,16 @@ function maskedTextFrame(text: string): Uint8Array {
 }
 
 Deno.test(
-  "subscribing while the catalog's database is down is an error reply, not a crash",
+  "the gateway opens no database: tables come from the bus's catalog, snapshots from the listener",
   opts,
   async () => {
     const registry = new Registry("gateway");
     const bus = new MemoryBus({ retentionMs: 60_000, maxBytes: 1 << 20 });
     const gateway = createGateway({
       bus,
-      catalog: new CatalogCache(
-        () => Promise.reject(new Error("connect ECONNREFUSED")),
-        silentLogger,
-      ),
-      snapshots: noSnapshots,
-      topicOf: (t) => `synchub.pg.${t.schema}.${t.name}`,
+      topicPrefix: "synchub",
+      // A listener that is down: its port answers nothing.
+      snapshots: new HttpSnapshotReader("http://127.0.0.1:9", () => Promise.resolve("t")),
       verifyToken: createTokenVerifier(SECRET),
       limits: { maxFrameBytes: 4096, maxSubscriptions: 5, maxBufferedBytes: 1 << 22 },
       log: silentLogger,
@@ -477,12 +488,24 @@ Deno.test(
     const token = await signToken(SECRET, { sub: "u", buckets: ["a"] });
     const c = await TestClient.connect(`ws://127.0.0.1:${server.addr.port}/v1/ws`, token);
     try {
-      const reply = await c.subscribe("public.todos");
-      assert.deepEqual([reply.type, reply.code], ["error", "internal"]);
-      assert.match(reply.message, /unreachable/);
+      const unknown = await c.subscribe("public.todos");
+      assert.deepEqual([unknown.type, unknown.code], ["error", "not_found"]);
+      // The listener publishes the table after the gateway started: it is served at once.
+      await publishCatalog(bus, todos);
+      const sub = await c.subscribe("public.todos");
+      assert.equal(sub.type, "subscribed");
+      // A snapshot needs the listener, which is down: an error reply, and the connection stays.
+      c.send({ type: "subscribe", ref: "snap", table: "public.todos", snapshot: true });
+      assert.equal((await c.reply("snap")).type, "subscribed");
+      const snap = await c.reply("snap");
+      assert.deepEqual([snap.type, snap.code], ["error", "internal"]);
+      assert.match(snap.message, /unreachable|could not be read/);
+      // A table the listener removed (a tombstone) is no longer served.
+      await bus.publish([{ topic: catalogTopic("synchub"), key: catalogKey(todos), value: null }]);
+      const gone = await c.subscribe("public.todos");
+      assert.deepEqual([gone.type, gone.code], ["error", "not_found"]);
       const ready = await fetch(`http://127.0.0.1:${server.addr.port}/ready`);
-      assert.equal(ready.status, 503);
-      assert.deepEqual((await ready.json()).checks, { bus: true, catalog: false });
+      assert.equal(ready.status, 200);
       c.send({ type: "ping", ref: "p" });
       assert.equal((await c.reply("p")).type, "pong");
     } finally {

@@ -43,7 +43,7 @@ Deno.test(
         JSON.stringify({ id: row.id }),
         "message key: the JSON of the key",
       );
-      assert.deepEqual(JSON.parse(records[0]!.value), c!.change, "message value: the envelope");
+      assert.deepEqual(JSON.parse(records[0]!.value!), c!.change, "message value: the envelope");
     } finally {
       await client.close();
       await stack.close();

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { KafkaBus } from "../lib/bus/kafka_bus.ts";
 import { loadConfig } from "../lib/config.ts";
 import { silentLogger } from "../lib/log.ts";
-import { serveGateway } from "../services/gateway/run.ts";
-import { serveListener } from "../services/listener/run.ts";
+import { serveGateway } from "../services/gateway/service.ts";
+import { serveListener } from "../services/listener/service.ts";
 import { freePort, ownBroker, sharedBrokers } from "./support/kafka.ts";
 import { testDatabase } from "./support/postgres.ts";
 import { JWT_SECRET, startStack } from "./support/stack.ts";
@@ -86,7 +86,6 @@ Deno.test(
     });
     const gateway = serveGateway({
       config,
-      databaseUrl: db.url,
       jwtSecret: JWT_SECRET,
       bus: gatewayBus,
       log: silentLogger,
@@ -131,7 +130,7 @@ Deno.test(
         const { end } = await gatewayBus.range(topic);
         const values: string[] = [];
         for await (const b of gatewayBus.read(topic, [0], end)) {
-          values.push(...b.map((r) => r.value));
+          values.push(...b.map((r) => r.value!));
         }
         assert.ok(values.some((v) => v.includes("written while Kafka was down")));
       } finally {
@@ -195,6 +194,7 @@ Deno.test("listener killed with SIGKILL mid-stream and restarted: nothing lost",
     KAFKA_TOPIC_PREFIX: stack.config.topicPrefix,
     REPLICATION_SLOT: stack.config.postgres.slot,
     LISTENER_PORT: String(freePort()),
+    JWT_SECRET,
     LOG_LEVEL: "error",
   };
   const spawn = () =>

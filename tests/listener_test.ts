@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { MemoryBus } from "../lib/bus/memory_bus.ts";
 import { loadConfig } from "../lib/config.ts";
-import { freePort } from "../lib/local_server.ts";
+import { freePort } from "../tools/servers/process.ts";
 import { silentLogger } from "../lib/log.ts";
-import { serveListener } from "../services/listener/run.ts";
+import { serveListener } from "../services/listener/service.ts";
 import { testDatabase } from "./support/postgres.ts";
 import { waitFor } from "./support/wait.ts";
 
@@ -71,7 +71,7 @@ Deno.test(
       for await (const batch of bus.read("synchub.pg.public.todos", [0], [1])) {
         records.push(...batch);
       }
-      assert.equal(JSON.parse(records[0]!.value).after.title, "after the cut");
+      assert.equal(JSON.parse(records[0]!.value!).after.title, "after the cut");
     } finally {
       await listener.stop();
       await db.drop();

@@ -28,7 +28,7 @@ Deno.test(
       for (const f of rows) {
         envelopeSchema.parse(f.change);
         assert.equal(f.change.op, "r");
-        assert.equal(f.change.source.snapshot, true);
+        assert.equal(f.change.source.snapshot, "true");
         assert.equal(f.change.before, null);
         assert.deepEqual(f.change.key, { id: f.change.after.id });
       }

@@ -41,12 +41,12 @@ Deno.test("insert, update, delete and truncate become SPEC envelopes", opts, asy
         snapshot: c!.source.snapshot,
       },
       {
-        connector: "postgres",
+        connector: "postgresql",
         name: "pg",
         db: db.name,
         schema: "public",
         table: "todos",
-        snapshot: false,
+        snapshot: "false",
       },
     );
 
@@ -252,7 +252,7 @@ Deno.test(
       const again = await second.waitForEnvelopes(6);
       assert.deepEqual(again.slice(0, 5).map((e) => e.id), seen.map((e) => e.id));
       assert.equal(again[5]!.after!.title, "while down");
-      const last = second.batches.at(-1)!.checkpoint;
+      const last = second.batches.at(-1)!.checkpoint!;
       await waitFor(async () => {
         const [s] = await db.sql<{ lsn: string }>(
           "SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1",

@@ -3,8 +3,9 @@
  * (SPEC §3). The bus knows nothing of databases; sources know nothing of the bus.
  */
 import type { Offsets } from "../cursor.ts";
-import type { Envelope, SourceInfo } from "../envelope.ts";
+import type { Envelope } from "../envelope.ts";
 import { envelopeJson } from "../envelope_json.ts";
+import { envelopeTopic } from "../topics.ts";
 
 export type { Offsets };
 
@@ -12,8 +13,8 @@ export interface BusMessage {
   readonly topic: string;
   /** JSON of the envelope's `key`: keeps one row's changes in one partition, in order. */
   readonly key: string;
-  /** The envelope JSON. */
-  readonly value: string;
+  /** The envelope JSON; null is a tombstone (the key's record is gone, for compacted topics). */
+  readonly value: string | null;
   /** The parsed envelope, when the producer has it; an in-process bus hands it on as is. */
   readonly envelope?: Envelope;
 }
@@ -37,8 +38,11 @@ export interface Bus {
   readonly epoch: string;
   /** Resolves once the bus can be used, retrying with back-off meanwhile; rejects only on abort. */
   connect(signal?: AbortSignal): Promise<void>;
-  /** Makes sure a topic exists before anyone waits on it (a table nobody has changed yet). */
-  ensureTopic(topic: string): Promise<void>;
+  /**
+   * Makes sure a topic exists before anyone waits on it (a table nobody has changed yet). A
+   * compacted topic keeps only the latest record per key, and keeps it whatever its age.
+   */
+  ensureTopic(topic: string, opts?: { compacted?: boolean }): Promise<void>;
   /**
    * Resolves once every message is durably accepted, in order per key (and, in process, once
    * local followers have taken them: their backpressure slows the publisher).
@@ -61,32 +65,11 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-const topics = new Map<string, string>();
-
-/** `<prefix>.<source name>.<schema or db>.<table>`, with characters Kafka refuses replaced. */
-export function topicFor(
-  prefix: string,
-  source: Pick<SourceInfo, "name" | "schema" | "db" | "table">,
-) {
-  const id = `${prefix}\u0000${source.name}\u0000${
-    source.schema ?? source.db
-  }\u0000${source.table}`;
-  let topic = topics.get(id);
-  if (topic === undefined) {
-    if (topics.size > 10_000) topics.clear();
-    topic = [prefix, source.name, source.schema ?? source.db, source.table]
-      .map((part) => part.replace(/[^A-Za-z0-9_-]/g, "_"))
-      .join(".");
-    topics.set(id, topic);
-  }
-  return topic;
-}
-
 /** The bus message for an envelope (SPEC §3: key = JSON of `key`, value = envelope JSON). */
 export function messageFor(prefix: string, envelope: Envelope): BusMessage {
   const key = JSON.stringify(envelope.key);
   return {
-    topic: topicFor(prefix, envelope.source),
+    topic: envelopeTopic(prefix, envelope.source),
     key,
     value: envelopeJson(envelope, key),
     envelope,

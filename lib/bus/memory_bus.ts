@@ -1,7 +1,8 @@
 /**
  * The in-process bus: one single-partition log per topic, held in memory with a retention time
  * and a byte budget. Used when KAFKA_BROKERS is unset; lost when the process exits, which its
- * epoch makes visible to cursors.
+ * epoch makes visible to cursors. Compacted topics keep the latest record per key, outside the
+ * budget (their size is bounded by their keys: the catalog's tables).
  */
 import { SyncError } from "../errors.ts";
 import type { Bus, BusMessage, BusRecord, Offsets, RecordsHandler } from "./bus.ts";
@@ -12,7 +13,10 @@ export interface MemoryBusOptions {
   now?: () => number;
 }
 
+const size = (m: BusMessage) => (m.value?.length ?? 0) + m.key.length;
+
 class TopicLog {
+  readonly compacted = false;
   records: BusRecord[] = [];
   head = 0; // index of the oldest retained record
   next = 0; // offset the next record gets
@@ -51,6 +55,34 @@ class TopicLog {
   slice(from: number, to: number): BusRecord[] {
     const base = this.start;
     return this.records.slice(this.head + from - base, this.head + to - base);
+  }
+}
+
+/** A compacted topic: the latest record per key, in offset order; nothing expires. */
+class CompactedLog {
+  readonly compacted = true;
+  private readonly latest = new Map<string, BusRecord>();
+  next = 0;
+  readonly start = 0; // reading from 0 gives what compaction kept
+
+  append(m: BusMessage, timestamp: number): BusRecord {
+    const { topic, key, value } = m;
+    const record: BusRecord = { topic, key, value, partition: 0, offset: this.next++, timestamp };
+    this.latest.delete(key); // re-inserted last: the map stays in offset order
+    this.latest.set(key, record);
+    return record;
+  }
+
+  oldest(): BusRecord | undefined {
+    return undefined; // never trimmed
+  }
+
+  dropOldest(): BusRecord | undefined {
+    return undefined;
+  }
+
+  slice(from: number, to: number): BusRecord[] {
+    return [...this.latest.values()].filter((r) => r.offset >= from && r.offset < to);
   }
 }
 
@@ -104,7 +136,7 @@ class Follower {
 export class MemoryBus implements Bus {
   readonly transport = "memory" as const;
   readonly epoch = `mem-${crypto.randomUUID()}`;
-  private readonly logs = new Map<string, TopicLog>();
+  private readonly logs = new Map<string, TopicLog | CompactedLog>();
   private readonly followers = new Set<Follower>();
   private bytes = 0;
   private closed = false;
@@ -120,8 +152,10 @@ export class MemoryBus implements Bus {
       : Promise.resolve();
   }
 
-  ensureTopic(topic: string): Promise<void> {
-    this.log(topic);
+  ensureTopic(topic: string, opts: { compacted?: boolean } = {}): Promise<void> {
+    if (opts.compacted && !this.logs.get(topic)?.compacted) {
+      this.logs.set(topic, new CompactedLog());
+    } else this.log(topic);
     return Promise.resolve();
   }
 
@@ -130,8 +164,9 @@ export class MemoryBus implements Bus {
     if (messages.length === 0) return Promise.resolve();
     const now = this.now();
     const records = messages.map((m) => {
-      this.bytes += m.value.length + m.key.length;
-      return this.log(m.topic).append(m, now);
+      const log = this.log(m.topic);
+      if (!log.compacted) this.bytes += size(m);
+      return log.append(m, now);
     });
     this.trim(now);
     if (this.followers.size === 0) return Promise.resolve();
@@ -186,7 +221,7 @@ export class MemoryBus implements Bus {
     return this.bytes;
   }
 
-  private log(topic: string): TopicLog {
+  private log(topic: string): TopicLog | CompactedLog {
     let log = this.logs.get(topic);
     if (!log) this.logs.set(topic, log = new TopicLog());
     return log;
@@ -198,7 +233,7 @@ export class MemoryBus implements Bus {
       while ((log.oldest()?.timestamp ?? Infinity) < horizon) this.drop(log);
     }
     while (this.bytes > this.options.maxBytes) {
-      let oldest: TopicLog | undefined;
+      let oldest: TopicLog | CompactedLog | undefined;
       for (const log of this.logs.values()) {
         const r = log.oldest();
         if (r && (!oldest || r.timestamp < oldest.oldest()!.timestamp)) oldest = log;
@@ -208,8 +243,8 @@ export class MemoryBus implements Bus {
     }
   }
 
-  private drop(log: TopicLog): void {
+  private drop(log: TopicLog | CompactedLog): void {
     const r = log.dropOldest();
-    if (r) this.bytes -= r.value.length + r.key.length;
+    if (r) this.bytes -= size(r);
   }
 }

@@ -50,7 +50,7 @@ Deno.test("a large log is compacted without losing offsets", async () => {
   const { start } = await bus.range("t");
   const kept = await readAll(bus, start[0]!, 5000);
   assert.deepEqual(kept.map((r) => r.offset), kept.map((_, i) => start[0]! + i));
-  assert.equal(JSON.parse(kept[0]!.value).n, start[0]);
+  assert.equal(JSON.parse(kept[0]!.value!).n, start[0]);
 });
 
 Deno.test("records carry the parsed envelope when the producer passed one", async () => {
@@ -73,7 +73,7 @@ Deno.test("a follower's backpressure holds its next batches and the publisher", 
   const seen: string[] = [];
   let release!: () => void;
   await bus.follow((records) => {
-    seen.push(...records.map((r) => r.value));
+    seen.push(...records.map((r) => r.value!));
     return seen.length === 1 ? new Promise<void>((r) => release = r) : undefined;
   }, ac.signal);
   let firstDone = false, secondDone = false;

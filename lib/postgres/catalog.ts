@@ -1,85 +1,11 @@
 /**
- * The tables SyncHub serves: every table of the sync publication, with its columns, primary key
- * and bucket column, read from the database itself.
+ * The PostgreSQL part of the catalog: every table of the sync publication, with its columns,
+ * primary key and bucket column, read from the database itself.
  */
 import type pg from "pg";
+import { Catalog, type ColumnInfo, type ColumnKind, type TableInfo } from "../catalog.ts";
 import type { Logger } from "../log.ts";
 import { learnArrayType, OID } from "./values.ts";
-
-export type ColumnKind =
-  | "boolean"
-  | "integer"
-  | "bigint"
-  | "float"
-  | "numeric"
-  | "string"
-  | "uuid"
-  | "json"
-  | "bytea"
-  | "timestamp"
-  | "date"
-  | "time"
-  | "interval"
-  | "enum"
-  | "array"
-  | "other";
-
-export interface ColumnInfo {
-  readonly name: string;
-  readonly typeOid: number;
-  /** As `format_type` prints it: `character varying(40)`, `integer[]`, … */
-  readonly typeName: string;
-  readonly kind: ColumnKind;
-  /** For arrays: the element kind. */
-  readonly element?: ColumnKind;
-  readonly enumValues?: readonly string[];
-  /** Bits of an integer column: 16 or 32 (bigint is its own kind). */
-  readonly intBits?: 16 | 32;
-  readonly maxLength?: number;
-  readonly notNull: boolean;
-  readonly hasDefault: boolean;
-  /** Generated or identity ALWAYS: the database writes it, clients may not. */
-  readonly readOnly: boolean;
-}
-
-export interface TableInfo {
-  readonly oid: number;
-  readonly schema: string;
-  readonly name: string;
-  /** `schema.table` */
-  readonly qualified: string;
-  readonly columns: readonly ColumnInfo[];
-  readonly column: ReadonlyMap<string, ColumnInfo>;
-  readonly primaryKey: readonly string[];
-  readonly bucketColumn: string | null;
-  readonly replicaIdentity: "default" | "nothing" | "full" | "index";
-  /** The source capturing the table; it names the table's topic. */
-  readonly source: string;
-  readonly connector: "postgres" | "mysql" | "mongodb";
-  /** No fixed columns (a MongoDB collection): filters may name any field. */
-  readonly schemaless?: boolean;
-}
-
-export class Catalog {
-  private readonly byQualified: ReadonlyMap<string, TableInfo>;
-  private readonly byName: ReadonlyMap<string, TableInfo[]>;
-
-  constructor(readonly tables: readonly TableInfo[]) {
-    this.byQualified = new Map(tables.map((t) => [t.qualified, t]));
-    const byName = new Map<string, TableInfo[]>();
-    for (const t of tables) byName.set(t.name, [...(byName.get(t.name) ?? []), t]);
-    this.byName = byName;
-  }
-
-  /** A table by `schema.table`, or by bare name when exactly one schema has it. */
-  get(name: string): TableInfo | undefined {
-    const exact = this.byQualified.get(name);
-    if (exact || name.includes(".")) return exact;
-    const candidates = this.byName.get(name) ?? [];
-    return candidates.find((t) => t.schema === "public") ??
-      (candidates.length === 1 ? candidates[0] : undefined);
-  }
-}
 
 interface Row {
   relid: number;
@@ -186,7 +112,6 @@ function tableInfo(rows: Row[], bucketColumn: string, source: string): TableInfo
     .sort((a, b) => a.pk_position! - b.pk_position!)
     .map((r) => r.column);
   return {
-    oid: first.relid,
     schema: first.schema,
     name: first.table,
     qualified: `${first.schema}.${first.table}`,
@@ -195,7 +120,7 @@ function tableInfo(rows: Row[], bucketColumn: string, source: string): TableInfo
     primaryKey,
     bucketColumn: columns.some((c) => c.name === bucketColumn) ? bucketColumn : null,
     source,
-    connector: "postgres",
+    connector: "postgresql",
     replicaIdentity: ({ d: "default", n: "nothing", f: "full", i: "index" } as const)[
       first.replident as "d"
     ] ?? "default",
@@ -228,6 +153,7 @@ function columnInfo(r: Row): ColumnInfo {
     ...(r.type_oid === OID.int2 ? { intBits: 16 as const } : {}),
     ...(r.type_oid === OID.int4 ? { intBits: 32 as const } : {}),
     ...(r.max_length !== null ? { maxLength: r.max_length } : {}),
+    ...(r.type_oid === OID.timestamp ? { withoutTimeZone: true } : {}),
   };
 }
 
@@ -265,50 +191,4 @@ function kindOf(oid: number, typtype: string, category: string): ColumnKind {
   }
   if (typtype === "e") return "enum";
   return category === "S" ? "string" : "other";
-}
-
-/**
- * The catalog, reloaded when asked for a table it does not know (at most once a second) and every
- * `ttlMs`, so tables added to the publication are served without a restart.
- */
-export class CatalogCache {
-  private current: Catalog | undefined;
-  private loadedAt = 0;
-  private loading: Promise<Catalog> | undefined;
-
-  constructor(
-    private readonly load: () => Promise<Catalog>,
-    private readonly log: Logger,
-    private readonly ttlMs = 30_000,
-  ) {}
-
-  async get(): Promise<Catalog> {
-    if (!this.current || Date.now() - this.loadedAt > this.ttlMs) return await this.refresh();
-    return this.current;
-  }
-
-  /** The table, or undefined when even a fresh catalog does not have it. */
-  async table(name: string): Promise<TableInfo | undefined> {
-    const known = (await this.get()).get(name);
-    if (known || Date.now() - this.loadedAt < 1000) return known;
-    return (await this.refresh()).get(name);
-  }
-
-  /**
-   * The database said a table is not as the catalog has it: reload on the next use. At most once
-   * a second, so requests that keep failing cannot turn into a catalog query each.
-   */
-  invalidate(): void {
-    if (Date.now() - this.loadedAt >= 1000) this.loadedAt = 0;
-  }
-
-  refresh(): Promise<Catalog> {
-    this.loading ??= this.load().then((c) => {
-      this.current = c;
-      this.loadedAt = Date.now();
-      this.log.debug("catalog loaded", { tables: c.tables.map((t) => t.qualified) });
-      return c;
-    }).finally(() => this.loading = undefined);
-    return this.loading;
-  }
 }

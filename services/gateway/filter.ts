@@ -7,7 +7,7 @@ import { type BucketGrant, bucketValue, canRead } from "../../lib/buckets.ts";
 import { jsonEqual } from "../../lib/diff.ts";
 import type { Envelope, JsonValue, Row } from "../../lib/envelope.ts";
 import { SyncError } from "../../lib/errors.ts";
-import type { ColumnInfo, TableInfo } from "../../lib/postgres/catalog.ts";
+import type { ColumnInfo, TableInfo } from "../../lib/catalog.ts";
 import type { Where } from "./protocol.ts";
 
 const OPERATORS = ["eq", "neq", "lt", "lte", "gt", "gte", "in"] as const;

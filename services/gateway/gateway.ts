@@ -9,17 +9,19 @@ import { mountOps } from "../../lib/http/ops.ts";
 import { tokenFromRequest, type TokenVerifier } from "../../lib/jwt.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Registry } from "../../lib/metrics.ts";
-import type { CatalogCache, TableInfo } from "../../lib/postgres/catalog.ts";
-import type { SnapshotReader } from "../../lib/postgres/snapshot.ts";
+import type { SnapshotReader } from "../../lib/snapshot.ts";
+import { catalogTableTopic, catalogTopic } from "../../lib/topics.ts";
+import { BusCatalog } from "./catalog.ts";
 import { Congestion } from "./congestion.ts";
 import { Hub } from "./hub.ts";
 import { type GatewayLimits, Session, type SessionMetrics } from "./session.ts";
 
 export interface GatewayDeps {
   bus: Bus;
-  catalog: CatalogCache;
+  /** The prefix of the bus's topics (KAFKA_TOPIC_PREFIX). */
+  topicPrefix: string;
+  /** Reads snapshots with the listener's credentials (in this process, or over HTTP). */
   snapshots: SnapshotReader;
-  topicOf(table: TableInfo): string;
   verifyToken: TokenVerifier;
   limits: GatewayLimits;
   log: Logger;
@@ -75,19 +77,29 @@ export function createGateway(deps: GatewayDeps): Gateway {
   // Backpressure: after a dispatch, the bus waits while the sockets written to drain.
   const congestion = new Congestion(deps.limits.maxBufferedBytes / 4);
   const following = new AbortController();
+  const catalog = new BusCatalog(bus, catalogTopic(deps.topicPrefix), log.child("catalog"));
   let hub: Hub | undefined;
   const started = (async () => {
     await bus.connect(following.signal);
+    await bus.ensureTopic(catalog.topic, { compacted: true });
     // Records can arrive between `follow` and the hub's construction; hold them until then.
     const early: BusRecord[] = [];
     let dispatch: (records: readonly BusRecord[]) => void | Promise<void> = (records) => {
       early.push(...records);
     };
     const start = await bus.follow((records) => dispatch(records), following.signal);
+    await catalog.load(start.get(catalog.topic) ?? []);
     const h = new Hub(bus.epoch, start, hubMetrics, log);
-    h.dispatch(early);
-    dispatch = (records) => {
+    const route = (records: readonly BusRecord[]) => {
+      if (records.some((r) => r.topic === catalog.topic)) {
+        catalog.apply(records.filter((r) => r.topic === catalog.topic));
+        records = records.filter((r) => r.topic !== catalog.topic);
+      }
       h.dispatch(records);
+    };
+    route(early);
+    dispatch = (records) => {
+      route(records);
       return congestion.wait();
     };
     hub = h;
@@ -99,10 +111,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
   const sockets = new Set<WebSocket>();
   const app = new Hono();
-  mountOps(app, "gateway", registry, async () => ({
-    bus: hub !== undefined && bus.ready(),
-    catalog: await deps.catalog.get().then(() => true, () => false),
-  }));
+  mountOps(app, "gateway", registry, () => ({ bus: hub !== undefined && bus.ready() }));
 
   app.get("/v1/ws", async (c) => {
     const token = tokenFromRequest(c.req.raw);
@@ -133,7 +142,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw, {
       idleTimeout: deps.limits.idleTimeoutSeconds ?? 60,
     });
-    const session = new Session(socket, claims, { ...deps, hub, congestion, metrics });
+    const session = new Session(socket, claims, {
+      ...deps,
+      hub,
+      catalog,
+      topicOf: (table) => catalogTableTopic(deps.topicPrefix, table),
+      congestion,
+      metrics,
+    });
     // The token's lifetime bounds the connection's.
     const expiresIn = Math.min(claims.exp * 1000 - Date.now(), 2 ** 31 - 1);
     const expiry = setTimeout(() => socket.close(4001, "token expired"), Math.max(0, expiresIn));
@@ -163,8 +179,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       return hub;
     },
     started,
-    ready: async () =>
-      hub !== undefined && bus.ready() && await deps.catalog.get().then(() => true, () => false),
+    ready: () => Promise.resolve(hub !== undefined && bus.ready()),
     stop() {
       following.abort();
       for (const s of sockets) s.close(1001, "gateway shutting down");

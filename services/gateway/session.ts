@@ -4,17 +4,18 @@
  */
 import type { Bus } from "../../lib/bus/bus.ts";
 import { type BucketGrant, grantOf } from "../../lib/buckets.ts";
-import { covers, type Cursor, decodeCursor, encodeCursor } from "../../lib/cursor.ts";
+import type { CatalogSource, TableInfo } from "../../lib/catalog.ts";
+import { type Cursor, decodeCursor } from "../../lib/cursor.ts";
+import { covers } from "../../lib/cursor.ts";
 import { asSyncError, SyncError } from "../../lib/errors.ts";
 import type { Claims } from "../../lib/jwt.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Counter, Gauge } from "../../lib/metrics.ts";
-import type { CatalogCache, TableInfo } from "../../lib/postgres/catalog.ts";
-import type { SnapshotReader, SnapshotVisibility } from "../../lib/postgres/snapshot.ts";
-import type { Congestion, Drainable } from "./congestion.ts";
-import { compileWhere, deliveryFor } from "./filter.ts";
 import { TokenBucket } from "../../lib/rate_limit.ts";
-import { type Hub, offer, parseRecord, skip, type Subscription } from "./hub.ts";
+import type { SnapshotReader } from "../../lib/snapshot.ts";
+import type { Congestion, Drainable } from "./congestion.ts";
+import { compileWhere } from "./filter.ts";
+import type { Hub } from "./hub.ts";
 import {
   clientMessageSchema,
   describeIssues,
@@ -22,6 +23,7 @@ import {
   refOf,
   type SubscribeMessage,
 } from "./protocol.ts";
+import { Subscription, SubscriptionClosed } from "./subscription.ts";
 
 export interface GatewayLimits {
   maxFrameBytes: number;
@@ -49,7 +51,7 @@ export interface SessionDeps {
   hub: Hub;
   congestion: Congestion;
   bus: Bus;
-  catalog: CatalogCache;
+  catalog: CatalogSource;
   snapshots: SnapshotReader;
   topicOf(table: TableInfo): string;
   limits: GatewayLimits;
@@ -138,7 +140,7 @@ export class Session {
           return await this.subscribe(msg);
       }
     } catch (err) {
-      if (err instanceof Gone) return;
+      if (err instanceof Gone || err instanceof SubscriptionClosed) return;
       const e = asSyncError(err);
       if (e.code === "internal") this.deps.log.error("message handling failed", { err });
       this.deps.metrics.errors.inc({ code: e.wsCode });
@@ -154,7 +156,7 @@ export class Session {
   }
 
   private async subscribe(msg: SubscribeMessage): Promise<void> {
-    const { hub, limits } = this.deps;
+    const { hub, limits, metrics } = this.deps;
     if (this.subs.size >= limits.maxSubscriptions) {
       throw new SyncError(
         "bad_request",
@@ -167,21 +169,18 @@ export class Session {
         "snapshot and since exclude each other: since resumes, snapshot starts afresh",
       );
     }
-    const table = await this.deps.catalog.table(msg.table).catch((err) => {
-      this.deps.log.warn("catalog unavailable", { err });
-      throw new SyncError("unavailable", "the table catalog is unreachable; retry shortly");
-    });
+    const table = await this.deps.catalog.table(msg.table);
     if (!table) throw new SyncError("not_found", `unknown table "${msg.table}"`);
-    if (msg.snapshot && table.connector !== "postgres") {
+    if (msg.snapshot && !table.snapshots) {
       throw new SyncError(
         "bad_request",
-        `snapshots are served for PostgreSQL tables; ${table.qualified} is a ${table.connector} table ` +
+        `snapshots are not served for ${table.qualified}, a ${table.connector} table ` +
           "(its initial rows reach the bus as op r when the listener first captures it)",
       );
     }
     const filter = compileWhere(msg.where, table);
     const topic = this.deps.topicOf(table);
-    // A table nobody has changed yet has no topic; make it, so the hub follows it from offset 0.
+    // A table nobody has changed yet may have no topic; make it, so the hub follows it from 0.
     await this.deps.bus.ensureTopic(topic).catch((err) => {
       this.deps.log.warn("could not prepare the table's topic", { topic, err });
       throw new SyncError("unavailable", "the bus is unreachable; retry shortly");
@@ -193,32 +192,40 @@ export class Session {
 
     // From here to `hub.add` nothing awaits: the hub's position and the subscription agree.
     const live = hub.position(topic);
-    const from = since ? [...since.offsets] : live;
-    const sub: Subscription = {
+    const sub = new Subscription({
       id: `s${++this.seq}`,
       epoch: hub.epoch,
       topic,
       table,
       filter,
       grant: this.grant,
-      next: [...from],
-      buffer: since || msg.snapshot ? [] : null,
-      bufferedBytes: 0,
+      from: since ? since.offsets : live,
+      live,
+      buffered: since !== undefined || msg.snapshot === true,
       maxBufferedBytes: limits.maxBufferedBytes * 4,
-      ahead: !covers(live, from),
-      closed: false,
       send: (frame) => this.send(frame),
       overflow: () => this.tooSlow("live changes piled up while it caught up"),
-    };
+    });
     hub.add(sub);
     this.subs.set(sub.id, sub);
-    this.deps.metrics.subscriptions.inc();
-    this.send(
-      frames.subscribed(msg.ref, sub.id, encodeCursor({ epoch: hub.epoch, topic, offsets: from })),
-    );
+    metrics.subscriptions.inc();
+    this.send(frames.subscribed(msg.ref, sub.id, sub.startCursor()));
+    const pace = () => this.drained();
     try {
-      if (since) await this.catchUp(sub, from, live);
-      else if (msg.snapshot) await this.snapshot(sub, live);
+      if (since) await sub.catchUp(this.deps.bus, live, pace);
+      else if (msg.snapshot) {
+        await sub.snapshot(
+          this.deps.snapshots,
+          { source: table.source, table: table.qualified, scope: scopeOf(this.grant) },
+          pace,
+          (n) => metrics.snapshotRows.inc(undefined, n),
+        ).catch((err) => {
+          if (err instanceof Gone || err instanceof SubscriptionClosed) throw err;
+          if (err instanceof SyncError && err.code !== "internal") throw err;
+          this.deps.log.warn("snapshot failed", { table: table.qualified, err });
+          throw new SyncError("unavailable", "the snapshot could not be read; subscribe again");
+        });
+      }
     } catch (err) {
       this.drop(sub);
       throw err;
@@ -240,58 +247,6 @@ export class Session {
       throw new SyncError("cursor_expired", "the cursor is older than the retained history");
     }
     return since;
-  }
-
-  /** Replays [from, live) from the bus, then the live records that arrived meanwhile. */
-  private async catchUp(sub: Subscription, from: number[], live: number[]): Promise<void> {
-    for await (const batch of this.deps.bus.read(sub.topic, from, live)) {
-      for (const record of batch) offer(sub, record, parseRecord(record));
-      await this.drained();
-      if (sub.closed) return;
-    }
-    this.goLive(sub);
-  }
-
-  /**
-   * The table's current rows as `op:"r"` changes, then `synced`, then the live changes that
-   * arrived meanwhile — except those whose transaction the snapshot already includes. Snapshot
-   * rows carry the subscription's starting cursor: a client cut off before `synced` snapshots
-   * again rather than resuming.
-   */
-  private async snapshot(sub: Subscription, live: number[]): Promise<void> {
-    const { hub, snapshots, metrics } = this.deps;
-    const cursor = encodeCursor({ epoch: hub.epoch, topic: sub.topic, offsets: live });
-    let visibility: SnapshotVisibility;
-    try {
-      visibility = await snapshots.read(sub.table, sub.grant, async (envelopes) => {
-        for (const e of envelopes) {
-          if (sub.closed) throw new Gone();
-          if (deliveryFor(sub.grant, sub.filter, sub.table, e) === "send") {
-            this.send(frames.change(sub.id, cursor, JSON.stringify(e)));
-          }
-        }
-        metrics.snapshotRows.inc(undefined, envelopes.length);
-        await this.drained();
-      });
-    } catch (err) {
-      if (err instanceof Gone || err instanceof SyncError) throw err;
-      this.deps.log.warn("snapshot failed", { table: sub.table.qualified, err });
-      throw new SyncError("unavailable", "the snapshot could not be read; subscribe again");
-    }
-    if (sub.closed) return;
-    this.send(frames.synced(sub.id, cursor));
-    this.goLive(sub, visibility);
-  }
-
-  /** Sends what waited in the buffer (minus what a snapshot already holds) and goes live. */
-  private goLive(sub: Subscription, snapshot?: SnapshotVisibility): void {
-    const waiting = sub.buffer ?? [];
-    sub.buffer = null;
-    sub.bufferedBytes = 0;
-    for (const { record, envelope } of waiting) {
-      if (envelope && snapshot?.includes(envelope.source.txId)) skip(sub, record);
-      else offer(sub, record, envelope);
-    }
   }
 
   private drop(sub: Subscription): void {
@@ -343,6 +298,11 @@ export class Session {
     }
     this.deps.congestion.note(this.drainable, buffered);
   }
+}
+
+/** The rows a grant may read: its buckets, and rows without one (SPEC §5.3). */
+function scopeOf(grant: BucketGrant) {
+  return { all: grant.all, buckets: [...grant.buckets], nullBucket: true };
 }
 
 function safeJson(text: string): unknown {

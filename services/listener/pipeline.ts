@@ -53,7 +53,7 @@ export async function runPipeline(deps: PipelineDeps, signal: AbortSignal): Prom
       confirmedChain = confirmedChain.then(async () => {
         await published;
         countBatch(deps.metrics, source.name, batch.envelopes);
-        await source.confirm(batch.checkpoint);
+        if (batch.checkpoint !== null) await source.confirm(batch.checkpoint);
       });
       const step = confirmedChain.catch((error) => {
         failure ??= { error };

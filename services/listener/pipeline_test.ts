@@ -10,11 +10,14 @@ import type { Source, SourceBatch } from "./source.ts";
 /** A scripted source: yields the given batches, records what it is told to confirm. */
 class ScriptedSource implements Source {
   readonly name = "scripted";
-  readonly connector = "postgres" as const;
+  readonly connector = "postgresql" as const;
   readonly confirmed: string[] = [];
   constructor(private readonly batches: SourceBatch[]) {}
   ready() {
     return true;
+  }
+  tables() {
+    return Promise.resolve([]);
   }
   confirm(checkpoint: string) {
     this.confirmed.push(checkpoint);

@@ -1,17 +1,23 @@
-/** Builds the listener from configuration and a bus: its sources, its pipelines, its ops port. */
+/**
+ * Builds the listener from configuration and a bus: its sources, its pipelines, the catalog it
+ * publishes, the snapshots it serves, its ops port.
+ */
 import { Hono } from "hono";
 import type { Bus } from "../../lib/bus/bus.ts";
 import type { Config, SourceConfig } from "../../lib/config.ts";
 import { mountOps } from "../../lib/http/ops.ts";
 import { serve, type Served } from "../../lib/http/serve.ts";
+import { createTokenVerifier } from "../../lib/jwt.ts";
 import type { Logger } from "../../lib/log.ts";
 import { Registry } from "../../lib/metrics.ts";
 import { createPool } from "../../lib/postgres/pool.ts";
 import { PgPositionStore, type PositionStore } from "../../lib/postgres/positions.ts";
+import type { SnapshotReader } from "../../lib/snapshot.ts";
 import { startListener } from "./listener.ts";
 import { ChangeStreamSource } from "./mongodb/change_stream_source.ts";
 import { BinlogSource } from "./mysql/binlog_source.ts";
 import { WalSource } from "./postgres/wal_source.ts";
+import { mountSnapshots, sourceSnapshots } from "./snapshots.ts";
 import type { Source } from "./source.ts";
 
 export interface ListenerOptions {
@@ -19,15 +25,22 @@ export interface ListenerOptions {
   databaseUrl: string;
   bus: Bus;
   log: Logger;
+  /** Verifies the service tokens of snapshot requests from other processes; none: not served. */
+  jwtSecret?: string | undefined;
+}
+
+export interface ListenerService extends Served {
+  /** Snapshots read with the sources' own credentials, for a gateway in this process. */
+  readonly snapshots: SnapshotReader;
 }
 
 /** PostgreSQL (the hub's own database) always; MySQL and MongoDB sources as configured. */
 export function sourcesFromConfig(
   config: Config,
   databaseUrl: string,
-  positions: PositionStore,
-  log: Logger,
+  deps: { positions: PositionStore; log: Logger },
 ): Source[] {
+  const { log, positions } = deps;
   const pg = new WalSource({
     name: config.postgres.sourceName,
     url: databaseUrl,
@@ -59,16 +72,28 @@ export function sourcesFromConfig(
   return [pg, ...config.sources.map(other)];
 }
 
-export function serveListener({ config, databaseUrl, bus, log }: ListenerOptions): Served {
+export function serveListener(opts: ListenerOptions): ListenerService {
+  const { config, databaseUrl, bus, log } = opts;
   const pool = createPool(databaseUrl, { log, max: 2, applicationName: "synchub-positions" });
-  const sources = sourcesFromConfig(config, databaseUrl, new PgPositionStore(pool), log);
+  const sources = sourcesFromConfig(config, databaseUrl, {
+    positions: new PgPositionStore(pool),
+    log,
+  });
   const registry = new Registry("listener");
   const listener = startListener({ sources, bus, topicPrefix: config.topicPrefix, log, registry });
+  const snapshots = sourceSnapshots(sources);
   const app = new Hono();
   mountOps(app, "listener", registry, () => ({
     bus: bus.ready(),
     ...Object.fromEntries(sources.map((s) => [`source:${s.name}`, s.ready()])),
   }));
+  if (opts.jwtSecret) {
+    mountSnapshots(app, {
+      reader: snapshots,
+      verifyToken: createTokenVerifier(opts.jwtSecret),
+      log: log.child("snapshots"),
+    });
+  }
   const served = serve("listener", app.fetch, {
     host: config.host,
     port: config.ports.listener,
@@ -77,6 +102,7 @@ export function serveListener({ config, databaseUrl, bus, log }: ListenerOptions
   });
   return {
     ...served,
+    snapshots,
     stop: async () => {
       await listener.stop();
       await served.stop();

@@ -2,14 +2,20 @@
  * A change source: started with an AbortSignal, it streams batches of envelopes from its last
  * confirmed position and is told when a position is safe to confirm. Sources know nothing of the
  * bus; the pipeline confirms a batch only after the bus has accepted it and every batch before it.
+ * A source also owns its database's metadata: the tables it captures, and their current rows.
  */
+import type { TableInfo } from "../../lib/catalog.ts";
 import type { Connector, Envelope } from "../../lib/envelope.ts";
+import type { SnapshotReader } from "../../lib/snapshot.ts";
 
 export interface SourceBatch {
-  /** The envelopes of one source transaction, in commit order; may be empty. */
+  /** Envelopes in commit order: a whole transaction, or a part of one; may be empty. */
   readonly envelopes: readonly Envelope[];
-  /** Opaque to everyone but the source: confirming it releases everything up to this batch. */
-  readonly checkpoint: string;
+  /**
+   * Opaque to everyone but the source: confirming it releases everything up to this batch. Null
+   * for a part of a transaction whose end is still to come: nothing to confirm yet.
+   */
+  readonly checkpoint: string | null;
 }
 
 export interface Source {
@@ -21,4 +27,10 @@ export interface Source {
   confirm(checkpoint: string): Promise<void>;
   /** True while the source is connected and streaming. */
   ready(): boolean;
+  /** The tables it captures, as catalog entries, read from its database now. */
+  tables(): Promise<TableInfo[]>;
+  /** Reads a table's current rows for subscribers that ask for a snapshot; absent when it cannot. */
+  readonly snapshots?: SnapshotReader;
+  /** Releases what the source holds between streams (connection pools). */
+  close?(): Promise<void>;
 }

@@ -47,12 +47,12 @@ export function busContract(name: string, factory: BusFactory) {
         const mine = got.filter((r) => r.topic === topic);
         assert.equal(mine.length, 200);
         assert.ok(
-          !mine.some((r) => r.value.includes('"before"')),
+          !mine.some((r) => r.value!.includes('"before"')),
           "record before follow delivered",
         );
         for (let k = 0; k < 7; k++) {
           const ns = mine.filter((r) => r.key === JSON.stringify({ id: `k${k}` }))
-            .map((r) => JSON.parse(r.value).n);
+            .map((r) => JSON.parse(r.value!).n);
           assert.deepEqual(ns, [...ns].sort((a, b) => a - b), `key k${k} out of order`);
         }
         for (const r of mine) {
@@ -79,7 +79,7 @@ export function busContract(name: string, factory: BusFactory) {
       const read: BusRecord[] = [];
       for await (const batch of bus.read(topic, from, to)) read.push(...batch);
       assert.deepEqual(
-        read.map((r) => JSON.parse(r.value).n),
+        read.map((r) => JSON.parse(r.value!).n),
         Array.from({ length: 15 }, (_, i) => i + 10),
       );
       assert.deepEqual(read.map((r) => r.offset), read.map((_, i) => from[partition]! + i));

@@ -6,11 +6,13 @@ import type { Bus } from "../../lib/bus/bus.ts";
 import { MemoryBus } from "../../lib/bus/memory_bus.ts";
 import { type Config, loadConfig } from "../../lib/config.ts";
 import type { Served } from "../../lib/http/serve.ts";
-import { signToken } from "../../lib/jwt.ts";
+import { serviceTokens, signToken } from "../../lib/jwt.ts";
+import type { SnapshotReader } from "../../lib/snapshot.ts";
+import { HttpSnapshotReader } from "../../lib/snapshot_http.ts";
 import { silentLogger } from "../../lib/log.ts";
-import { serveCrud } from "../../services/crud/crud.ts";
-import { serveGateway } from "../../services/gateway/run.ts";
-import { serveListener } from "../../services/listener/run.ts";
+import { serveCrud } from "../../services/crud/service.ts";
+import { serveGateway } from "../../services/gateway/service.ts";
+import { type ListenerService, serveListener } from "../../services/listener/service.ts";
 import { testKafkaBus } from "./kafka.ts";
 import { type TestDatabase, testDatabase } from "./postgres.ts";
 import { waitFor } from "./wait.ts";
@@ -69,11 +71,24 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const common = { config, databaseUrl: db.url, log };
   const listenerBus = newBus();
   const inProcess = opts.listener !== false;
-  const none: Served = { url: "", port: 0, stop: () => Promise.resolve() };
-  let listener = inProcess ? serveListener({ ...common, bus: listenerBus }) : none;
+  const startListener = () => serveListener({ ...common, bus: listenerBus, jwtSecret: JWT_SECRET });
+  const none: ListenerService = {
+    url: "",
+    port: 0,
+    snapshots: { read: () => Promise.reject(new Error("no listener in this process")) },
+    stop: () => Promise.resolve(),
+  };
+  let listener = inProcess ? startListener() : none;
+  // As separate processes would, Kafka gateways ask the listener over HTTP; in memory, directly.
+  const snapshots: SnapshotReader = {
+    read: (request, onRows, signal) =>
+      (opts.kafka
+        ? new HttpSnapshotReader(listener.url, serviceTokens(JWT_SECRET, "gateway"))
+        : listener.snapshots).read(request, onRows, signal),
+  };
   const gateways: Served[] = [];
   const startGateway = async () => {
-    const g = serveGateway({ ...common, bus: newBus(), jwtSecret: JWT_SECRET });
+    const g = serveGateway({ ...common, bus: newBus(), jwtSecret: JWT_SECRET, snapshots });
     gateways.push(g);
     await waitFor(
       () => fetch(`${g.url}/ready`).then((r) => (r.body?.cancel(), r.ok)),
@@ -102,7 +117,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     token: (buckets) => signToken(JWT_SECRET, { sub: "tester", buckets }),
     stopListener: () => listener.stop(),
     startListener: () => {
-      listener = serveListener({ ...common, bus: listenerBus });
+      listener = startListener();
     },
     addGateway: async () => `${(await startGateway()).url.replace(/^http/, "ws")}/v1/ws`,
     close: async () => {

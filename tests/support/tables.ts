@@ -1,4 +1,4 @@
-import type { ColumnInfo, ColumnKind, TableInfo } from "../../lib/postgres/catalog.ts";
+import type { ColumnInfo, ColumnKind, TableInfo } from "../../lib/catalog.ts";
 
 /** A TableInfo as the catalog would build it, for tests that need no database. */
 export function tableInfo(
@@ -17,7 +17,6 @@ export function tableInfo(
     readOnly: false,
   }));
   return {
-    oid: 1,
     schema,
     name,
     qualified,
@@ -29,6 +28,6 @@ export function tableInfo(
       : opts.bucketColumn,
     replicaIdentity: "full",
     source: "pg",
-    connector: "postgres",
+    connector: "postgresql",
   };
 }

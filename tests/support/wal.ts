@@ -38,7 +38,9 @@ export async function runSource(
     for await (const batch of source.stream(ac.signal)) {
       for (const e of batch.envelopes) envelopeSchema.parse(e);
       batches.push(batch);
-      if (opts.confirm !== false) await source.confirm(batch.checkpoint);
+      if (opts.confirm !== false && batch.checkpoint !== null) {
+        await source.confirm(batch.checkpoint);
+      }
     }
   })().catch((err) => failed = err);
   await waitFor(() => source.ready() || failed !== undefined, "the WAL stream to start");

@@ -1,6 +1,6 @@
-/** The gateway's view of a MongoDB source: its collections as schemaless catalog entries (`db.coll`). */
+/** A MongoDB source's collections as schemaless catalog entries (`db.coll`). */
 import { MongoClient } from "mongodb";
-import type { TableInfo } from "../postgres/catalog.ts";
+import type { TableInfo } from "../../../lib/catalog.ts";
 
 export async function loadMongoCollections(
   source: { name: string; url: string; tables: readonly string[] | undefined },
@@ -20,7 +20,6 @@ export async function loadMongoCollections(
     }
   }
   return names.map((name) => ({
-    oid: 0,
     schema: db,
     name,
     qualified: `${db}.${name}`,

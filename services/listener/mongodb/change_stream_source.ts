@@ -5,9 +5,12 @@
  * rolled past it) or an invalidated stream is a clear error, never a silent restart at "now".
  */
 import { type ChangeStream, MongoClient } from "mongodb";
+import type { TableInfo } from "../../../lib/catalog.ts";
+import { nowUs } from "../../../lib/envelope.ts";
 import type { Logger } from "../../../lib/log.ts";
 import { type PositionStore, ThrottledSaver } from "../../../lib/postgres/positions.ts";
 import type { Source, SourceBatch } from "../source.ts";
+import { loadMongoCollections } from "./catalog.ts";
 import { type ChangeEvent, ChangeStreamEnded, clusterTimeOf, toEnvelope } from "./decode.ts";
 import { decodeToken, encodeToken } from "./position.ts";
 
@@ -48,6 +51,11 @@ export class ChangeStreamSource implements Source {
     return Promise.resolve();
   }
 
+  tables(): Promise<TableInfo[]> {
+    const { opts } = this;
+    return loadMongoCollections({ ...opts, tables: opts.collections }, opts.bucketColumn);
+  }
+
   async *stream(signal: AbortSignal): AsyncIterable<SourceBatch> {
     const { opts } = this;
     const dbName = new URL(opts.url).pathname.replace(/^\//, "");
@@ -72,7 +80,7 @@ export class ChangeStreamSource implements Source {
       });
       this.streaming = true;
       opts.log.info("watching MongoDB", { db: dbName, collections, resumed: Boolean(stored) });
-      const ctx = { sourceName: opts.name, bucketColumn: opts.bucketColumn, now: Date.now };
+      const ctx = { sourceName: opts.name, bucketColumn: opts.bucketColumn, now: nowUs };
       let lastTime = "", index = 0;
       while (!signal.aborted) {
         const first = await nextEvent(stream);

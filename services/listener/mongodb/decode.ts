@@ -4,9 +4,8 @@
  * pre-images enabled, `changed` the top-level fields of `updateDescription`.
  */
 import { Buffer } from "node:buffer";
-import { bucketValue } from "../../../lib/buckets.ts";
 import { changedColumns } from "../../../lib/diff.ts";
-import type { Envelope, JsonValue, Row } from "../../../lib/envelope.ts";
+import { type Envelope, type JsonValue, makeEnvelope, type Row } from "../../../lib/envelope.ts";
 import { changePosition } from "./position.ts";
 
 export interface ChangeEvent {
@@ -33,6 +32,7 @@ export class ChangeStreamEnded extends Error {
 export interface EnvelopeContext {
   readonly sourceName: string;
   readonly bucketColumn: string;
+  /** Microseconds since the epoch. */
   now(): number;
 }
 
@@ -76,7 +76,7 @@ export function toEnvelope(
     after = { ...key, ...topLevel(e.updateDescription?.updatedFields ?? {}) };
   }
   const txId = e.txnNumber !== undefined ? `${hexOf(e.lsid?.id)}:${String(e.txnNumber)}` : null;
-  return {
+  return makeEnvelope({
     id: `${ctx.sourceName}:${tokenData(e._id)}`,
     op,
     before: op === "c" || op === "t" ? null : before,
@@ -89,8 +89,8 @@ export function toEnvelope(
       : before && after
       ? changedColumns(before, after)
       : null,
-    bucket: bucketValue((op === "d" ? before : after)?.[ctx.bucketColumn]),
-    source: {
+    bucketColumn: ctx.bucketColumn,
+    origin: {
       connector: "mongodb",
       name: ctx.sourceName,
       db: e.ns.db,
@@ -98,14 +98,13 @@ export function toEnvelope(
       table: e.ns.coll,
       position,
       txId,
-      ts_ms: e.wallTime ? e.wallTime.getTime() : t * 1000,
-      snapshot: false,
+      commitUs: (e.wallTime ? e.wallTime.getTime() : t * 1000) * 1000,
     },
     transaction: txId
       ? { id: txId, total_order: index + 1, data_collection_order: index + 1 }
       : null,
-    ts_ms: ctx.now(),
-  };
+    emittedUs: ctx.now(),
+  });
 }
 
 /** Top-level fields an update touched: `a.b` counts as `a`. */

@@ -7,13 +7,17 @@
 import ZongJi from "@vlasky/zongji";
 import mysql from "mysql2/promise";
 import { AsyncQueue } from "../../../lib/async_queue.ts";
+import type { TableInfo } from "../../../lib/catalog.ts";
+import { nowUs } from "../../../lib/envelope.ts";
 import type { Logger } from "../../../lib/log.ts";
 import { type PositionStore, ThrottledSaver } from "../../../lib/postgres/positions.ts";
 import type { Source, SourceBatch } from "../source.ts";
 import { BinlogAssembler, type BinlogEvent, type ColumnOf, toEnvelopes } from "./decode.ts";
 import { type BinlogCheckpoint, decodeCheckpoint, encodeCheckpoint } from "./position.ts";
-import { readSnapshot, SNAPSHOT_IN_PROGRESS } from "./snapshot.ts";
-import { capturedTables, checkServer, type TableMeta, tableMeta } from "./setup.ts";
+import { loadMySqlTables } from "./catalog.ts";
+import { capturedTables, type TableMeta, tableMeta } from "./schema.ts";
+import { readSnapshot } from "./snapshot.ts";
+import { checkServer } from "./setup.ts";
 
 export interface BinlogSourceOptions {
   name: string;
@@ -62,8 +66,12 @@ export class BinlogSource implements Source {
   }
 
   confirm(checkpoint: string): Promise<void> {
-    if (checkpoint !== SNAPSHOT_IN_PROGRESS) this.saver.save(checkpoint);
+    this.saver.save(checkpoint);
     return Promise.resolve();
+  }
+
+  tables(): Promise<TableInfo[]> {
+    return loadMySqlTables(this.opts, this.opts.bucketColumn);
   }
 
   async *stream(signal: AbortSignal): AsyncIterable<SourceBatch> {
@@ -93,7 +101,7 @@ export class BinlogSource implements Source {
         sourceName: opts.name,
         bucketColumn: opts.bucketColumn,
         primaryKey: (db: string, table: string) => metas.get(`${db}.${table}`)?.primaryKey ?? [],
-        now: Date.now,
+        now: nowUs,
       };
 
       let start: BinlogCheckpoint;
@@ -103,13 +111,13 @@ export class BinlogSource implements Source {
         opts.log.info("no stored binlog position: taking the initial snapshot", {
           tables: [...metas.keys()],
         });
-        let last = "";
+        let last: string | null = null;
         for await (const batch of readSnapshot(conn, flavor, [...metas.values()], ctx)) {
           if (signal.aborted) return;
           last = batch.checkpoint;
           yield batch;
         }
-        start = decodeCheckpoint(last);
+        start = decodeCheckpoint(last!);
       }
 
       zongji = new ZongJi({ ...server, dateStrings: true, timezone: "Z", supportBigNumbers: true });

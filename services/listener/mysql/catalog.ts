@@ -1,6 +1,6 @@
-/** The gateway's view of a MySQL source: its captured tables as catalog entries (`db.table`). */
+/** A MySQL source's captured tables as catalog entries (`db.table`), for the bus's catalog. */
 import mysql from "mysql2/promise";
-import type { ColumnInfo, ColumnKind, TableInfo } from "../postgres/catalog.ts";
+import type { ColumnInfo, ColumnKind, TableInfo } from "../../../lib/catalog.ts";
 import { capturedTables, tableMeta } from "./schema.ts";
 
 export async function loadMySqlTables(
@@ -25,12 +25,12 @@ export async function loadMySqlTables(
         typeOid: 0,
         typeName: c.dataType,
         kind: meta.jsonColumns.has(c.name) ? "json" : kindOf(c.dataType),
+        ...(c.dataType === "datetime" ? { withoutTimeZone: true } : {}),
         notNull: !c.nullable,
         hasDefault: false,
         readOnly: true,
       }));
       out.push({
-        oid: 0,
         schema: t.db,
         name: t.table,
         qualified: `${t.db}.${t.table}`,

@@ -4,9 +4,13 @@
  * SPEC §2 envelopes of it; `mysqlValue` maps values (SPEC §2 value mapping).
  */
 import { Buffer } from "node:buffer";
-import { bucketValue } from "../../../lib/buckets.ts";
-import { changedColumns } from "../../../lib/diff.ts";
-import type { Envelope, JsonValue, Row } from "../../../lib/envelope.ts";
+import {
+  type Envelope,
+  type JsonValue,
+  makeEnvelope,
+  pickKey,
+  type Row,
+} from "../../../lib/envelope.ts";
 import { changePosition } from "./position.ts";
 
 /** MySQL column type codes (binlog TABLE_MAP), the ones whose values need mapping. */
@@ -128,28 +132,27 @@ export interface EnvelopeContext {
   readonly sourceName: string;
   readonly bucketColumn: string;
   primaryKey(db: string, table: string): readonly string[];
+  /** Microseconds since the epoch. */
   now(): number;
 }
 
 export function toEnvelopes(tx: BinlogTransaction, ctx: EnvelopeContext): Envelope[] {
   const perTable = new Map<string, number>();
   const txId = tx.gtid ?? `${tx.file}:${tx.pos}`;
-  const emitted = ctx.now();
+  const emittedUs = ctx.now();
   return tx.changes.map((c, i) => {
     const tableKey = `${c.db}.${c.table}`;
     const tableOrder = (perTable.get(tableKey) ?? 0) + 1;
     perTable.set(tableKey, tableOrder);
     const position = changePosition(tx.file, tx.pos, i + 1);
-    const image = (c.after ?? c.before)!;
-    return {
+    return makeEnvelope({
       id: `${ctx.sourceName}:${position}`,
       op: c.op,
       before: c.before,
       after: c.after,
-      key: pick(image, ctx.primaryKey(c.db, c.table)),
-      changed: c.op === "u" ? changedColumns(c.before!, c.after!) : null,
-      bucket: bucketValue(image[ctx.bucketColumn]),
-      source: {
+      key: ctx.primaryKey(c.db, c.table),
+      bucketColumn: ctx.bucketColumn,
+      origin: {
         connector: "mysql",
         name: ctx.sourceName,
         db: c.db,
@@ -157,12 +160,11 @@ export function toEnvelopes(tx: BinlogTransaction, ctx: EnvelopeContext): Envelo
         table: c.table,
         position,
         txId: tx.gtid ?? null,
-        ts_ms: tx.timestampMs,
-        snapshot: false,
+        commitUs: tx.timestampMs * 1000,
       },
       transaction: { id: txId, total_order: i + 1, data_collection_order: tableOrder },
-      ts_ms: emitted,
-    };
+      emittedUs,
+    });
   });
 }
 
@@ -176,20 +178,20 @@ export function snapshotEnvelope(
     pos: number;
     primaryKey: readonly string[];
     tsMs: number;
+    last?: boolean;
   },
   ctx: Pick<EnvelopeContext, "sourceName" | "bucketColumn" | "now">,
 ): Envelope {
-  const key = pick(row, where.primaryKey);
   const position = changePosition(where.file, where.pos, 0);
-  return {
+  const key = pickKey(row, where.primaryKey);
+  return makeEnvelope({
     id: `${ctx.sourceName}:snapshot:${position}:${where.db}.${where.table}:${JSON.stringify(key)}`,
     op: "r",
     before: null,
     after: row,
     key,
-    changed: null,
-    bucket: bucketValue(row[ctx.bucketColumn]),
-    source: {
+    bucketColumn: ctx.bucketColumn,
+    origin: {
       connector: "mysql",
       name: ctx.sourceName,
       db: where.db,
@@ -197,12 +199,12 @@ export function snapshotEnvelope(
       table: where.table,
       position,
       txId: null,
-      ts_ms: where.tsMs,
-      snapshot: true,
+      commitUs: where.tsMs * 1000,
+      snapshot: where.last ? "last" : "true",
     },
     transaction: null,
-    ts_ms: ctx.now(),
-  };
+    emittedUs: ctx.now(),
+  });
 }
 
 export function mapRow(
@@ -265,10 +267,4 @@ function bitValue(bytes: Uint8Array): JsonValue {
   let n = 0n;
   for (const b of bytes) n = (n << 8n) | BigInt(b);
   return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString();
-}
-
-function pick(row: Row, columns: readonly string[]): Row {
-  const key: Row = {};
-  for (const c of columns) if (Object.hasOwn(row, c)) key[c] = row[c]!;
-  return key;
 }

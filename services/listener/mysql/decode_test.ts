@@ -109,6 +109,6 @@ Deno.test("snapshot rows are op r as of the snapshot's binlog position", () => {
     tsMs: 5,
   }, env);
   envelopeSchema.parse(e);
-  assert.deepEqual([e.op, e.source.snapshot, e.bucket, e.key], ["r", true, "b", { id: 3 }]);
+  assert.deepEqual([e.op, e.source.snapshot, e.bucket, e.key], ["r", "true", "b", { id: 3 }]);
   assert.equal(e.source.position, "binlog.000002:000000000099:0000000000");
 });

@@ -9,10 +9,8 @@ import type { Envelope, Row } from "../../../lib/envelope.ts";
 import type { SourceBatch } from "../source.ts";
 import { type EnvelopeContext, mapRow, snapshotEnvelope } from "./decode.ts";
 import { type BinlogCheckpoint, encodeCheckpoint } from "./position.ts";
-import { BinlogConfigError, type Flavor, type TableMeta } from "./setup.ts";
-
-/** A snapshot batch's checkpoint before the snapshot is complete: nothing to confirm yet. */
-export const SNAPSHOT_IN_PROGRESS = "";
+import { BinlogConfigError, type TableMeta } from "./schema.ts";
+import type { Flavor } from "./setup.ts";
 
 export async function* readSnapshot(
   conn: mysql.Connection,
@@ -22,6 +20,8 @@ export async function* readSnapshot(
   batchSize = 5000,
 ): AsyncIterable<SourceBatch> {
   const start = await consistentStart(conn, flavor);
+  // One batch is held back, so the snapshot's last row can be marked `snapshot: "last"`.
+  let held: Envelope[] = [];
   try {
     const tsMs = Date.now();
     for (const t of tables) {
@@ -47,7 +47,8 @@ export async function* readSnapshot(
             tsMs,
           }, ctx)
         );
-        yield { envelopes, checkpoint: SNAPSHOT_IN_PROGRESS };
+        if (held.length) yield { envelopes: held, checkpoint: null };
+        held = envelopes;
         if (rows.length < batchSize) break;
         const last = rows.at(-1)!;
         after = t.primaryKey.map((c) => last[c]);
@@ -58,8 +59,10 @@ export async function* readSnapshot(
     await conn.query("ROLLBACK").catch(() => {});
     throw err;
   }
+  const last = held.pop();
+  if (last) held.push({ ...last, source: { ...last.source, snapshot: "last" } });
   // Once every row above is on the bus, streaming may start from the snapshot's position.
-  yield { envelopes: [], checkpoint: encodeCheckpoint(start) };
+  yield { envelopes: held, checkpoint: encodeCheckpoint(start) };
 }
 
 async function consistentStart(conn: mysql.Connection, flavor: Flavor): Promise<BinlogCheckpoint> {

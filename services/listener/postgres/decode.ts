@@ -4,9 +4,7 @@
  * finished transaction into SPEC §2 envelopes.
  */
 import type { Pgoutput } from "pg-logical-replication";
-import { bucketValue } from "../../../lib/buckets.ts";
-import { changedColumns } from "../../../lib/diff.ts";
-import type { Envelope, Row } from "../../../lib/envelope.ts";
+import { type Envelope, makeEnvelope, type Row } from "../../../lib/envelope.ts";
 import { textDecoderFor } from "../../../lib/postgres/values.ts";
 import { changePosition, parseLsn } from "./position.ts";
 
@@ -23,7 +21,8 @@ export interface DecodedTransaction {
   readonly commitLsn: bigint;
   /** Where the commit record ends: the LSN to confirm once this transaction is on the bus. */
   readonly endLsn: bigint;
-  readonly commitTimeMs: number;
+  /** Commit time, microseconds since the epoch. */
+  readonly commitUs: number;
   readonly changes: readonly DecodedChange[];
 }
 
@@ -38,7 +37,7 @@ export function adoptValueMapping(relation: Relation): void {
 
 export class TransactionAssembler {
   private current:
-    | { xid: number; commitLsn: bigint; commitTimeMs: number; changes: DecodedChange[] }
+    | { xid: number; commitLsn: bigint; commitUs: number; changes: DecodedChange[] }
     | undefined;
 
   /** True between transactions: nothing received is waiting for its commit. */
@@ -53,7 +52,7 @@ export class TransactionAssembler {
         this.current = {
           xid: msg.xid >>> 0,
           commitLsn: parseLsn(msg.commitLsn ?? "0/0"),
-          commitTimeMs: Number((msg.commitTime as bigint) / 1000n),
+          commitUs: Number(msg.commitTime as bigint),
           changes: [],
         };
         return null;
@@ -105,43 +104,41 @@ export interface EnvelopeContext {
   readonly bucketColumn: string;
   /** The row key columns of a relation: its primary key where it has one. */
   keyColumns(relation: Relation): readonly string[];
+  /** Microseconds since the epoch. */
   now(): number;
 }
 
 export function toEnvelopes(tx: DecodedTransaction, ctx: EnvelopeContext): Envelope[] {
   const perTable = new Map<number, number>();
   const txId = String(tx.xid);
-  const emitted = ctx.now();
+  const emittedUs = ctx.now();
   return tx.changes.map((change, i) => {
     const { relation } = change;
     const tableOrder = (perTable.get(relation.relationOid) ?? 0) + 1;
     perTable.set(relation.relationOid, tableOrder);
     const position = changePosition(tx.commitLsn, i + 1);
-    const before = change.op === "u" || change.op === "d" ? change.before : null;
-    const after = change.op === "c" || change.op === "u" ? change.after : null;
-    const keySource = after ?? before ?? (change.op === "d" ? change.keyTuple : null);
-    return {
+    const t = change.op === "t";
+    return makeEnvelope({
       id: `${ctx.sourceName}:${position}`,
       op: change.op,
-      before,
-      after,
-      key: keySource ? pick(keySource, ctx.keyColumns(relation)) : {},
-      changed: change.op === "u" && before ? changedColumns(before, change.after) : null,
-      bucket: bucketValue((change.op === "d" ? before : after)?.[ctx.bucketColumn]),
-      source: {
-        connector: "postgres",
+      before: change.op === "u" || change.op === "d" ? change.before : null,
+      after: change.op === "c" || change.op === "u" ? change.after : null,
+      key: t ? {} : ctx.keyColumns(relation),
+      keyImage: change.op === "d" ? change.keyTuple : null,
+      bucketColumn: ctx.bucketColumn,
+      origin: {
+        connector: "postgresql",
         name: ctx.sourceName,
         db: ctx.db,
         schema: relation.schema,
         table: relation.name,
         position,
         txId,
-        ts_ms: tx.commitTimeMs,
-        snapshot: false,
+        commitUs: tx.commitUs,
       },
       transaction: { id: txId, total_order: i + 1, data_collection_order: tableOrder },
-      ts_ms: emitted,
-    };
+      emittedUs,
+    });
   });
 }
 
@@ -154,10 +151,4 @@ function clean(tuple: Record<string, unknown>): Row {
   const row: Row = {};
   for (const k in tuple) if (tuple[k] !== undefined) row[k] = tuple[k] as Row[string];
   return row;
-}
-
-function pick(row: Row, columns: readonly string[]): Row {
-  const key: Row = {};
-  for (const c of columns) if (Object.hasOwn(row, c)) key[c] = row[c]!;
-  return key;
 }

@@ -9,8 +9,12 @@
 import pg from "pg";
 import { LogicalReplicationService, type Pgoutput, PgoutputPlugin } from "pg-logical-replication";
 import { AsyncQueue } from "../../../lib/async_queue.ts";
+import { type Catalog, CatalogCache, type TableInfo } from "../../../lib/catalog.ts";
+import { nowUs } from "../../../lib/envelope.ts";
 import type { Logger } from "../../../lib/log.ts";
-import { learnUserArrayTypes } from "../../../lib/postgres/catalog.ts";
+import { learnUserArrayTypes, loadCatalog } from "../../../lib/postgres/catalog.ts";
+import { createPool, type Pool } from "../../../lib/postgres/pool.ts";
+import { PgSnapshotReader } from "../../../lib/postgres/snapshot.ts";
 import { SESSION_OPTIONS } from "../../../lib/postgres/values.ts";
 import type { Source, SourceBatch } from "../source.ts";
 import {
@@ -25,6 +29,8 @@ import { prepareReplication, primaryKeyOf, type WalSetup } from "./setup.ts";
 export interface WalSourceOptions extends WalSetup {
   name: string;
   url: string;
+  /** Connections for catalog and snapshot reads (bounded: snapshots queue for one). Default 4. */
+  readConnections?: number;
   log: Logger;
   /** Decoded changes held before the socket is paused. */
   maxQueued?: number;
@@ -37,8 +43,11 @@ export interface WalSourceOptions extends WalSetup {
 type Socket = { pause(): void; resume(): void };
 
 export class WalSource implements Source {
-  readonly connector = "postgres" as const;
+  readonly connector = "postgresql" as const;
   readonly name: string;
+  readonly snapshots: PgSnapshotReader;
+  private readonly catalog: CatalogCache;
+  private readonly pool: Pool;
   /** Everything up to here is on the bus (or holds nothing for us): the slot may move to it. */
   private confirmed = 0n;
   /** End of the last transaction received from the server, published or not. */
@@ -49,10 +58,33 @@ export class WalSource implements Source {
 
   constructor(private readonly opts: WalSourceOptions) {
     this.name = opts.name;
+    this.pool = createPool(opts.url, {
+      log: opts.log,
+      max: opts.readConnections ?? 4,
+      applicationName: "synchub-listener-reads",
+    });
+    this.catalog = new CatalogCache(() => this.loadCatalog());
+    this.snapshots = new PgSnapshotReader(this.pool, {
+      sourceName: opts.name,
+      catalog: () => this.catalog.get(),
+    });
   }
 
   ready(): boolean {
     return this.streaming;
+  }
+
+  async tables(): Promise<TableInfo[]> {
+    return [...(await this.catalog.refresh()).tables];
+  }
+
+  private loadCatalog(): Promise<Catalog> {
+    const { opts } = this;
+    return loadCatalog(this.pool, opts.publication, opts.bucketColumn, opts.log, opts.name);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end().catch(() => {});
   }
 
   confirm(checkpoint: string): Promise<void> {
@@ -150,7 +182,7 @@ export class WalSource implements Source {
           db: prepared.db,
           bucketColumn: opts.bucketColumn,
           keyColumns: (r: Relation) => txKeys.get(r.relationOid) ?? r.keyColumns,
-          now: Date.now,
+          now: nowUs,
         });
         yield { envelopes, checkpoint: formatLsn(tx.endLsn) };
       }

@@ -1,0 +1,108 @@
+/**
+ * The Kafka producer role: an idempotent producer with acks=all. Publishes made while a request
+ * is in flight are batched into the next; each resolves when the request holding its messages is
+ * acknowledged (or fails). Requests stay under Kafka's message size limit.
+ */
+import type { Kafka, Producer } from "kafkajs";
+import type { BusMessage } from "../bus/bus.ts";
+import { SyncError } from "../errors.ts";
+
+/** Bytes per produce request, well under Kafka's default 1 MB message limit. */
+const REQUEST_BYTES = 512 * 1024;
+
+export class KafkaProducer {
+  private producer: Producer | undefined;
+  private pending: { messages: readonly BusMessage[]; done: (err?: unknown) => void }[] = [];
+  private sending: Promise<void> | undefined;
+
+  constructor(
+    private readonly kafka: Kafka,
+    /** Runs before each request: makes sure its topics exist. */
+    private readonly prepare: (topics: Set<string>) => Promise<void>,
+  ) {}
+
+  async connect(): Promise<void> {
+    const old = this.producer;
+    this.producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
+    await old?.disconnect().catch(() => {});
+    await this.producer.connect();
+  }
+
+  publish(messages: readonly BusMessage[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ messages, done: (err) => (err === undefined ? resolve() : reject(err)) });
+      this.sending ??= this.flush();
+    });
+  }
+
+  /** Waits until every publish made so far has been answered. */
+  async drain(): Promise<void> {
+    while (this.sending) await this.sending;
+  }
+
+  async disconnect(): Promise<void> {
+    await this.drain();
+    await this.producer?.disconnect().catch(() => {});
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      try {
+        await this.send(batch.flatMap((b) => b.messages));
+        for (const b of batch) b.done();
+      } catch (err) {
+        for (const b of batch) b.done(err);
+      }
+    }
+    this.sending = undefined;
+  }
+
+  /** Requests go one after another, so order per topic and key is kept. */
+  private async send(messages: readonly BusMessage[]): Promise<void> {
+    await this.prepare(new Set(messages.map((m) => m.topic)));
+    try {
+      for (const chunk of chunks(messages, REQUEST_BYTES)) {
+        const byTopic = new Map<string, { key: string; value: string | null }[]>();
+        for (const m of chunk) {
+          let list = byTopic.get(m.topic);
+          if (!list) byTopic.set(m.topic, list = []);
+          list.push({ key: m.key, value: m.value });
+        }
+        await this.producer!.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })),
+        });
+      }
+    } catch (err) {
+      // An idempotent producer that failed may be fenced or out of sequence: start a new one.
+      await this.connect().catch(() => {});
+      throw new SyncError(
+        "unavailable",
+        `Kafka did not acknowledge the messages: ${(err as Error).message}`,
+      );
+    }
+  }
+}
+
+export function* chunks(
+  messages: readonly BusMessage[],
+  limit: number,
+): Iterable<readonly BusMessage[]> {
+  let start = 0, size = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const bytes = (messages[i]!.value?.length ?? 0) + messages[i]!.key.length + 64;
+    if (i > start && size + bytes > limit) {
+      yield messages.slice(start, i);
+      start = i;
+      size = 0;
+    }
+    size += bytes;
+  }
+  if (start < messages.length) yield messages.slice(start);
+}
