@@ -5,6 +5,8 @@
  * the URLs and a dev token for each of two demo buckets; Ctrl-C stops everything.
  */
 import { MemoryBus } from "../lib/bus/memory_bus.ts";
+import type { AccessPolicy } from "../lib/access.ts";
+import { policyFromConfig } from "../lib/access_policy.ts";
 import { type Config, loadConfig } from "../lib/config.ts";
 import { signToken } from "../lib/jwt.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
@@ -28,6 +30,7 @@ await runMain(async () => {
   const config = loadConfig();
   const log = createLogger("dev", config.logLevel);
   const shutdown = shutdownSignal();
+  const policy = await policyFromConfig(config);
   const stops: (() => Promise<void>)[] = [];
   try {
     let databaseUrl = config.databaseUrl;
@@ -51,7 +54,7 @@ await runMain(async () => {
 
     const urls = config.kafka
       ? await runAsProcesses(config, databaseUrl, jwtSecret, log, stops)
-      : runInProcess(config, databaseUrl, jwtSecret, log, stops);
+      : runInProcess(config, policy, databaseUrl, jwtSecret, log, stops);
     await waitReady(`${urls.gateway}/ready`, log);
     await banner(urls, databaseUrl, config, jwtSecret);
     log.info("stopping", { signal: await shutdown });
@@ -64,6 +67,7 @@ await runMain(async () => {
 
 function runInProcess(
   config: Config,
+  policy: AccessPolicy,
   databaseUrl: string,
   jwtSecret: string,
   log: Logger,
@@ -74,17 +78,24 @@ function runInProcess(
     maxBytes: config.memoryBusMaxBytes,
   });
   stops.push(() => bus.close());
-  const listener = serveListener({ config, databaseUrl, bus, log: log.child("listener") });
+  const listener = serveListener({
+    config,
+    policy,
+    databaseUrl,
+    bus,
+    log: log.child("listener"),
+  });
   stops.push(() => listener.stop());
   const gateway = serveGateway({
     config,
+    policy,
     jwtSecret,
     bus,
     snapshots: listener.snapshots,
     log: log.child("gateway"),
   });
   stops.push(() => gateway.stop());
-  const crud = serveCrud({ config, databaseUrl, jwtSecret, log: log.child("crud") });
+  const crud = serveCrud({ config, policy, databaseUrl, jwtSecret, log: log.child("crud") });
   stops.push(() => crud.stop());
   return { crud: crud.url, gateway: gateway.url, listener: listener.url };
 }
@@ -147,6 +158,12 @@ async function banner(
   const tokens = await Promise.all(
     DEMO_BUCKETS.map((b) => signToken(jwtSecret, { sub: `dev-${b}`, buckets: [b] }, 24 * 3600)),
   );
+  // The dev token: an admin's, which may do everything (SPEC §7).
+  const admin = await signToken(
+    jwtSecret,
+    { sub: "dev-admin", buckets: [...DEMO_BUCKETS], role: "admin" },
+    24 * 3600,
+  );
   const ws = urls.gateway.replace(/^http/, "ws");
   const embedded = config.databaseUrl ? "" : `   (embedded, data in ${config.dataDir}/postgres)`;
   console.log(`
@@ -162,7 +179,9 @@ SyncHub is running (Ctrl-C stops everything)
       : "in-process"
   }
 
-Dev tokens, valid 24 h:
+Dev token (admin), valid 24 h:
+  ${admin}
+Tokens of one bucket each (they see only their bucket's rows):
 ${DEMO_BUCKETS.map((b, i) => `  ${b}: ${tokens[i]}`).join("\n")}
 
 Try it:

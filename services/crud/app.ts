@@ -5,6 +5,7 @@
  * `{"error":{"code","message","details"}}` with stable codes, no stack traces.
  */
 import { Hono } from "hono";
+import type { AccessPolicy } from "../../lib/access.ts";
 import type { CatalogCache } from "../../lib/catalog.ts";
 import { SyncError } from "../../lib/errors.ts";
 import { mountOps, type ReadinessChecks } from "../../lib/http/ops.ts";
@@ -23,6 +24,7 @@ import { rowsApp } from "./rows/routes.ts";
 export interface CrudDeps {
   store: RowStore;
   catalog: CatalogCache;
+  policy: AccessPolicy;
   users: UserStore;
   verifyToken: TokenVerifier;
   jwtSecret: string;
@@ -56,8 +58,11 @@ export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
       limitAccount: guards.limitAccount,
     }),
   );
-  app.route("/v1", rowsApp({ store: deps.store, catalog: deps.catalog, jsonBody }));
-  mountOpenApi(app, deps.catalog);
+  app.route(
+    "/v1",
+    rowsApp({ store: deps.store, catalog: deps.catalog, policy: deps.policy, jsonBody }),
+  );
+  mountOpenApi(app, deps.catalog, deps.policy);
 
   app.notFound((c) => c.json(new SyncError("not_found", "no such route").toBody(), 404));
   app.onError((err, c) => {

@@ -4,13 +4,13 @@
  */
 import type { Hono, MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
-import { grantOf } from "../../lib/buckets.ts";
+import { principalOf } from "../../lib/access.ts";
 import { SyncError } from "../../lib/errors.ts";
 import { tokenFromRequest, type TokenVerifier } from "../../lib/jwt.ts";
 import type { Registry } from "../../lib/metrics.ts";
 import { KeyedLimiter } from "../../lib/rate_limit.ts";
 import type { CrudEnv } from "./env.ts";
-import { clientAddress } from "./request.ts";
+import { clientAddress } from "../../lib/http/address.ts";
 
 export interface GuardLimits {
   ratePerToken: number;
@@ -110,7 +110,7 @@ export function installGuards(
     const perToken = byToken.take(claims.sub);
     if (perToken !== undefined) refuse("token", perToken);
     c.set("claims", claims);
-    c.set("grant", grantOf(claims.buckets));
+    c.set("principal", principalOf(claims));
     await next();
   });
 

@@ -1,4 +1,5 @@
 /** `deno task crud`: the REST API alone. Needs DATABASE_URL and JWT_SECRET. */
+import { policyFromConfig } from "../../lib/access_policy.ts";
 import { loadConfig } from "../../lib/config.ts";
 import { createLogger } from "../../lib/log.ts";
 import { migrate } from "../../lib/postgres/migrate.ts";
@@ -9,6 +10,7 @@ await runMain(async () => {
   const config = loadConfig(["database", "jwt"]);
   const log = createLogger("crud", config.logLevel);
   const shutdown = shutdownSignal();
+  const policy = await policyFromConfig(config);
   await migrate(config.databaseUrl!, {
     publication: config.postgres.publication,
     publicationTables: config.postgres.publicationTables,
@@ -16,6 +18,7 @@ await runMain(async () => {
   });
   const crud = serveCrud({
     config,
+    policy,
     databaseUrl: config.databaseUrl!,
     jwtSecret: config.jwtSecret!,
     log,

@@ -1,4 +1,5 @@
 /** Builds the CRUD service from configuration and serves it. */
+import { type AccessPolicy, bucketColumns } from "../../lib/access.ts";
 import type { Config } from "../../lib/config.ts";
 import { serve, type Served } from "../../lib/http/serve.ts";
 import { createTokenVerifier } from "../../lib/jwt.ts";
@@ -13,19 +14,30 @@ import { RowStore } from "./rows/row_store.ts";
 
 export interface CrudOptions {
   config: Config;
+  policy: AccessPolicy;
   databaseUrl: string;
   jwtSecret: string;
   log: Logger;
 }
 
-export function serveCrud({ config, databaseUrl, jwtSecret, log }: CrudOptions): Served {
+export function serveCrud({ config, policy, databaseUrl, jwtSecret, log }: CrudOptions): Served {
   const pool = createPool(databaseUrl, { log, max: 20, applicationName: "synchub-crud" });
+  // Each table's effective rule is logged once per catalog load that changes it.
+  const described = new Map<string, string>();
   const catalog = new CatalogCache(
-    () => loadCatalog(pool, config.postgres.publication, config.bucketColumn, log),
+    () => loadCatalog(pool, config.postgres.publication, bucketColumns(policy), log),
+    (c) => {
+      for (const t of c.tables) {
+        const line = policy.describe(t);
+        if (described.get(t.qualified) !== line) log.info("serving table", { access: line });
+        described.set(t.qualified, line);
+      }
+    },
   );
   const app = createCrudApp({
     store: new RowStore(pool),
     catalog,
+    policy,
     users: new UserStore(pool, config.crud),
     verifyToken: createTokenVerifier(jwtSecret),
     jwtSecret,

@@ -2,8 +2,14 @@
  * One WebSocket connection: its token, its subscriptions, its limits. Messages are handled one at
  * a time, in arrival order; a bad message gets an error reply and the connection stays open.
  */
+import {
+  type AccessPolicy,
+  type Principal,
+  principalOf,
+  readScope,
+  tableRefusal,
+} from "../../lib/access.ts";
 import type { Bus } from "../../lib/bus/bus.ts";
-import { type BucketGrant, grantOf } from "../../lib/buckets.ts";
 import type { CatalogSource, TableInfo } from "../../lib/catalog.ts";
 import { type Cursor, decodeCursor } from "../../lib/cursor.ts";
 import { covers } from "../../lib/cursor.ts";
@@ -14,7 +20,7 @@ import type { Counter, Gauge } from "../../lib/metrics.ts";
 import { TokenBucket } from "../../lib/rate_limit.ts";
 import type { SnapshotReader } from "../../lib/snapshot.ts";
 import type { Congestion, Drainable } from "./congestion.ts";
-import { compileWhere } from "./filter.ts";
+import { compileWhere, equalities } from "./filter.ts";
 import type { Hub } from "./hub.ts";
 import {
   clientMessageSchema,
@@ -36,6 +42,11 @@ export interface GatewayLimits {
   maxMessagesPerSecond?: number;
   /** Seconds between server pings; a connection that misses a pong is closed. */
   idleTimeoutSeconds?: number;
+  /** Bytes of live changes one subscription may hold while it catches up or snapshots. */
+  maxCatchUpBytes?: number;
+  /** Open connections per token holder (`sub`) and per client address. */
+  maxConnectionsPerToken?: number;
+  maxConnectionsPerAddress?: number;
 }
 
 export interface SessionMetrics {
@@ -52,6 +63,7 @@ export interface SessionDeps {
   congestion: Congestion;
   bus: Bus;
   catalog: CatalogSource;
+  policy: AccessPolicy;
   snapshots: SnapshotReader;
   topicOf(table: TableInfo): string;
   limits: GatewayLimits;
@@ -64,7 +76,7 @@ class Gone extends Error {}
 
 export class Session {
   private readonly subs = new Map<string, Subscription>();
-  private readonly grant: BucketGrant;
+  private readonly principal: Principal;
   private seq = 0;
   private work: Promise<void> = Promise.resolve();
   private closed = false;
@@ -79,7 +91,7 @@ export class Session {
     claims: Claims,
     private readonly deps: SessionDeps,
   ) {
-    this.grant = grantOf(claims.buckets);
+    this.principal = principalOf(claims);
     const perSecond = deps.limits.maxMessagesPerSecond ?? 50;
     this.rate = new TokenBucket(perSecond, perSecond * 2);
   }
@@ -171,6 +183,10 @@ export class Session {
     }
     const table = await this.deps.catalog.table(msg.table);
     if (!table) throw new SyncError("not_found", `unknown table "${msg.table}"`);
+    const rule = this.deps.policy.rule(table);
+    const refusal = tableRefusal(this.principal, rule, table.qualified, "read");
+    if (refusal) throw refusal;
+    const view = { scope: readScope(this.principal, rule)!, rule };
     if (msg.snapshot && !table.snapshots) {
       throw new SyncError(
         "bad_request",
@@ -198,11 +214,11 @@ export class Session {
       topic,
       table,
       filter,
-      grant: this.grant,
+      view,
       from: since ? since.offsets : live,
       live,
       buffered: since !== undefined || msg.snapshot === true,
-      maxBufferedBytes: limits.maxBufferedBytes * 4,
+      maxBufferedBytes: limits.maxCatchUpBytes ?? limits.maxBufferedBytes * 4,
       send: (frame) => this.send(frame),
       overflow: () => this.tooSlow("live changes piled up while it caught up"),
     });
@@ -216,7 +232,13 @@ export class Session {
       else if (msg.snapshot) {
         await sub.snapshot(
           this.deps.snapshots,
-          { source: table.source, table: table.qualified, scope: scopeOf(this.grant) },
+          {
+            source: table.source,
+            table: table.qualified,
+            scope: view.scope,
+            bucketColumn: rule.bucketColumn,
+            equalities: equalities(filter),
+          },
           pace,
           (n) => metrics.snapshotRows.inc(undefined, n),
         ).catch((err) => {
@@ -298,11 +320,6 @@ export class Session {
     }
     this.deps.congestion.note(this.drainable, buffered);
   }
-}
-
-/** The rows a grant may read: its buckets, and rows without one (SPEC §5.3). */
-function scopeOf(grant: BucketGrant) {
-  return { all: grant.all, buckets: [...grant.buckets], nullBucket: true };
 }
 
 function safeJson(text: string): unknown {

@@ -3,6 +3,7 @@
  * publishes, the snapshots it serves, its ops port.
  */
 import { Hono } from "hono";
+import { type AccessPolicy, bucketColumns } from "../../lib/access.ts";
 import type { Bus } from "../../lib/bus/bus.ts";
 import type { Config, SourceConfig } from "../../lib/config.ts";
 import { mountOps } from "../../lib/http/ops.ts";
@@ -25,6 +26,8 @@ export interface ListenerOptions {
   databaseUrl: string;
   bus: Bus;
   log: Logger;
+  /** Decides each table's bucket column (envelopes' `bucket`, catalog entries). */
+  policy: AccessPolicy;
   /** Verifies the service tokens of snapshot requests from other processes; none: not served. */
   jwtSecret?: string | undefined;
 }
@@ -38,16 +41,17 @@ export interface ListenerService extends Served {
 export function sourcesFromConfig(
   config: Config,
   databaseUrl: string,
-  deps: { positions: PositionStore; log: Logger },
+  deps: { positions: PositionStore; log: Logger; policy: AccessPolicy },
 ): Source[] {
   const { log, positions } = deps;
+  const columns = bucketColumns(deps.policy);
   const pg = new WalSource({
     name: config.postgres.sourceName,
     url: databaseUrl,
     slot: config.postgres.slot,
     publication: config.postgres.publication,
     publicationTables: config.postgres.publicationTables,
-    bucketColumn: config.bucketColumn,
+    bucketColumns: columns,
     log: log.child(config.postgres.sourceName),
   });
   const other = (s: SourceConfig): Source =>
@@ -56,7 +60,7 @@ export function sourcesFromConfig(
         name: s.name,
         url: s.url,
         tables: s.tables,
-        bucketColumn: config.bucketColumn,
+        bucketColumns: columns,
         serverId: s.serverId,
         positions,
         log: log.child(s.name),
@@ -65,7 +69,7 @@ export function sourcesFromConfig(
         name: s.name,
         url: s.url,
         collections: s.tables,
-        bucketColumn: config.bucketColumn,
+        bucketColumns: columns,
         positions,
         log: log.child(s.name),
       });
@@ -78,6 +82,7 @@ export function serveListener(opts: ListenerOptions): ListenerService {
   const sources = sourcesFromConfig(config, databaseUrl, {
     positions: new PgPositionStore(pool),
     log,
+    policy: opts.policy,
   });
   const registry = new Registry("listener");
   const listener = startListener({ sources, bus, topicPrefix: config.topicPrefix, log, registry });

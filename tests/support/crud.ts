@@ -2,6 +2,8 @@
 import { createTokenVerifier, signToken } from "../../lib/jwt.ts";
 import { silentLogger } from "../../lib/log.ts";
 import { Registry } from "../../lib/metrics.ts";
+import { bucketColumns } from "../../lib/access.ts";
+import { accessPolicy, parsePolicy } from "../../lib/access_policy.ts";
 import { CatalogCache } from "../../lib/catalog.ts";
 import { loadCatalog } from "../../lib/postgres/catalog.ts";
 import { createPool, type Pool } from "../../lib/postgres/pool.ts";
@@ -26,7 +28,7 @@ export interface Api {
     opts?: { token?: string | null; body?: unknown; headers?: Record<string, string> },
   ): Promise<{ status: number; body: Json; headers: Headers }>;
   /** A token for `buckets`; `sub` names its holder (rate limits are per holder). */
-  token(buckets: string[], sub?: string): Promise<string>;
+  token(buckets: string[], sub?: string, role?: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -44,11 +46,14 @@ export function makeApp(
   url: string,
   limits: Partial<typeof TEST_LIMITS> = {},
   adminEmails: string[] = [],
+  policyText?: string,
 ) {
+  const policy = accessPolicy(policyText ? parsePolicy(policyText) : undefined, "bucket");
   const pool = createPool(url, { log: silentLogger, max: 4 });
   const app = createCrudApp({
     store: new RowStore(pool),
-    catalog: new CatalogCache(() => loadCatalog(pool, "synchub", "bucket")),
+    catalog: new CatalogCache(() => loadCatalog(pool, "synchub", bucketColumns(policy))),
+    policy,
     users: new UserStore(pool, {
       passwordIterations: 1000,
       refreshTokenTtlMs: 3_600_000,
@@ -67,9 +72,10 @@ export function makeApp(
 export async function api(
   limits: Partial<typeof TEST_LIMITS> = {},
   adminEmails: string[] = [],
+  policyText?: string,
 ): Promise<Api> {
   const db = await testDatabase();
-  const { pool, app } = makeApp(db.url, limits, adminEmails);
+  const { pool, app } = makeApp(db.url, limits, adminEmails, policyText);
   const tokenA = await signToken(SECRET, { sub: "a", buckets: ["a"] });
   return {
     app,
@@ -92,7 +98,7 @@ export async function api(
       } catch { /* not JSON */ }
       return { status: res.status, body: parsed, headers: res.headers };
     },
-    token: (buckets, sub = "x") => signToken(SECRET, { sub, buckets }),
+    token: (buckets, sub = "x", role) => signToken(SECRET, { sub, buckets, role }),
     close: async () => {
       await pool.end();
       await db.drop();

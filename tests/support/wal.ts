@@ -1,3 +1,4 @@
+import { columnNamed } from "../../lib/access.ts";
 import { silentLogger } from "../../lib/log.ts";
 import type { Envelope } from "../../lib/envelope.ts";
 import { envelopeSchema } from "../../lib/envelope.ts";
@@ -27,7 +28,7 @@ export async function runSource(
     slot,
     publication: "synchub",
     publicationTables: undefined,
-    bucketColumn: opts.bucketColumn ?? "bucket",
+    bucketColumns: columnNamed(opts.bucketColumn ?? "bucket"),
     log: silentLogger,
     statusIntervalMs: 200,
   });

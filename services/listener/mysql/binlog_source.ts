@@ -7,6 +7,7 @@
 import ZongJi from "@vlasky/zongji";
 import mysql from "mysql2/promise";
 import { AsyncQueue } from "../../../lib/async_queue.ts";
+import type { BucketColumns } from "../../../lib/access.ts";
 import type { TableInfo } from "../../../lib/catalog.ts";
 import { nowUs } from "../../../lib/envelope.ts";
 import type { Logger } from "../../../lib/log.ts";
@@ -25,7 +26,8 @@ export interface BinlogSourceOptions {
   url: string;
   /** `db.table` names; unset: every table of the URL's database. */
   tables: readonly string[] | undefined;
-  bucketColumn: string;
+  /** Each table's bucket column (the access policy's). */
+  bucketColumns: BucketColumns;
   /** This replica's server id: unique among the server's replicas. */
   serverId: number;
   positions: PositionStore;
@@ -71,7 +73,7 @@ export class BinlogSource implements Source {
   }
 
   tables(): Promise<TableInfo[]> {
-    return loadMySqlTables(this.opts, this.opts.bucketColumn);
+    return loadMySqlTables(this.opts, this.opts.bucketColumns);
   }
 
   async *stream(signal: AbortSignal): AsyncIterable<SourceBatch> {
@@ -99,7 +101,13 @@ export class BinlogSource implements Source {
       }
       const ctx = {
         sourceName: opts.name,
-        bucketColumn: opts.bucketColumn,
+        bucketColumn: (db: string, table: string) => {
+          const meta = metas.get(`${db}.${table}`);
+          return opts.bucketColumns(
+            `${db}.${table}`,
+            (c) => !!meta?.columns.some((x) => x.name === c),
+          );
+        },
         primaryKey: (db: string, table: string) => metas.get(`${db}.${table}`)?.primaryKey ?? [],
         now: nowUs,
       };

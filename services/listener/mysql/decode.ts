@@ -130,7 +130,8 @@ export class BinlogAssembler {
 
 export interface EnvelopeContext {
   readonly sourceName: string;
-  readonly bucketColumn: string;
+  /** A table's bucket column (the access policy's), or null. */
+  bucketColumn(db: string, table: string): string | null;
   primaryKey(db: string, table: string): readonly string[];
   /** Microseconds since the epoch. */
   now(): number;
@@ -151,7 +152,7 @@ export function toEnvelopes(tx: BinlogTransaction, ctx: EnvelopeContext): Envelo
       before: c.before,
       after: c.after,
       key: ctx.primaryKey(c.db, c.table),
-      bucketColumn: ctx.bucketColumn,
+      bucketColumn: ctx.bucketColumn(c.db, c.table),
       origin: {
         connector: "mysql",
         name: ctx.sourceName,
@@ -190,7 +191,7 @@ export function snapshotEnvelope(
     before: null,
     after: row,
     key,
-    bucketColumn: ctx.bucketColumn,
+    bucketColumn: ctx.bucketColumn(where.db, where.table),
     origin: {
       connector: "mysql",
       name: ctx.sourceName,

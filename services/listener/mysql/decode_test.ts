@@ -12,7 +12,7 @@ const cols = [
 const ctx = { jsonColumns: () => new Set(["doc"]) };
 const env = {
   sourceName: "shop",
-  bucketColumn: "bucket",
+  bucketColumn: () => "bucket",
   primaryKey: () => ["id"],
   now: () => 1_700_000_000_999,
 };

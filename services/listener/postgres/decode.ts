@@ -101,7 +101,8 @@ export class TransactionAssembler {
 export interface EnvelopeContext {
   readonly sourceName: string;
   readonly db: string;
-  readonly bucketColumn: string;
+  /** The bucket column of a relation (the access policy's), or null. */
+  bucketColumn(relation: Relation): string | null;
   /** The row key columns of a relation: its primary key where it has one. */
   keyColumns(relation: Relation): readonly string[];
   /** Microseconds since the epoch. */
@@ -125,7 +126,7 @@ export function toEnvelopes(tx: DecodedTransaction, ctx: EnvelopeContext): Envel
       after: change.op === "c" || change.op === "u" ? change.after : null,
       key: t ? {} : ctx.keyColumns(relation),
       keyImage: change.op === "d" ? change.keyTuple : null,
-      bucketColumn: ctx.bucketColumn,
+      bucketColumn: ctx.bucketColumn(relation),
       origin: {
         connector: "postgresql",
         name: ctx.sourceName,

@@ -42,7 +42,7 @@ function relation(
 const ctx: EnvelopeContext = {
   sourceName: "pg",
   db: "app",
-  bucketColumn: "bucket",
+  bucketColumn: () => "bucket",
   keyColumns: () => ["id"],
   now: () => 1_700_000_000_500,
 };

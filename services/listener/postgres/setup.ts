@@ -1,5 +1,6 @@
 /** What logical replication needs before the first byte streams: settings, publication, slot. */
 import type pg from "pg";
+import type { BucketColumns } from "../../../lib/access.ts";
 import type { Logger } from "../../../lib/log.ts";
 import { ensurePublication } from "../../../lib/postgres/publication.ts";
 
@@ -7,7 +8,8 @@ export interface WalSetup {
   publication: string;
   publicationTables: readonly string[] | undefined;
   slot: string;
-  bucketColumn: string;
+  /** Each table's bucket column (the access policy's). */
+  bucketColumns: BucketColumns;
 }
 
 export interface Prepared {
@@ -54,16 +56,18 @@ export async function prepareReplication(
   }
 
   // Without a full old image a delete cannot say which bucket it belonged to.
-  const partial = await db.query<{ t: string }>(
-    `SELECT format('%I.%I', pt.schemaname, pt.tablename) AS t
+  const partial = await db.query<{ t: string; columns: string[] }>(
+    `SELECT pt.schemaname || '.' || pt.tablename AS t, array_agg(a.attname::text) AS columns
        FROM pg_publication_tables pt
        JOIN pg_namespace n ON n.nspname = pt.schemaname
        JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
-       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $2 AND NOT a.attisdropped
-      WHERE pt.pubname = $1 AND c.relreplident <> 'f'`,
-    [setup.publication, setup.bucketColumn],
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE pt.pubname = $1 AND c.relreplident <> 'f'
+      GROUP BY 1`,
+    [setup.publication],
   );
-  for (const { t } of partial.rows) {
+  for (const { t, columns } of partial.rows) {
+    if (setup.bucketColumns(t, (c) => columns.includes(c)) === null) continue;
     log.warn(
       "table has a bucket column but not REPLICA IDENTITY FULL: its deletes carry no bucket and " +
         "reach only tokens holding '*'; run ALTER TABLE ... REPLICA IDENTITY FULL",

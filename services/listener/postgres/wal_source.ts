@@ -80,7 +80,7 @@ export class WalSource implements Source {
 
   private loadCatalog(): Promise<Catalog> {
     const { opts } = this;
-    return loadCatalog(this.pool, opts.publication, opts.bucketColumn, opts.log, opts.name);
+    return loadCatalog(this.pool, opts.publication, opts.bucketColumns, opts.log, opts.name);
   }
 
   async close(): Promise<void> {
@@ -180,7 +180,7 @@ export class WalSource implements Source {
         const envelopes = toEnvelopes(tx, {
           sourceName: opts.name,
           db: prepared.db,
-          bucketColumn: opts.bucketColumn,
+          bucketColumn: (r: Relation) => bucketColumnOf(r, opts.bucketColumns),
           keyColumns: (r: Relation) => txKeys.get(r.relationOid) ?? r.keyColumns,
           now: nowUs,
         });
@@ -221,4 +221,19 @@ export class WalSource implements Source {
       this.opts.log.warn("could not report the confirmed position", { err })
     );
   }
+}
+
+const relationBuckets = new WeakMap<Relation, string | null>();
+
+/** A relation's bucket column, decided once per relation message. */
+function bucketColumnOf(relation: Relation, columns: WalSourceOptions["bucketColumns"]) {
+  let column = relationBuckets.get(relation);
+  if (column === undefined) {
+    column = columns(
+      `${relation.schema}.${relation.name}`,
+      (c) => relation.columns.some((rc) => rc.name === c),
+    );
+    relationBuckets.set(relation, column);
+  }
+  return column;
 }
