@@ -22,7 +22,7 @@ if (!mariaDbHere) {
     "\n!! MariaDB is not installed (apt-get install mariadb-server): the MySQL source tests will SKIP\n",
   );
 }
-const [pg, kafka, mariadb] = await Promise.all([
+const [pg, kafka, mariadb, mariadb2] = await Promise.all([
   startEmbeddedPostgres({
     dataDir: `${dir}/postgres`,
     port: freePort(),
@@ -44,6 +44,14 @@ const [pg, kafka, mariadb] = await Promise.all([
       log: createLogger("test-mariadb", "warn"),
     })
     : undefined,
+  // A second server: the other side of the database-to-database sync tests.
+  mariaDbHere
+    ? startMariaDb({
+      dataDir: `${dir}/mariadb2`,
+      port: freePort(),
+      log: createLogger("test-mariadb2", "warn"),
+    })
+    : undefined,
 ]);
 try {
   log.info("servers ready", {
@@ -61,6 +69,7 @@ try {
       SYNCHUB_TEST_PG_URL: pg.url(),
       SYNCHUB_TEST_KAFKA_BROKERS: kafka.brokers,
       ...(mariadb ? { SYNCHUB_TEST_MYSQL_URL: mariadb.url } : {}),
+      ...(mariadb2 ? { SYNCHUB_TEST_MYSQL2_URL: mariadb2.url } : {}),
     },
     stdin: "null",
     stdout: "inherit",
@@ -68,7 +77,7 @@ try {
   }).spawn();
   code = (await child.status).code;
 } finally {
-  await Promise.all([pg.stop(), kafka.stop(), mariadb?.stop()]);
+  await Promise.all([pg.stop(), kafka.stop(), mariadb?.stop(), mariadb2?.stop()]);
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 Deno.exit(code);
