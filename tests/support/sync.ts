@@ -39,7 +39,7 @@ export function withTwoMySql(name: string, body: () => void): void {
 export async function mysqlSide(server: string): Promise<SideDb> {
   const name = `sync_${crypto.randomUUID().replace(/-/g, "").slice(0, 12)}`;
   const admin = await mysqlConnection(server);
-  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.query(`CREATE DATABASE ${name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
   const conn = await mysqlConnection(server, name);
   await conn.query("SET time_zone = '+00:00'");
   return {

@@ -84,7 +84,7 @@ export async function syncTable(
     next.catch(() => {}); // awaited on the next turn; never an unhandled rejection meanwhile
     await page.compare(rows, from, bidirectional);
     done += rows.length;
-    opts.onProgress(Math.min(done, result.rowsTotal), Math.max(done, result.rowsTotal));
+    opts.onProgress(done, result.rowsTotal = Math.max(done, result.rowsTotal));
   }
 
   // Pass 2 (bidirectional): keys of `to` that `from` lacks.
@@ -99,8 +99,10 @@ export async function syncTable(
     after = keys.at(-1)!;
     await page.copyMissing(keys, to);
     done += keys.length;
-    opts.onProgress(Math.min(done, result.rowsTotal), Math.max(done, result.rowsTotal));
+    opts.onProgress(done, result.rowsTotal = Math.max(done, result.rowsTotal));
   }
+  // The totals were counted before the run; rows copied meanwhile make the second pass longer.
+  opts.onProgress(done, result.rowsTotal = done);
   return result;
 }
 
