@@ -19,6 +19,6 @@ export class MarkerSlots {
   give(slot: number): void {
     const next = this.waiting.shift();
     if (next) next(slot);
-    else this.free.push(slot);
+    else this.free.unshift(slot); // the lowest slots stay in use: few marker rows
   }
 }
