@@ -4,7 +4,6 @@
  * or trailing fractional zeros, JSON with sorted keys, UUIDs in lower case). The timestamp column
  * and `ignore_columns` are left out (SPEC §8.2); they are still copied.
  */
-import { createHash } from "node:crypto";
 import type { JsonValue, Row } from "../../lib/envelope.ts";
 import type { ColumnKind, TableShape } from "./table_shape.ts";
 
@@ -63,9 +62,9 @@ export function normalizeValue(v: JsonValue | undefined, kind: ColumnKind): stri
 }
 
 export function rowHash(row: Row, spec: HashSpec): string {
-  const h = createHash("sha256");
-  for (const c of spec.columns) h.update(normalizeValue(row[c.name], c.kind)).update("\u0001");
-  return h.digest("base64url").slice(0, 32);
+  let text = "";
+  for (const c of spec.columns) text += normalizeValue(row[c.name], c.kind) + "\u0001";
+  return hash106(text);
 }
 
 /** The row's key as one string, equal on both engines: for maps, IN lists and the store. */
@@ -75,17 +74,38 @@ export function keyString(row: Row, spec: HashSpec): string {
 
 /** A short, fixed-length name of a row's key for the state store. */
 export function keyHash(table: string, key: string): string {
-  return createHash("sha256").update(table).update("\u0000").update(key).digest("base64url").slice(
-    0,
-    32,
-  );
+  return hash106(`${table}\u0000${key}`);
 }
 
 /** The hash of a chunk: its rows' keys and hashes in order. */
 export function chunkHash(entries: Iterable<readonly [key: string, hash: string]>): string {
-  const h = createHash("sha256");
-  for (const [k, v] of entries) h.update(k).update("\u0001").update(v).update("\u0002");
-  return h.digest("base64url");
+  let text = "";
+  for (const [k, v] of entries) text += `${k}\u0001${v}\u0002`;
+  return hash106(text);
+}
+
+/**
+ * Two 53-bit cyrb53 hashes with different seeds, as 28 hex digits. Row hashes find differences
+ * between two copies of a table, not tamper-proof signatures: a fast non-cryptographic hash keeps
+ * 100,000 rows cheap (no native object per row), and 106 bits make an accidental collision
+ * vanishingly rare.
+ */
+export function hash106(text: string): string {
+  return cyrb53(text, 0x9e3779b9).toString(16).padStart(14, "0") +
+    cyrb53(text, 0x85ebca6b).toString(16).padStart(14, "0");
+}
+
+function cyrb53(text: string, seed: number): number {
+  let h1 = 0xdeadbeef ^ seed;
+  let h2 = 0x41c6ce57 ^ seed;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
 /** The key columns of a row. */

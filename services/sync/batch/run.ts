@@ -112,6 +112,7 @@ export async function runBatch(ctx: SyncContext, opts: RunOptions = {}): Promise
     status,
     total_rows: written,
     conflicts_detected: conflicts,
+    elapsed_ms: Date.parse(finished.completed_at ?? "") - Date.parse(finished.started_at),
   });
   return finished;
 }
