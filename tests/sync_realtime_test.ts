@@ -195,3 +195,42 @@ Deno.test("realtime: merged changes keep the first before and the last after", (
   });
   assert.equal(mergeChanges({ op: "d", before: a, after: null, tsMs: 1 }, c(b)).op, "u");
 });
+
+t(
+  "resolve: the chosen version is written to both sides, then the conflict is resolved once",
+  async () => {
+    const s = await setup("manual");
+    try {
+      const { resolveConflict } = await import("../services/sync/resolve.ts");
+      const { SyncError } = await import("../lib/errors.ts");
+      await s.local.sql(`INSERT INTO r VALUES (1, 'base', '${at("00")}')`);
+      await s.cloud.sql(`INSERT INTO r VALUES (1, 'theirs', '${at("01")}')`);
+      await applyChanges(s.h.ctx, s.table, "local", [
+        u(row(1, "base", "00"), row(1, "mine", "02")),
+      ]);
+      await s.local.sql(`UPDATE r SET v = 'mine', updated_at = '${at("02")}'`);
+      const [open] = (await s.h.ctx.store.listConflicts({})).conflicts;
+      await assert.rejects(
+        resolveConflict(s.h.ctx, open!.id, "custom", { id: 2, v: "x", updated_at: at("03") }),
+        (e: unknown) => e instanceof SyncError && e.code === "bad_request",
+      );
+      const done = await resolveConflict(s.h.ctx, open!.id, "custom", row(1, "agreed", "04"));
+      assert.equal(done.resolved, true);
+      assert.equal(done.resolution_strategy, "manual:custom");
+      for (const side of [s.local, s.cloud]) {
+        assert.deepEqual(await side.sql("SELECT v FROM r"), [{ v: "agreed" }]);
+      }
+      await assert.rejects(
+        resolveConflict(s.h.ctx, open!.id, "local"),
+        (e: unknown) => e instanceof SyncError && e.code === "conflict",
+      );
+      // No longer parked: the next change flows.
+      const next = await applyChanges(s.h.ctx, s.table, "local", [
+        u(row(1, "agreed", "04"), row(1, "after", "05")),
+      ]);
+      assert.equal(next.applied, 1);
+    } finally {
+      await s.close();
+    }
+  },
+);
