@@ -22,6 +22,13 @@ if (!mariaDbHere) {
     "\n!! MariaDB is not installed (apt-get install mariadb-server): the MySQL source tests will SKIP\n",
   );
 }
+const firstMariaDb = mariaDbHere
+  ? startMariaDb({
+    dataDir: `${dir}/mariadb`,
+    port: freePort(),
+    log: createLogger("test-mariadb", "warn"),
+  })
+  : undefined;
 const [pg, kafka, mariadb, mariadb2] = await Promise.all([
   startEmbeddedPostgres({
     dataDir: `${dir}/postgres`,
@@ -37,21 +44,16 @@ const [pg, kafka, mariadb, mariadb2] = await Promise.all([
     controllerPort: freePort(),
     log: createLogger("test-kafka", "warn"),
   }),
-  mariaDbHere
-    ? startMariaDb({
-      dataDir: `${dir}/mariadb`,
-      port: freePort(),
-      log: createLogger("test-mariadb", "warn"),
-    })
-    : undefined,
-  // A second server: the other side of the database-to-database sync tests.
-  mariaDbHere
-    ? startMariaDb({
+  firstMariaDb,
+  // The other side of the database-to-database sync tests; started after the first, as two
+  // mariadb-install-db runs at once can trip over each other's temporary tables.
+  firstMariaDb?.then(() =>
+    startMariaDb({
       dataDir: `${dir}/mariadb2`,
       port: freePort(),
       log: createLogger("test-mariadb2", "warn"),
     })
-    : undefined,
+  ),
 ]);
 try {
   log.info("servers ready", {
