@@ -23,11 +23,12 @@ import {
 } from "./phases.ts";
 import { profileDir, startProfile } from "./profile.ts";
 import { printTable, report } from "./stats.ts";
+import { syncBenches } from "./sync.ts";
 
 const quick = Deno.args.includes("--quick");
 /**
  * `--only=throughput,snapshot`: run just those benches; `--transport=kafka`: one transport
- * (`--transport=none` with `--only=mysql` runs the MySQL figures alone).
+ * (`--transport=none` with `--only=mysql` or `--only=sync` runs those figures alone).
  */
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const runs = (bench: string) => !only || only.includes(bench);
@@ -152,6 +153,10 @@ try {
     for (
       const f of await mysqlBenches(dir, { seconds: SCALE.latencySeconds, rows: 100_000 })
     ) report(f);
+  }
+  if (runs("sync")) {
+    console.error("\n== Sync: MariaDB → MariaDB ==");
+    for (const f of await syncBenches(dir, { rows: 100_000 })) report(f);
   }
   printTable();
 } finally {

@@ -96,6 +96,11 @@ const envSchema = z.object({
     z.string().regex(/^(\*|https?:\/\/[^\s/]+)$/, "* or an origin like https://app.example"),
   ).optional(),
   TRUST_PROXY: z.enum(["true", "false"]).default("false"),
+  SYNC_CONFIG: z.string().min(1).optional(),
+  SYNC_PORT: port(8070).optional(),
+  DASHBOARD_PORT: port(3000),
+  SYNC_API_URL: url(["http:", "https:"]).optional(),
+  SYNC_API_TOKEN: z.string().min(1).optional(),
   EMBEDDED_PG_PORT: port(54329),
   EMBEDDED_KAFKA_PORT: port(9092),
   DATA_DIR: z.string().min(1).default(".data"),
@@ -168,6 +173,17 @@ export interface Config {
     corsOrigins: string[];
     /** Take the client address from X-Forwarded-For (behind a proxy you trust). */
     trustProxy: boolean;
+  };
+  /** The database-to-database sync service (SPEC §8) and its dashboard. */
+  sync: {
+    /** The sync YAML file; unset: no sync service. */
+    configPath: string | undefined;
+    /** Overrides the file's `server.port`. */
+    port: number | undefined;
+    dashboardPort: number;
+    /** Where the dashboard finds the sync control API, and the token it presents. */
+    apiUrl: string | undefined;
+    apiToken: string | undefined;
   };
   embeddedPostgresPort: number;
   /** `deno task kafka`'s broker port (its controller listens on the next one). */
@@ -300,6 +316,13 @@ export function loadConfig(
       corsOrigins: e.CORS_ORIGINS ?? [],
       trustProxy: e.TRUST_PROXY === "true",
     },
+    sync: {
+      configPath: e.SYNC_CONFIG,
+      port: present.SYNC_PORT === undefined ? undefined : e.SYNC_PORT,
+      dashboardPort: e.DASHBOARD_PORT,
+      apiUrl: e.SYNC_API_URL,
+      apiToken: e.SYNC_API_TOKEN,
+    },
     embeddedPostgresPort: e.EMBEDDED_PG_PORT,
     embeddedKafkaPort: e.EMBEDDED_KAFKA_PORT,
     dataDir: e.DATA_DIR,
@@ -330,4 +353,12 @@ export function weakSecret(secret: string | undefined): string | null {
   if (PLACEHOLDER.test(secret)) return "is a placeholder: set your own random secret";
   if (new Set(secret).size < 10) return "is not random enough (too few distinct characters)";
   return null;
+}
+
+/**
+ * The environment as it is now, for `${VAR}` references in configuration files (the sync YAML):
+ * this module stays the one that reads it.
+ */
+export function environment(): Record<string, string> {
+  return Deno.env.toObject();
 }

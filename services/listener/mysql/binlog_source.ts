@@ -16,7 +16,7 @@ import type { Source, SourceBatch } from "../source.ts";
 import { BinlogAssembler, type BinlogEvent, type ColumnOf, toEnvelopes } from "./decode.ts";
 import { type BinlogCheckpoint, decodeCheckpoint, encodeCheckpoint } from "./position.ts";
 import { loadMySqlTables } from "./catalog.ts";
-import { capturedTables, type TableMeta, tableMeta } from "./schema.ts";
+import { capturedTables, type TableMeta, tableMeta } from "../../../lib/mysql/schema.ts";
 import { readSnapshot } from "./snapshot.ts";
 import { checkServer } from "./setup.ts";
 

@@ -2,7 +2,7 @@
 import mysql from "mysql2/promise";
 import type { BucketColumns } from "../../../lib/access.ts";
 import type { ColumnInfo, ColumnKind, TableInfo } from "../../../lib/catalog.ts";
-import { capturedTables, tableMeta } from "./schema.ts";
+import { capturedTables, tableMeta } from "../../../lib/mysql/schema.ts";
 
 export async function loadMySqlTables(
   source: { name: string; url: string; tables: readonly string[] | undefined },
