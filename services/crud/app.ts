@@ -4,7 +4,6 @@
  * request by client address, authenticated ones by token too, and auth attempts strictly.
  */
 import { Hono, type MiddlewareHandler } from "hono";
-import { cors } from "hono/cors";
 import { type BucketGrant, grantOf } from "../../lib/buckets.ts";
 import { SyncError } from "../../lib/errors.ts";
 import { mountOps, type ReadinessChecks } from "../../lib/http/ops.ts";
@@ -14,10 +13,14 @@ import type { Registry } from "../../lib/metrics.ts";
 import type { CatalogCache } from "../../lib/postgres/catalog.ts";
 import { KeyedLimiter } from "../../lib/rate_limit.ts";
 import { mountAuth } from "./auth_routes.ts";
+import { corsFor } from "./cors.ts";
+import { idempotency } from "./idempotency.ts";
+import type { IdempotencyStore } from "./idempotency_store.ts";
 import { mountOpenApi } from "./openapi.ts";
 import { clientAddress, readJson } from "./request.ts";
 import type { RowStore } from "./row_store.ts";
 import { mountRows } from "./rows_routes.ts";
+import { mountStatic } from "./static_routes.ts";
 import type { UserStore } from "./users.ts";
 
 export interface CrudDeps {
@@ -38,6 +41,10 @@ export interface CrudDeps {
   log: Logger;
   registry: Registry;
   checks: ReadinessChecks;
+  /** SPEC §9: answers kept for `Idempotency-Key` writes; unset, the header is ignored. */
+  idempotency?: IdempotencyStore;
+  /** `deno task dev` only: mints the demo page's dev token. */
+  devToken?: () => Promise<string>;
 }
 
 export type CrudEnv = { Variables: { claims: Claims; grant: BucketGrant; address: string } };
@@ -90,15 +97,8 @@ export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
     requests.inc({ method: c.req.method, route, status: String(c.res.status) });
     duration.observe(performance.now() - started, { route });
   });
-  if (limits.corsOrigins.length > 0) {
-    app.use(cors({
-      origin: limits.corsOrigins.includes("*") ? "*" : [...limits.corsOrigins],
-      allowHeaders: ["authorization", "content-type", "if-match"],
-      allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-      exposeHeaders: ["etag", "retry-after"],
-      maxAge: 600,
-    }));
-  }
+  // Always mounted: preflights are answered before authentication (SPEC §9, services/crud/cors.ts).
+  app.use(corsFor(limits.corsOrigins));
   mountOps(app as unknown as Hono, "crud", registry, deps.checks);
 
   const limitAddress: MiddlewareHandler<CrudEnv> = async (c, next) => {
@@ -130,6 +130,13 @@ export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
     await next();
   });
 
+  if (deps.idempotency) { // SPEC §9 (services/crud/idempotency.ts)
+    app.use(
+      "/v1/tables/*",
+      idempotency(deps.idempotency, { maxBodyBytes: limits.maxBodyBytes }),
+    );
+  }
+
   const jsonBody = (req: Request) => readJson(req, limits.maxBodyBytes);
   app.get(
     "/",
@@ -153,6 +160,7 @@ export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
   });
   mountRows(app, { store: deps.store, catalog: deps.catalog, jsonBody });
   mountOpenApi(app, deps.catalog);
+  mountStatic(app, { log, devToken: deps.devToken }); // SPEC §9: /sdk/synchub.js and /demo/
 
   app.notFound((c) => c.json(new SyncError("not_found", "no such route").toBody(), 404));
   app.onError((err, c) => {

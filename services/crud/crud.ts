@@ -7,6 +7,7 @@ import { Registry } from "../../lib/metrics.ts";
 import { CatalogCache, loadCatalog } from "../../lib/postgres/catalog.ts";
 import { createPool } from "../../lib/postgres/pool.ts";
 import { createCrudApp } from "./app.ts";
+import { IdempotencyStore } from "./idempotency_store.ts";
 import { RowStore } from "./row_store.ts";
 import { UserStore } from "./users.ts";
 
@@ -15,9 +16,13 @@ export interface CrudOptions {
   databaseUrl: string;
   jwtSecret: string;
   log: Logger;
+  /** `deno task dev` only: mints the demo page's dev token. */
+  devToken?: () => Promise<string>;
 }
 
-export function serveCrud({ config, databaseUrl, jwtSecret, log }: CrudOptions): Served {
+export function serveCrud(
+  { config, databaseUrl, jwtSecret, log, devToken }: CrudOptions,
+): Served {
   const pool = createPool(databaseUrl, { log, max: 20, applicationName: "synchub-crud" });
   const catalog = new CatalogCache(
     () => loadCatalog(pool, config.postgres.publication, config.bucketColumn, log),
@@ -35,6 +40,8 @@ export function serveCrud({ config, databaseUrl, jwtSecret, log }: CrudOptions):
     checks: async () => ({
       database: await pool.query("SELECT 1").then(() => true, () => false),
     }),
+    idempotency: new IdempotencyStore(pool), // SPEC §9
+    ...(devToken ? { devToken } : {}),
   });
   const served = serve("crud", app.fetch, {
     host: config.host,

@@ -12,6 +12,7 @@ import { startEmbeddedPostgres } from "../../lib/postgres/embedded.ts";
 import { migrate } from "../../lib/postgres/migrate.ts";
 import { sleep } from "../../lib/retry.ts";
 import { runMain, shutdownSignal } from "../../lib/shutdown.ts";
+import { DEV_ORIGINS } from "../crud/cors.ts";
 import { serveCrud } from "../crud/crud.ts";
 import { serveGateway } from "../gateway/run.ts";
 import { serveListener } from "../listener/run.ts";
@@ -78,7 +79,14 @@ function runInProcess(
   stops.push(() => listener.stop());
   const gateway = serveGateway({ config, databaseUrl, jwtSecret, bus, log: log.child("gateway") });
   stops.push(() => gateway.stop());
-  const crud = serveCrud({ config, databaseUrl, jwtSecret, log: log.child("crud") });
+  const crud = serveCrud({
+    config: withDevCors(config),
+    databaseUrl,
+    jwtSecret,
+    log: log.child("crud"),
+    // SPEC §9: the demo page's "use dev token" button.
+    devToken: () => signToken(jwtSecret, { sub: "dev-demo-a", buckets: ["demo-a"] }, 24 * 3600),
+  });
   stops.push(() => crud.stop());
   return { crud: crud.url, gateway: gateway.url, listener: listener.url };
 }
@@ -95,7 +103,11 @@ async function runAsProcesses(
   for (const service of ["listener", "gateway", "crud"] as const) {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", new URL(`../${service}/main.ts`, import.meta.url).pathname],
-      env: { DATABASE_URL: databaseUrl, JWT_SECRET: jwtSecret },
+      env: {
+        DATABASE_URL: databaseUrl,
+        JWT_SECRET: jwtSecret,
+        CORS_ORIGINS: withDevCors(config).crud.corsOrigins.join(","),
+      },
       stdin: "null",
       stdout: "inherit",
       stderr: "inherit",
@@ -117,6 +129,12 @@ async function runAsProcesses(
   await waitReady(`${urls.crud}/ready`, log);
   await waitReady(`${urls.listener}/ready`, log);
   return urls;
+}
+
+/** In dev, pages on any local port may call the API unless CORS_ORIGINS says otherwise. */
+function withDevCors(config: Config): Config {
+  if (config.crud.corsOrigins.length > 0) return config;
+  return { ...config, crud: { ...config.crud, corsOrigins: DEV_ORIGINS } };
 }
 
 async function waitReady(url: string, log: Logger): Promise<void> {
@@ -147,6 +165,7 @@ async function banner(
 SyncHub is running (Ctrl-C stops everything)
 
   REST API    ${urls.crud}/v1/tables/todos/rows
+  Demo app    ${urls.crud}/demo/   (SDK: ${urls.crud}/sdk/synchub.js)
   WebSocket   ${ws}/v1/ws
   Listener    ${urls.listener}/metrics
   PostgreSQL  ${databaseUrl}${embedded}

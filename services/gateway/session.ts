@@ -13,6 +13,7 @@ import type { CatalogCache, TableInfo } from "../../lib/postgres/catalog.ts";
 import type { SnapshotReader, SnapshotVisibility } from "../../lib/postgres/snapshot.ts";
 import type { Congestion, Drainable } from "./congestion.ts";
 import { compileWhere, deliveryFor } from "./filter.ts";
+import { historyReply } from "./history.ts";
 import { TokenBucket } from "../../lib/rate_limit.ts";
 import { type Hub, offer, parseRecord, skip, type Subscription } from "./hub.ts";
 import {
@@ -74,7 +75,7 @@ export class Session {
 
   constructor(
     private readonly socket: WebSocket,
-    claims: Claims,
+    private readonly claims: Claims,
     private readonly deps: SessionDeps,
   ) {
     this.grant = grantOf(claims.buckets);
@@ -136,6 +137,13 @@ export class Session {
           return this.unsubscribe(msg.ref, msg.sub);
         case "subscribe":
           return await this.subscribe(msg);
+        case "history": // SPEC §9 (services/gateway/history.ts)
+          return this.send(
+            await historyReply(msg, this.claims, this.grant, {
+              ...this.deps,
+              epoch: this.deps.hub.epoch,
+            }),
+          );
       }
     } catch (err) {
       if (err instanceof Gone) return;
