@@ -44,7 +44,11 @@ export class Persister {
   }
 
   private kick(): void {
-    this.running ??= this.loop();
+    if (this.running || this.staged.length === 0) return;
+    this.running = this.loop().finally(() => {
+      this.running = undefined;
+      this.kick(); // staged while the last write was finishing
+    });
   }
 
   private async loop(): Promise<void> {
@@ -61,6 +65,5 @@ export class Persister {
         if (waiters.length === 0) this.onError(err);
       }
     }
-    this.running = undefined;
   }
 }

@@ -187,7 +187,12 @@ export class SyncHub {
   // ---- used by Table ----
 
   /** @internal */
-  async write(view: View, op: WriteOp, row: Row | null, id?: JsonValue | Row): Promise<Row | null> {
+  async write(
+    view: View,
+    op: WriteOp,
+    row: Row | null,
+    id?: JsonValue | Row | undefined,
+  ): Promise<Row | null> {
     if (this.closed) throw new SyncHubError("closed", "the hub is closed");
     await this.ready;
     const columns = view.keyColumns;
@@ -334,11 +339,11 @@ export class Table {
   }
 
   /** Changes some columns of the row with key `id` (or key object, for composite keys). */
-  async update(id: JsonValue | Row, changes: Row): Promise<Row | null> {
+  async update(id: JsonValue | Row | undefined, changes: Row): Promise<Row | null> {
     return await this.hub.write(this.view, "update", changes, id);
   }
 
-  async delete(id: JsonValue | Row): Promise<void> {
+  async delete(id: JsonValue | Row | undefined): Promise<void> {
     await this.hub.write(this.view, "delete", null, id);
   }
 }
