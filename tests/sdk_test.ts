@@ -296,11 +296,16 @@ Deno.test(
       first.offline(true);
       const mine = await first.hub.table(TODOS).insert({ title: "mine, queued" });
       await first.close();
+      const seen = (await stack.bus.range("synchub.pg.public.todos")).end[0]!;
 
       await rest(stack, "DELETE", `/v1/tables/todos/rows/${gone.id}`);
       await rest(stack, "PATCH", `/v1/tables/todos/rows/${edited.id}`, { title: "edited" });
       await new Promise((r) => setTimeout(r, 1500));
       await rest(stack, "POST", "/v1/tables/todos/rows", { title: "new while away" }); // trims the bus
+      await waitFor(
+        async () => (await stack.bus.range("synchub.pg.public.todos")).start[0]! > seen,
+        "the stored cursor to fall out of retention",
+      );
 
       const second = await sdkClient(stack, { storage: fileStorage(dir) });
       const rows = await rowsWhen(
