@@ -47,15 +47,17 @@ export function mountStatic(app: Hono<CrudEnv>, deps: StaticDeps): void {
     }
     return c.json({ token: await deps.devToken() }, 200, { "cache-control": "no-store" });
   });
-  app.get("/demo/:file{[a-z_]+\\.[a-z]+}?", async (c) => {
-    const file = c.req.param("file") ?? "index.html";
+  const demoFile = async (file: string) => {
     const type = DEMO_FILES[file];
     if (!type) throw new SyncError("not_found", "no such file");
-    const body = await Deno.readFile(new URL(file, DEMO_DIR));
-    return c.body(body, 200, {
-      "content-type": type,
-      // The service worker serves these offline; online, the page always asks for fresh ones.
-      "cache-control": "no-cache",
+    return new Response(await Deno.readFile(new URL(file, DEMO_DIR)), {
+      headers: {
+        "content-type": type,
+        // The service worker serves these offline; online, the page always asks for fresh ones.
+        "cache-control": "no-cache",
+      },
     });
-  });
+  };
+  app.get("/demo/", () => demoFile("index.html"));
+  app.get("/demo/:file", (c) => demoFile(c.req.param("file")));
 }
