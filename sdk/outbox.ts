@@ -39,7 +39,7 @@ export interface PlanLimits {
   maxBytes: number;
 }
 
-export const DEFAULT_LIMITS: PlanLimits = { maxOps: 500, maxBytes: 256 * 1024 };
+export const DEFAULT_LIMITS: PlanLimits = { maxOps: 1000, maxBytes: 512 * 1024 };
 
 export class Outbox {
   private writes: QueuedWrite[] = [];

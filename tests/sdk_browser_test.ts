@@ -74,12 +74,12 @@ async function waitTitles(page: Page, expected: string[], what: string): Promise
 const text = (page: Page, id: string) =>
   page.locator(`[data-testid="${id}"]`).first().textContent();
 
-async function item(page: Page, title: string) {
+function item(page: Page, title: string) {
   return page.locator('[data-testid="item"]', { has: page.locator(`text="${title}"`) });
 }
 
 async function editTitle(page: Page, from: string, to: string): Promise<void> {
-  await (await item(page, from)).locator('[data-testid="title"]').click();
+  await item(page, from).locator('[data-testid="title"]').click();
   const input = page.locator('[data-testid="edit-input"]');
   await input.fill(to);
   await input.press("Enter");
@@ -136,7 +136,7 @@ Deno.test({
     await a.page.click('[data-testid="add"]');
     await waitTitles(a.page, ["milk"], "a shows its insert at once");
     await waitTitles(b.page, ["milk"], "b receives it");
-    await (await item(b.page, "milk")).locator('[data-testid="toggle"]').check();
+    await item(b.page, "milk").locator('[data-testid="toggle"]').check();
     await a.page.waitForFunction(
       `document.querySelector('[data-testid="toggle"]')?.checked === true`,
     );
