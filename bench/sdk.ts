@@ -54,9 +54,6 @@ export async function sdkLatency(ctx: PhaseContext, writes: number, intervalMs: 
     }
     await until(() => [...startedAt.keys()].every((id) => seenAt.has(id)), 30_000);
     const samples = [...startedAt].map(([id, t]) => seenAt.get(id)! - t);
-    if (Deno.env.get("BENCH_SDK_DEBUG")) {
-      console.error(samples.map((v, i) => [i, Math.round(v)]).filter(([, v]) => v! > 20).join(" "));
-    }
     const s = summarize(samples);
     return { writes, p50_ms: round(s.p50), p99_ms: round(s.p99), max_ms: round(s.max) };
   } finally {

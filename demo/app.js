@@ -1,6 +1,9 @@
 // The demo to-do app: plain DOM on the SyncHub SDK. Signs in (or takes the dev token), keeps the
 // to-dos in IndexedDB, works offline, and says when a write was rolled back.
-import { authSession, indexedDbStorage, signIn, SyncHub } from "/sdk/synchub.js";
+// Loaded by URL at run time: the SDK bundle the hub serves (and the service worker caches).
+const { authSession, indexedDbStorage, signIn, SyncHub } = await import(
+  new URL("/sdk/synchub.js", location.href).href
+);
 
 const $ = (id) => document.getElementById(id);
 const AUTH_KEY = "synchub-demo-auth";
@@ -45,7 +48,7 @@ function start() {
     token,
     storage: indexedDbStorage(`demo-${tab}`),
   });
-  window.hub = hub; // for the curious, in the console
+  globalThis.hub = hub; // for the curious, in the console
   $("sign-in").hidden = true;
   $("app").hidden = false;
   $("sign-out").hidden = false;
