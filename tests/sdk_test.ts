@@ -326,3 +326,67 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "tokens: a refused socket and request get one refresh; authSession refreshes before expiry",
+  opts,
+  async () => {
+    const stack = await startStack({ env: { PASSWORD_HASH_ITERATIONS: "1000" } });
+    const { signToken } = await import("../lib/jwt.ts");
+    const { JWT_SECRET } = await import("./support/stack.ts");
+    const { SyncHub } = await import("../sdk/sync_hub.ts");
+    const { memoryStorage } = await import("../sdk/storage/memory.ts");
+    const { authSession, signIn } = await import("../sdk/auth.ts");
+    try {
+      // A provider whose token has expired: the socket is refused, then the write; one refresh each.
+      const expired = await signToken(JWT_SECRET, { sub: "tester", buckets: ["demo-a"] }, -60);
+      let refreshes = 0;
+      let current = expired;
+      const hub = new SyncHub({
+        url: stack.crud.url,
+        wsUrl: stack.wsUrl,
+        token: {
+          token: () => Promise.resolve(current),
+          refresh: async () => {
+            refreshes++;
+            return current = await stack.token(["demo-a"]);
+          },
+        },
+        storage: memoryStorage(),
+      });
+      await online(hub);
+      assert.ok(refreshes >= 1);
+      await hub.table(TODOS).insert({ title: "after a refresh" });
+      await hub.flush();
+      assert.equal(await count(stack), 1);
+      await hub.close();
+
+      // A signed-in session close to expiry refreshes (rotating the refresh token) before use.
+      const email = "refresh@example.com", password = "correct horse battery";
+      await fetch(`${stack.crud.url}/v1/auth/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email, password }),
+      }).then((r) => r.body?.cancel());
+      let saved: Awaited<ReturnType<typeof signIn>> | null = await signIn(
+        stack.crud.url,
+        email,
+        password,
+      );
+      const first = saved;
+      saved = { ...saved, expires_at: Date.now() + 1000 };
+      const session = authSession({
+        url: stack.crud.url,
+        load: () => saved,
+        save: (t) => void (saved = t),
+      });
+      const token = await session.token();
+      assert.equal(typeof token, "string"); // the same claims in the same second sign identically
+      assert.notEqual(saved!.refresh_token, first.refresh_token, "rotated and saved");
+      assert.ok(saved!.expires_at > Date.now() + 60_000);
+      assert.equal(await session.token(), token, "no refresh while the token is fresh");
+    } finally {
+      await stack.close();
+    }
+  },
+);
