@@ -150,6 +150,8 @@ export function startListener(deps: ListenerDeps): Listener {
       }
     }
   };
+  // Connected from the start, standby or not: a standby takes over warm.
+  deps.bus.connect(stop.signal).catch(() => {});
   const running = [...deps.sources.map(run), refresh()];
   return {
     ready: () =>
