@@ -36,7 +36,7 @@ export function serve(
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         server.shutdown(),
-        new Promise((r) => timer = setTimeout(r, opts.graceMs ?? 2_000)),
+        new Promise((r) => timer = setTimeout(r, opts.graceMs ?? 1_000)),
       ]);
       clearTimeout(timer);
     },

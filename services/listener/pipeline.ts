@@ -38,6 +38,7 @@ export interface PipelineDeps {
  * nothing to deliver twice.
  */
 export async function runPipeline(deps: PipelineDeps, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return; // stopped before it started: nothing to confirm
   const { source, bus } = deps;
   const maxInFlight = deps.maxInFlight ?? 5_000;
   // This run's publishes in order: once one fails, none after it is accepted (see Channel).
