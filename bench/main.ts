@@ -11,6 +11,7 @@ import { createLogger, silentLogger } from "../lib/log.ts";
 import { startEmbeddedPostgres } from "../tools/servers/postgres.ts";
 import { migrate } from "../lib/postgres/migrate.ts";
 import { startKafkaBroker } from "../tools/servers/kafka.ts";
+import { bigTransaction } from "./big_transaction.ts";
 import { freePort, type RunningHub, startKafkaHub, startMemoryHub } from "./hub.ts";
 import { mysqlBenches } from "./mysql.ts";
 import {
@@ -38,6 +39,7 @@ const SCALE = {
   latencySeconds: quick ? 2 : 5,
   rates: [100, 1_000, 10_000],
   throughputRows: quick ? 50_000 : 200_000,
+  bigTxRows: quick ? 500_000 : 5_000_000,
   snapshotRows: 100_000,
   fanout: quick ? [1_000] : [1_000, 10_000],
   fanoutRounds: 5,
@@ -110,6 +112,14 @@ try {
         bench: "e2e_latency",
         transport,
         ...await latencyAtRate(ctx, rate, SCALE.latencySeconds),
+      });
+    }
+    if (runs("bigtx")) {
+      console.error(`one transaction of ${SCALE.bigTxRows} rows`);
+      report({
+        bench: "big_transaction",
+        transport,
+        ...await bigTransaction(ctx, SCALE.bigTxRows, hub.processes),
       });
     }
     if (runs("throughput")) {
