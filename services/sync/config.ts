@@ -67,7 +67,8 @@ const stateStorageSchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("mysql"), url: dbUrl }),
 ]);
 
-const fileSchema = z.strictObject({
+/** The file's shape (also the JSON of `GET`/`PUT /api/v1/config`). */
+export const fileSchema = z.strictObject({
   databases: z.strictObject({
     local: z.strictObject({ url: dbUrl }),
     cloud: z.strictObject({ url: dbUrl }),

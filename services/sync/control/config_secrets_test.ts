@@ -48,7 +48,11 @@ Deno.test("config secrets: *** where nothing is stored is a problem naming the p
   const problems: string[] = [];
   const edited = structuredClone(redactConfig(config)) as Record<string, Record<string, unknown>>;
   (edited.databases!.cloud as { url: string }).url = "postgres://nopass:***@db.example.com/app";
-  restoreSecrets(edited, { ...config, server: { ...config.server, auth_token: undefined } }, problems);
+  restoreSecrets(
+    edited,
+    { ...config, server: { ...config.server, auth_token: undefined } },
+    problems,
+  );
   assert.equal(problems.length, 2);
   assert.match(problems[0]!, /^databases\.cloud\.url/);
   assert.match(problems[1]!, /^server\.auth_token/);

@@ -68,7 +68,12 @@ export class EventHub {
 
   publish(type: SyncEventType, data: unknown): SyncEvent {
     const seq = ++this.#seq;
-    const event = { id: `${this.boot}.${seq}`, seq, type, frame: frameOf(`${this.boot}.${seq}`, type, data) };
+    const event = {
+      id: `${this.boot}.${seq}`,
+      seq,
+      type,
+      frame: frameOf(`${this.boot}.${seq}`, type, data),
+    };
     this.#ring.push(event);
     this.#trim();
     for (const v of this.#viewers) this.#send(v, event.frame);

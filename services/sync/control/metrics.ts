@@ -21,7 +21,10 @@ export type RunTrigger = "api" | "scheduler" | "fallback" | "first_start";
 const DURATION_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 
 export function syncMetrics(registry: Registry) {
-  const runs = registry.counter("synchub_sync_runs_total", "Batch runs ended, by status and trigger.");
+  const runs = registry.counter(
+    "synchub_sync_runs_total",
+    "Batch runs ended, by status and trigger.",
+  );
   const duration = registry.histogram(
     "synchub_sync_run_duration_seconds",
     "Batch run durations in seconds, by status.",
@@ -109,7 +112,11 @@ interface Counts {
 class MeasuredStore implements StateStore {
   constructor(private readonly inner: StateStore, private readonly counts: Counts) {}
 
-  async recordProgress(table: string, direction: Direction, p: { rows: number; position?: string }) {
+  async recordProgress(
+    table: string,
+    direction: Direction,
+    p: { rows: number; position?: string },
+  ) {
     await this.inner.recordProgress(table, direction, p);
     if (p.rows > 0) this.counts.rows(table, direction, p.rows);
   }

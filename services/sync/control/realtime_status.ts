@@ -47,7 +47,7 @@ export class RealtimeStatusBox implements RealtimeStatus {
   set(state: RealtimeState): void {
     const changed = state.running !== this.#state.running || state.failed !== this.#state.failed;
     this.#state = state;
-    if (changed) for (const l of this.#listeners) l(state);
+    if (changed) { for (const l of this.#listeners) l(state); }
   }
 
   onChange(listener: (state: RealtimeState) => void): () => void {
