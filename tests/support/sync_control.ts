@@ -27,6 +27,8 @@ export interface ControlHarness {
   api(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
   /** Stops the service and starts it again on the same file and state store. */
   restart(): Promise<void>;
+  /** Stops the service (the API goes down); close() then only drops the databases. */
+  stopService(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -88,6 +90,7 @@ ${opts.extra ?? ""}`,
       ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
     }, new AbortController().signal);
   };
+  let running = true;
   const h: ControlHarness = {
     local,
     cloud,
@@ -102,11 +105,16 @@ ${opts.extra ?? ""}`,
       return fetch(`${h.service.url}${p}`, { ...rest, headers });
     },
     async restart() {
-      await h.service.stop();
+      await h.stopService();
       h.service = await start();
+      running = true;
+    },
+    async stopService() {
+      if (running) await h.service.stop();
+      running = false;
     },
     async close() {
-      await h.service.stop();
+      await h.stopService();
       await Promise.all([local.drop(), cloud.drop()]);
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
