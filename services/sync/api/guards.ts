@@ -8,6 +8,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Hono } from "hono";
 import { cors } from "hono/cors";
+import { principalOf } from "../../../lib/access.ts";
 import { SyncError } from "../../../lib/errors.ts";
 import { tokenFromRequest, type TokenVerifier } from "../../../lib/jwt.ts";
 import type { Logger } from "../../../lib/log.ts";
@@ -81,7 +82,8 @@ export function installGuards(app: Hono<ControlEnv>, deps: GuardDeps): void {
       const claims = await deps.verifyToken(token).catch(() => {
         throw unauthorized("invalid or expired token");
       });
-      if (claims.role !== "admin") {
+      // Who is an admin is lib/access.ts's rule (claim role: "admin"), as everywhere else.
+      if (!principalOf(claims).admin) {
         throw new SyncError("forbidden", "the sync control API needs an admin token");
       }
       c.set("caller", claims.sub);

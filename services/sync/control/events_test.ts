@@ -90,3 +90,18 @@ Deno.test("events: heartbeat comments reach an idle viewer", async () => {
   assert.equal(frames[2], ": heartbeat");
   hub.close();
 });
+
+Deno.test("events: a thousand viewers share one encoded frame per event", async () => {
+  const hub = new EventHub({ snapshot: () => ({}) });
+  const readers = Array.from({ length: 1000 }, () => hub.open(null).getReader());
+  for (const r of readers) {
+    await r.read();
+    await r.read(); // retry hint, snapshot
+  }
+  assert.equal(hub.viewers, 1000);
+  const event = hub.publish("progress", { percent: 50 });
+  for (const r of readers) assert.equal((await r.read()).value, event.frame);
+  hub.close();
+  for (const r of readers) assert.equal((await r.read()).done, true);
+  assert.equal(hub.viewers, 0);
+});
