@@ -22,6 +22,7 @@ import {
   throughput,
 } from "./phases.ts";
 import { profileDir, startProfile } from "./profile.ts";
+import { sdkDrain, sdkLatency } from "./sdk.ts";
 import { printTable, report } from "./stats.ts";
 import { syncBenches } from "./sync.ts";
 
@@ -42,6 +43,8 @@ const SCALE = {
   fanoutRounds: 5,
   crudSeconds: quick ? 3 : 8,
   crudConcurrency: [8, 32],
+  sdkWrites: quick ? 200 : 500,
+  sdkDrain: 10_000,
 };
 
 const dir = await Deno.makeTempDir({ prefix: "synchub-bench-" });
@@ -128,6 +131,13 @@ try {
         ...await crudCreate(ctx, SCALE.crudSeconds, concurrency),
       });
       await stopProfile?.();
+    }
+    if (runs("sdk")) {
+      console.error(
+        `SDK: write → visible in a second client; ${SCALE.sdkDrain} offline writes drain`,
+      );
+      report({ bench: "sdk_latency", transport, ...await sdkLatency(ctx, SCALE.sdkWrites, 10) });
+      report({ bench: "sdk_drain", transport, ...await sdkDrain(ctx, SCALE.sdkDrain) });
     }
     for (const connections of runs("fanout") ? SCALE.fanout : []) {
       console.error(`fan-out to ${connections} connections`);

@@ -80,6 +80,7 @@ export async function mysqlBenches(dir: string, opts: { seconds: number; rows: n
       envelopes: r.counter("e", "e"),
       batches: r.counter("b", "b"),
       lag: r.histogram("l", "l"),
+      oversize: r.counter("o", "o"),
     },
   }, stop.signal);
   const figures = [];

@@ -75,6 +75,8 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   CURSOR_RETENTION_HOURS: positive(24),
   MEMORY_BUS_MAX_MB: positive(64),
+  ENVELOPE_MAX_BYTES: z.coerce.number().int().min(4096).max(15 * 1024 * 1024)
+    .default(1024 * 1024),
   WS_MAX_FRAME_BYTES: z.coerce.number().int().min(256).default(64 * 1024),
   WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).default(100),
   WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(8 * 1024 * 1024),
@@ -139,6 +141,8 @@ export interface Config {
   logLevel: "debug" | "info" | "warn" | "error";
   cursorRetentionMs: number;
   memoryBusMaxBytes: number;
+  /** The largest envelope published whole; larger ones lose their largest values (oversize). */
+  envelopeMaxBytes: number;
   gateway: {
     maxFrameBytes: number;
     maxSubscriptions: number;
@@ -293,6 +297,7 @@ export function loadConfig(
     logLevel: e.LOG_LEVEL,
     cursorRetentionMs: e.CURSOR_RETENTION_HOURS * 3_600_000,
     memoryBusMaxBytes: Math.round(e.MEMORY_BUS_MAX_MB * 1024 * 1024),
+    envelopeMaxBytes: e.ENVELOPE_MAX_BYTES,
     gateway: {
       maxFrameBytes: e.WS_MAX_FRAME_BYTES,
       maxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,

@@ -16,7 +16,9 @@ const QUOTED = JSON.stringify(PLACEHOLDER);
 /** `{"version":…,"position":"` and `","txId":…}` around a source block's position. */
 function partsOf(s: SourceInfo): [string, string] {
   const id =
-    `${s.connector}\u0000${s.name}\u0000${s.db}\u0000${s.schema}\u0000${s.table}\u0000${s.txId}\u0000${s.ts_us}\u0000${s.snapshot}`;
+    `${s.connector}\u0000${s.name}\u0000${s.db}\u0000${s.schema}\u0000${s.table}\u0000${s.txId}\u0000${s.ts_us}\u0000${s.snapshot}\u0000${
+      s.origin ? `${s.origin.instance}\u0000${s.origin.direction}` : ""
+    }`;
   let parts = sourceParts.get(id);
   if (!parts) {
     if (sourceParts.size > 1000) sourceParts.clear(); // one entry per recent transaction and table
@@ -46,7 +48,9 @@ export function envelopeJson(e: Envelope, keyJson: string = JSON.stringify(e.key
         : `{"id":${
           JSON.stringify(t.id)
         },"total_order":${t.total_order},"data_collection_order":${t.data_collection_order}}`
-    },"ts_ms":${e.ts_ms},"ts_us":${e.ts_us},"ts_ns":${exactNs(e.ts_us)}}`;
+    },"ts_ms":${e.ts_ms},"ts_us":${e.ts_us},"ts_ns":${exactNs(e.ts_us)}${
+      e.oversize ? `,"oversize":${JSON.stringify(e.oversize)}` : ""
+    }}`;
 }
 
 /** Microseconds as the exact decimal number of nanoseconds. */

@@ -10,10 +10,10 @@ import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { dashboardHandler } from "../services/dashboard/server.ts";
 import { freePort } from "../tools/servers/process.ts";
-import { browserMissing, launchChromium } from "./support/browser.ts";
+import { browserUnavailable, launchBrowser } from "./support/browser.ts";
 import { startControl, TOKEN } from "./support/sync_control.ts";
 
-const missing = await browserMissing();
+const missing = await browserUnavailable();
 if (missing) {
   console.error(`\n!! IGNORED: the dashboard browser tests need Chromium: ${missing}\n`);
 }
@@ -21,7 +21,7 @@ if (missing) {
 Deno.test({
   name:
     "dashboard in Chromium: token, idle, run to 100 %, history, conflict resolved, config edited, API down",
-  ignore: missing !== null,
+  ignore: missing !== undefined,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -51,8 +51,7 @@ Deno.test({
       { hostname: "127.0.0.1", port: dashPort, onListen: () => {} },
       await dashboardHandler({ apiUrl: h.service.url, apiToken: undefined }),
     );
-    const launched = await launchChromium();
-    if ("skip" in launched) throw new Error(launched.skip);
+    const launched = await launchBrowser();
     try {
       const context = await launched.browser.newContext({ viewport: { width: 1360, height: 900 } });
       const page = await context.newPage();

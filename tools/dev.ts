@@ -14,6 +14,7 @@ import { startEmbeddedPostgres } from "./servers/postgres.ts";
 import { migrate } from "../lib/postgres/migrate.ts";
 import { sleep } from "../lib/retry.ts";
 import { runMain, shutdownSignal } from "../lib/shutdown.ts";
+import { DEV_ORIGINS } from "../services/crud/cors.ts";
 import { serveCrud } from "../services/crud/service.ts";
 import { serveGateway } from "../services/gateway/service.ts";
 import { serveListener } from "../services/listener/service.ts";
@@ -95,7 +96,15 @@ function runInProcess(
     log: log.child("gateway"),
   });
   stops.push(() => gateway.stop());
-  const crud = serveCrud({ config, policy, databaseUrl, jwtSecret, log: log.child("crud") });
+  const crud = serveCrud({
+    config: withDevCors(config),
+    policy,
+    databaseUrl,
+    jwtSecret,
+    log: log.child("crud"),
+    // SPEC §9: the demo page's "use dev token" button.
+    devToken: () => signToken(jwtSecret, { sub: "dev-demo-a", buckets: ["demo-a"] }, 24 * 3600),
+  });
   stops.push(() => crud.stop());
   return { crud: crud.url, gateway: gateway.url, listener: listener.url };
 }
@@ -112,7 +121,11 @@ async function runAsProcesses(
   for (const service of ["listener", "gateway", "crud"] as const) {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", new URL(`../services/${service}/main.ts`, import.meta.url).pathname],
-      env: { DATABASE_URL: databaseUrl, JWT_SECRET: jwtSecret },
+      env: {
+        DATABASE_URL: databaseUrl,
+        JWT_SECRET: jwtSecret,
+        CORS_ORIGINS: withDevCors(config).crud.corsOrigins.join(","),
+      },
       stdin: "null",
       stdout: "inherit",
       stderr: "inherit",
@@ -134,6 +147,12 @@ async function runAsProcesses(
   await waitReady(`${urls.crud}/ready`, log);
   await waitReady(`${urls.listener}/ready`, log);
   return urls;
+}
+
+/** In dev, pages on any local port may call the API unless CORS_ORIGINS says otherwise. */
+function withDevCors(config: Config): Config {
+  if (config.crud.corsOrigins.length > 0) return config;
+  return { ...config, crud: { ...config.crud, corsOrigins: DEV_ORIGINS } };
 }
 
 async function waitReady(url: string, log: Logger): Promise<void> {
@@ -170,6 +189,7 @@ async function banner(
 SyncHub is running (Ctrl-C stops everything)
 
   REST API    ${urls.crud}/v1/tables/todos/rows
+  Demo app    ${urls.crud}/demo/   (SDK: ${urls.crud}/sdk/synchub.js)
   WebSocket   ${ws}/v1/ws
   Listener    ${urls.listener}/metrics
   PostgreSQL  ${databaseUrl}${embedded}

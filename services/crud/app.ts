@@ -13,6 +13,8 @@ import type { TokenVerifier } from "../../lib/jwt.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Registry } from "../../lib/metrics.ts";
 import { authApp } from "./auth/routes.ts";
+import { idempotency } from "./idempotency.ts";
+import type { IdempotencyStore } from "./idempotency_store.ts";
 import type { UserStore } from "./auth/users.ts";
 import type { CrudEnv } from "./env.ts";
 import { type GuardLimits, installGuards } from "./guards.ts";
@@ -20,6 +22,7 @@ import { mountOpenApi } from "./openapi.ts";
 import { readJson } from "../../lib/http/read_json.ts";
 import type { RowStore } from "./rows/row_store.ts";
 import { rowsApp } from "./rows/routes.ts";
+import { mountStatic } from "./static_routes.ts";
 
 export interface CrudDeps {
   store: RowStore;
@@ -32,6 +35,10 @@ export interface CrudDeps {
   log: Logger;
   registry: Registry;
   checks: ReadinessChecks;
+  /** SPEC §9: answers kept for `Idempotency-Key` writes; unset, the header is ignored. */
+  idempotency?: IdempotencyStore;
+  /** `deno task dev` only: mints the demo page's dev token. */
+  devToken?: () => Promise<string>;
 }
 
 export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
@@ -39,6 +46,13 @@ export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
   const app = new Hono<CrudEnv>();
   const guards = installGuards(app, deps);
   mountOps(app as unknown as Hono, "crud", deps.registry, deps.checks);
+  if (deps.idempotency) {
+    // After the guards: answers are kept per token subject.
+    app.use(
+      "/v1/tables/*",
+      idempotency(deps.idempotency, { maxBodyBytes: limits.maxBodyBytes }),
+    );
+  }
 
   const jsonBody = (req: Request) => readJson(req, limits.maxBodyBytes);
   app.get("/", (c) =>
@@ -63,6 +77,7 @@ export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
     rowsApp({ store: deps.store, catalog: deps.catalog, policy: deps.policy, jsonBody }),
   );
   mountOpenApi(app, deps.catalog, deps.policy);
+  mountStatic(app, { log, devToken: deps.devToken }); // SPEC §9: /sdk/synchub.js and /demo/
 
   app.notFound((c) => c.json(new SyncError("not_found", "no such route").toBody(), 404));
   app.onError((err, c) => {

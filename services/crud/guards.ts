@@ -3,7 +3,6 @@
  * /v1 the token (or, on the public auth routes, the auth-attempt limit).
  */
 import type { Hono, MiddlewareHandler } from "hono";
-import { cors } from "hono/cors";
 import { principalOf } from "../../lib/access.ts";
 import { SyncError } from "../../lib/errors.ts";
 import { tokenFromRequest, type TokenVerifier } from "../../lib/jwt.ts";
@@ -11,6 +10,7 @@ import type { Registry } from "../../lib/metrics.ts";
 import { KeyedLimiter } from "../../lib/rate_limit.ts";
 import type { CrudEnv } from "./env.ts";
 import { clientAddress } from "../../lib/http/address.ts";
+import { corsFor } from "./cors.ts";
 
 export interface GuardLimits {
   ratePerToken: number;
@@ -75,15 +75,8 @@ export function installGuards(
     requests.inc({ method: c.req.method, route, status: String(c.res.status) });
     duration.observe(performance.now() - started, { route });
   });
-  if (limits.corsOrigins.length > 0) {
-    app.use(cors({
-      origin: limits.corsOrigins.includes("*") ? "*" : [...limits.corsOrigins],
-      allowHeaders: ["authorization", "content-type", "if-match"],
-      allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-      exposeHeaders: ["etag", "retry-after"],
-      maxAge: 600,
-    }));
-  }
+  // Always mounted: preflights are answered before authentication (SPEC §9, cors.ts).
+  app.use(corsFor(limits.corsOrigins));
 
   const limitAddress: MiddlewareHandler<CrudEnv> = async (c, next) => {
     const address = clientAddress(c, limits.trustProxy);

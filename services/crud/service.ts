@@ -10,6 +10,7 @@ import { loadCatalog } from "../../lib/postgres/catalog.ts";
 import { createPool } from "../../lib/postgres/pool.ts";
 import { createCrudApp } from "./app.ts";
 import { UserStore } from "./auth/users.ts";
+import { IdempotencyStore } from "./idempotency_store.ts";
 import { RowStore } from "./rows/row_store.ts";
 
 export interface CrudOptions {
@@ -18,9 +19,13 @@ export interface CrudOptions {
   databaseUrl: string;
   jwtSecret: string;
   log: Logger;
+  /** `deno task dev` only: mints the demo page's dev token. */
+  devToken?: () => Promise<string>;
 }
 
-export function serveCrud({ config, policy, databaseUrl, jwtSecret, log }: CrudOptions): Served {
+export function serveCrud(
+  { config, policy, databaseUrl, jwtSecret, log, devToken }: CrudOptions,
+): Served {
   const pool = createPool(databaseUrl, { log, max: 20, applicationName: "synchub-crud" });
   // Each table's effective rule is logged once per catalog load that changes it.
   const described = new Map<string, string>();
@@ -44,6 +49,8 @@ export function serveCrud({ config, policy, databaseUrl, jwtSecret, log }: CrudO
     limits: config.crud,
     log,
     registry: new Registry("crud"),
+    idempotency: new IdempotencyStore(pool), // SPEC §9
+    ...(devToken ? { devToken } : {}),
     checks: async () => ({
       database: await pool.query("SELECT 1").then(() => true, () => false),
     }),

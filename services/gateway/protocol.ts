@@ -1,6 +1,7 @@
 /** The WebSocket protocol of SPEC §4 as runtime schemas, and the server's frames. */
 import { z } from "zod";
 import type { WsErrorCode } from "../../lib/errors.ts";
+import { historyMessageSchema } from "./history.ts";
 
 const ref = z.string().max(200).optional();
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
@@ -35,6 +36,7 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
   }),
   z.strictObject({ type: z.literal("unsubscribe"), ref, sub: z.string().min(1).max(100) }),
   z.strictObject({ type: z.literal("ping"), ref }),
+  historyMessageSchema, // SPEC §9 (services/gateway/history.ts)
 ]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 export type SubscribeMessage = Extract<ClientMessage, { type: "subscribe" }>;

@@ -29,6 +29,7 @@ import {
   refOf,
   type SubscribeMessage,
 } from "./protocol.ts";
+import { historyReply } from "./history.ts";
 import { Subscription, SubscriptionClosed } from "./subscription.ts";
 
 export interface GatewayLimits {
@@ -150,6 +151,10 @@ export class Session {
           return this.unsubscribe(msg.ref, msg.sub);
         case "subscribe":
           return await this.subscribe(msg);
+        case "history": // SPEC §9 (history.ts)
+          return this.send(
+            await historyReply(msg, this.principal, { ...this.deps, epoch: this.deps.hub.epoch }),
+          );
       }
     } catch (err) {
       if (err instanceof Gone || err instanceof SubscriptionClosed) return;

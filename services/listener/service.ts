@@ -14,6 +14,7 @@ import { Registry } from "../../lib/metrics.ts";
 import { createPool } from "../../lib/postgres/pool.ts";
 import { PgPositionStore, type PositionStore } from "../../lib/postgres/positions.ts";
 import type { SnapshotReader } from "../../lib/snapshot.ts";
+import { PgLease } from "./lease.ts";
 import { startListener } from "./listener.ts";
 import { ChangeStreamSource } from "./mongodb/change_stream_source.ts";
 import { BinlogSource } from "./mysql/binlog_source.ts";
@@ -48,6 +49,7 @@ export function sourcesFromConfig(
   const pg = new WalSource({
     name: config.postgres.sourceName,
     url: databaseUrl,
+    positions,
     slot: config.postgres.slot,
     publication: config.postgres.publication,
     publicationTables: config.postgres.publicationTables,
@@ -85,13 +87,28 @@ export function serveListener(opts: ListenerOptions): ListenerService {
     policy: opts.policy,
   });
   const registry = new Registry("listener");
-  const listener = startListener({ sources, bus, topicPrefix: config.topicPrefix, log, registry });
+  const listener = startListener({
+    sources,
+    bus,
+    topicPrefix: config.topicPrefix,
+    log,
+    registry,
+    maxEnvelopeBytes: config.envelopeMaxBytes,
+    // One listener per source is active; others wait as standbys and take over when it stops.
+    lease: new PgLease(databaseUrl, log.child("lease")),
+  });
   const snapshots = sourceSnapshots(sources);
   const app = new Hono();
-  mountOps(app, "listener", registry, () => ({
-    bus: bus.ready(),
-    ...Object.fromEntries(sources.map((s) => [`source:${s.name}`, s.ready()])),
-  }));
+  // A standby is ready: it is doing its job, which is to wait.
+  mountOps(app, "listener", registry, () => {
+    const roles = listener.roles();
+    return {
+      bus: bus.ready(),
+      ...Object.fromEntries(
+        sources.map((s) => [`source:${s.name}`, s.ready() || roles[s.name] === "standby"]),
+      ),
+    };
+  }, () => ({ roles: listener.roles() }));
   if (opts.jwtSecret) {
     mountSnapshots(app, {
       reader: snapshots,

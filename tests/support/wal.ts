@@ -1,5 +1,6 @@
 import { columnNamed } from "../../lib/access.ts";
 import { silentLogger } from "../../lib/log.ts";
+import type { PositionStore } from "../../lib/postgres/positions.ts";
 import type { Envelope } from "../../lib/envelope.ts";
 import { envelopeSchema } from "../../lib/envelope.ts";
 import { WalSource } from "../../services/listener/postgres/wal_source.ts";
@@ -20,7 +21,13 @@ export interface RunningSource {
 export async function runSource(
   url: string,
   slot: string,
-  opts: { confirm?: boolean; bucketColumn?: string } = {},
+  opts: {
+    confirm?: boolean;
+    bucketColumn?: string;
+    partSize?: number;
+    positions?: PositionStore;
+    healthIntervalMs?: number;
+  } = {},
 ): Promise<RunningSource> {
   const source = new WalSource({
     name: "pg",
@@ -31,6 +38,9 @@ export async function runSource(
     bucketColumns: columnNamed(opts.bucketColumn ?? "bucket"),
     log: silentLogger,
     statusIntervalMs: 200,
+    ...(opts.partSize ? { partSize: opts.partSize } : {}),
+    ...(opts.positions ? { positions: opts.positions } : {}),
+    ...(opts.healthIntervalMs ? { healthIntervalMs: opts.healthIntervalMs } : {}),
   });
   const ac = new AbortController();
   const batches: SourceBatch[] = [];
@@ -59,6 +69,7 @@ export async function runSource(
     stop: async () => {
       ac.abort();
       await running;
+      await source.close();
     },
     failure: () => failed,
   };

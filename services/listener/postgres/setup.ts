@@ -3,6 +3,7 @@ import type pg from "pg";
 import type { BucketColumns } from "../../../lib/access.ts";
 import type { Logger } from "../../../lib/log.ts";
 import { ensurePublication } from "../../../lib/postgres/publication.ts";
+import { PositionLostError } from "../source.ts";
 
 export interface WalSetup {
   publication: string;
@@ -10,6 +11,12 @@ export interface WalSetup {
   slot: string;
   /** Each table's bucket column (the access policy's). */
   bucketColumns: BucketColumns;
+}
+
+/** What the listener remembers of a slot it used: for telling a lost slot from a new one. */
+export interface SlotMemory {
+  /** The last position confirmed through this slot, if it was ever used. */
+  known(): Promise<string | null>;
 }
 
 export interface Prepared {
@@ -23,6 +30,7 @@ export async function prepareReplication(
   db: Pick<pg.ClientBase, "query">,
   setup: WalSetup,
   log: Logger,
+  memory?: SlotMemory,
 ): Promise<Prepared> {
   const settings = (await db.query<{ wal_level: string; db: string }>(
     "SELECT current_setting('wal_level') AS wal_level, current_database() AS db",
@@ -37,11 +45,17 @@ export async function prepareReplication(
     log.info("created publication", { publication: setup.publication });
   }
 
-  const slot = (await db.query<{ plugin: string; database: string }>(
-    "SELECT plugin, database FROM pg_replication_slots WHERE slot_name = $1",
+  const slot = (await db.query<{ plugin: string; database: string; wal_status: string | null }>(
+    "SELECT plugin, database, wal_status FROM pg_replication_slots WHERE slot_name = $1",
     [setup.slot],
   )).rows[0];
+  if (slot?.wal_status === "lost") {
+    throw slotLost(setup.slot, "was invalidated (wal_status = lost)");
+  }
   if (!slot) {
+    // A slot that disappeared is never silently made anew: the changes since are lost to us.
+    const known = await memory?.known();
+    if (known) throw slotLost(setup.slot, `is gone (it had confirmed up to ${known})`);
     try {
       await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [setup.slot]);
       log.info("created replication slot", { slot: setup.slot });
@@ -94,4 +108,15 @@ export async function primaryKeyOf(
     [relid],
   );
   return rows.map((r) => r.attname);
+}
+
+/** A lost slot, with the way back. */
+export function slotLost(slot: string, what: string): PositionLostError {
+  return new PositionLostError(
+    `replication slot "${slot}" ${what}: changes since were lost to SyncHub. To start afresh: ` +
+      `SELECT pg_drop_replication_slot('${slot}') (if it is still there), DELETE FROM ` +
+      `synchub.source_positions WHERE source = 'slot:${slot}', restart the listener (a new slot; ` +
+      `with SNAPSHOT_MODE=initial the tables are published again), and have clients subscribe ` +
+      `with snapshot: true. To keep it from happening, size max_slot_wal_keep_size (README: Operations).`,
+  );
 }
