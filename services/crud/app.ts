@@ -19,7 +19,7 @@ import type { UserStore } from "./auth/users.ts";
 import type { CrudEnv } from "./env.ts";
 import { type GuardLimits, installGuards } from "./guards.ts";
 import { mountOpenApi } from "./openapi.ts";
-import { readJson } from "./request.ts";
+import { readJson } from "../../lib/http/read_json.ts";
 import type { RowStore } from "./rows/row_store.ts";
 import { rowsApp } from "./rows/routes.ts";
 import { mountStatic } from "./static_routes.ts";

@@ -7,6 +7,7 @@
  */
 import { isPair, isScalar, isSeq, parseDocument, visit } from "yaml";
 import type { Document } from "yaml";
+import { Cron } from "croner";
 import { z } from "zod";
 import { ConfigError } from "../../lib/config.ts";
 
@@ -66,7 +67,8 @@ const stateStorageSchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("mysql"), url: dbUrl }),
 ]);
 
-const fileSchema = z.strictObject({
+/** The file's shape (also the JSON of `GET`/`PUT /api/v1/config`). */
+export const fileSchema = z.strictObject({
   databases: z.strictObject({
     local: z.strictObject({ url: dbUrl }),
     cloud: z.strictObject({ url: dbUrl }),
@@ -95,7 +97,10 @@ const fileSchema = z.strictObject({
   }),
   scheduler: z.strictObject({
     enabled: bool.default(false),
-    cron: z.string().trim().min(1).default("*/10 * * * *"),
+    cron: z.string().trim().min(1).default("*/10 * * * *").superRefine((pattern, ctx) => {
+      const problem = cronProblem(pattern);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
   }).default({ enabled: false, cron: "*/10 * * * *" }),
   server: z.strictObject({
     port: int(0, 65535).default(8070),
@@ -191,6 +196,16 @@ export function validateSyncConfig(input: unknown, env: Env, problems: string[] 
     scheduler: c.scheduler,
     server: { ...c.server, port: port ? Number(port) : c.server.port },
   };
+}
+
+/** Why a cron pattern is not one (croner's message), or null. */
+export function cronProblem(pattern: string): string | null {
+  try {
+    new Cron(pattern, { paused: true }).stop();
+    return null;
+  } catch (err) {
+    return `not a cron pattern: ${(err as Error).message.replace(/^CronPattern: /, "")}`;
+  }
 }
 
 const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;

@@ -74,6 +74,7 @@ sync:
     - name: "bad name!"
       priority: nobody
       colour: blue
+scheduler: { enabled: true, cron: "every tuesday" }
 `;
   const problems = problemsOf(() => parseSyncConfig(bad, { SYNC_PORT: "http" }));
   const expect = [
@@ -86,6 +87,7 @@ sync:
     /^sync\.tables\.2\.name:/,
     /^sync\.tables\.2\.priority:/,
     /^sync\.tables\.2: .*colour/,
+    /^scheduler\.cron: not a cron pattern/,
     /^SYNC_PORT:/,
   ];
   for (const e of expect) {

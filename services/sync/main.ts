@@ -1,7 +1,8 @@
 /**
  * `deno task sync`: the database-to-database sync service (SPEC §8). Reads SYNC_CONFIG, opens
- * both databases and the state store, serves /health, /ready and /metrics on SYNC_PORT (or
- * server.port), and on its first start runs one batch by itself.
+ * both databases and the state store, serves the control API (SPEC §8.3) with /health, /ready and
+ * /metrics on SYNC_PORT (or server.port), and on its first start runs one batch by itself.
+ * JWT_SECRET, when set, lets hub admin tokens in besides server.auth_token.
  */
 import { type Config, ConfigError, environment, loadConfig } from "../../lib/config.ts";
 import { createLogger } from "../../lib/log.ts";
@@ -26,7 +27,7 @@ await runMain(async () => {
     return undefined;
   });
   if (problems.length > 0 || !hub || !loaded) throw new ConfigError(problems);
-  const { config, path } = loaded;
+  const { config, document, path } = loaded;
   const log = createLogger("sync", hub.logLevel);
   log.info("configuration loaded", {
     path,
@@ -36,7 +37,14 @@ await runMain(async () => {
   });
   const shutdown = shutdownSignal();
   const stop = new AbortController();
-  const service = await startSync({ config, log, host: hub.host }, stop.signal);
+  const service = await startSync({
+    config,
+    source: { path, document },
+    log,
+    host: hub.host,
+    env: environment,
+    jwtSecret: hub.jwtSecret,
+  }, stop.signal);
   log.info("stopping", { signal: await shutdown });
   stop.abort();
   await service.stop();

@@ -1,5 +1,5 @@
-/** Reading requests: a JSON body with a size limit. */
-import { SyncError } from "../../lib/errors.ts";
+/** Reading requests: a JSON body with a size limit (the CRUD API and the sync control API). */
+import { SyncError } from "../errors.ts";
 
 /** The body as JSON, refused once it passes `maxBytes` (before reading it, when it says its size). */
 export async function readJson(req: Request, maxBytes: number): Promise<unknown> {
