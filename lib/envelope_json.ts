@@ -37,20 +37,22 @@ function partsOf(s: SourceInfo): [string, string] {
 export function envelopeJson(e: Envelope, keyJson: string = JSON.stringify(e.key)): string {
   const [before, after] = partsOf(e.source);
   const t = e.transaction;
-  return flat(`{"id":${JSON.stringify(e.id)},"op":"${e.op}","before":${json(e.before)},"after":${
-    json(e.after)
-  },` +
-    `"key":${keyJson},"changed":${json(e.changed)},"bucket":${json(e.bucket)},` +
-    `"source":${before}${JSON.stringify(e.source.position).slice(1, -1)}${after},` +
-    `"transaction":${
-      t === null
-        ? "null"
-        : `{"id":${
-          JSON.stringify(t.id)
-        },"total_order":${t.total_order},"data_collection_order":${t.data_collection_order}}`
-    },"ts_ms":${e.ts_ms},"ts_us":${e.ts_us},"ts_ns":${exactNs(e.ts_us)}${
-      e.oversize ? `,"oversize":${JSON.stringify(e.oversize)}` : ""
-    }}`);
+  return flat(
+    `{"id":${JSON.stringify(e.id)},"op":"${e.op}","before":${json(e.before)},"after":${
+      json(e.after)
+    },` +
+      `"key":${keyJson},"changed":${json(e.changed)},"bucket":${json(e.bucket)},` +
+      `"source":${before}${JSON.stringify(e.source.position).slice(1, -1)}${after},` +
+      `"transaction":${
+        t === null
+          ? "null"
+          : `{"id":${
+            JSON.stringify(t.id)
+          },"total_order":${t.total_order},"data_collection_order":${t.data_collection_order}}`
+      },"ts_ms":${e.ts_ms},"ts_us":${e.ts_us},"ts_ns":${exactNs(e.ts_us)}${
+        e.oversize ? `,"oversize":${JSON.stringify(e.oversize)}` : ""
+      }}`,
+  );
 }
 
 const ANY_NUL = /\u0000/;

@@ -27,6 +27,15 @@ export function browserUnavailable(): Promise<string | undefined> {
 }
 
 async function check(): Promise<string | undefined> {
+  const why = await reason();
+  // CI must run the browser tests, never report them ignored.
+  if (why && Deno.env.get("SYNCHUB_REQUIRE_BROWSER")) {
+    throw new Error(`a browser is required here (SYNCHUB_REQUIRE_BROWSER) but ${why}`);
+  }
+  return why;
+}
+
+async function reason(): Promise<string | undefined> {
   if (!(await exists(CHROMIUM))) {
     const installed = await installChromium();
     if (installed) return installed;
