@@ -39,7 +39,7 @@ function spawn(name: string, task: string, env: Record<string, string>): HubProc
     clearEnv: true,
     env: { ...parent, LOG_LEVEL: "warn", ...env },
     stdin: "null",
-    stdout: "null",
+    stdout: Deno.env.get("BENCH_HUB_STDOUT") ? "inherit" : "null",
     stderr: "inherit",
   }).spawn();
   let exited = false;
