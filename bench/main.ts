@@ -39,7 +39,7 @@ const SCALE = {
   latencySeconds: quick ? 2 : 5,
   rates: [100, 1_000, 10_000],
   throughputRows: quick ? 50_000 : 200_000,
-  bigTxRows: quick ? 500_000 : 5_000_000,
+  bigTxRows: Number(Deno.env.get("BENCH_BIGTX_ROWS") ?? (quick ? 500_000 : 5_000_000)),
   snapshotRows: 100_000,
   fanout: quick ? [1_000] : [1_000, 10_000],
   fanoutRounds: 5,

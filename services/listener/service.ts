@@ -2,6 +2,7 @@
  * Builds the listener from configuration and a bus: its sources, its pipelines, the catalog it
  * publishes, the snapshots it serves, its ops port.
  */
+import { stopStep } from "../../lib/shutdown.ts";
 import { Hono } from "hono";
 import { type AccessPolicy, bucketColumns } from "../../lib/access.ts";
 import type { Bus } from "../../lib/bus/bus.ts";
@@ -131,8 +132,8 @@ export function serveListener(opts: ListenerOptions): ListenerService {
     ...served,
     snapshots,
     stop: async () => {
-      await listener.stop();
-      await served.stop();
+      await stopStep("listener: sources", () => listener.stop());
+      await stopStep("listener: http", () => served.stop());
       await pool.end();
     },
   };
