@@ -1,0 +1,263 @@
+/**
+ * One accepted WebSocket, shaped like the browser's: `send`, `bufferedAmount`, `close`,
+ * `readyState`, `onmessage`, `onclose` — plus `terminate()` and `sendFrame()` for pre-encoded
+ * fan-out frames. State per idle connection is kept small: a 512-byte read buffer, the parser,
+ * the outbox; timers exist only while closing (the server's heartbeat sweep pings the rest).
+ */
+import {
+  CloseCode,
+  encodeCloseFrame,
+  encodeFrame,
+  encodeTextFrame,
+  isValidCloseCode,
+  Opcode,
+  PING_FRAME,
+  utf8Prefix,
+} from "./frame.ts";
+import { FrameParser, type FrameSink, WsProtocolError } from "./frame_parser.ts";
+import { type FlushScheduler, Outbox, type OutboxOwner } from "./outbox.ts";
+
+export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
+export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
+
+/** The public face of a server-side WebSocket. */
+export interface WsConnection {
+  readonly readyState: ReadyState;
+  /** Bytes queued and not yet taken by the kernel. */
+  readonly bufferedAmount: number;
+  readonly remoteAddr: Deno.NetAddr;
+  onopen: (() => void) | null;
+  /** A whole message: a string for text, bytes for binary. */
+  onmessage: ((data: string | Uint8Array) => void) | null;
+  /**
+   * Once, when the connection is gone: the peer's close code and reason if it sent a close
+   * frame (1005 if it gave none), otherwise 1006 and why.
+   */
+  onclose: ((code: number, reason: string) => void) | null;
+  /** The peer broke the protocol; frames sent from here still go out before the close frame. */
+  onerror: ((error: WsProtocolError) => void) | null;
+  send(text: string): void;
+  sendBinary(data: Uint8Array): void;
+  /** Queues a frame made by `encodeTextFrame` (the same bytes may go to many connections). */
+  sendFrame(frame: Uint8Array): void;
+  /** Starts the closing handshake; the connection is dropped if the peer does not answer. */
+  close(code?: number, reason?: string): void;
+  /** Drops the TCP connection at once, whatever is queued. */
+  terminate(): void;
+}
+
+/** What the server provides to its connections. */
+export interface ConnectionHost {
+  readonly scheduler: FlushScheduler;
+  readonly closeTimeoutMs: number;
+  opened(c: Connection): void;
+  closed(c: Connection): void;
+  /** A callback of the application threw. */
+  report(err: unknown): void;
+}
+
+const IDLE_READ_BYTES = 512;
+const MAX_READ_BYTES = 64 * 1024;
+
+export class Connection implements WsConnection, FrameSink, OutboxOwner {
+  readyState: ReadyState = ReadyState.CONNECTING;
+  onopen: (() => void) | null = null;
+  onmessage: ((data: string | Uint8Array) => void) | null = null;
+  onclose: ((code: number, reason: string) => void) | null = null;
+  onerror: ((error: WsProtocolError) => void) | null = null;
+  /** Settles when the connection's reading has ended. */
+  done: Promise<void> = Promise.resolve();
+  private readonly parser: FrameParser;
+  private readonly outbox: Outbox;
+  private closeTimer: ReturnType<typeof setTimeout> | undefined;
+  private closeSent = false;
+  private failed: WsProtocolError | undefined;
+  private peerClose: { code: number; reason: string } | undefined;
+  private pendingClose: [number, string] | undefined;
+  // Heartbeat: anything read since the last sweep; a ping awaiting an answer.
+  private heard = true;
+  private pinged = false;
+
+  constructor(
+    private readonly tcp: Deno.TcpConn,
+    private readonly host: ConnectionHost,
+    maxMessageBytes: number,
+  ) {
+    this.parser = new FrameParser(maxMessageBytes, this);
+    this.outbox = new Outbox(tcp, host.scheduler, this);
+  }
+
+  get remoteAddr(): Deno.NetAddr {
+    return this.tcp.remoteAddr;
+  }
+
+  get bufferedAmount(): number {
+    return this.outbox.bytes;
+  }
+
+  send(text: string): void {
+    if (this.readyState === ReadyState.OPEN) this.outbox.push(encodeTextFrame(text));
+  }
+
+  sendBinary(data: Uint8Array): void {
+    if (this.readyState === ReadyState.OPEN) this.outbox.push(encodeFrame(Opcode.binary, data));
+  }
+
+  sendFrame(frame: Uint8Array): void {
+    if (this.readyState === ReadyState.OPEN) this.outbox.push(frame);
+  }
+
+  close(code: number = CloseCode.normal, reason = ""): void {
+    if (!isValidCloseCode(code)) throw new RangeError(`invalid close code ${code}`);
+    if (utf8Prefix(reason, 123).length < new TextEncoder().encode(reason).length) {
+      throw new RangeError("close reason longer than 123 bytes");
+    }
+    if (this.readyState === ReadyState.CONNECTING) {
+      this.pendingClose = [code, reason];
+      return;
+    }
+    if (this.readyState !== ReadyState.OPEN) return;
+    this.sendClose(code, reason);
+  }
+
+  terminate(): void {
+    this.finish(CloseCode.abnormal, "terminated");
+  }
+
+  /** Starts the connection once its 101 answer is decided; `leftover` are bytes read past it. */
+  open(answer: Uint8Array, leftover: Uint8Array): void {
+    this.readyState = ReadyState.OPEN;
+    this.outbox.push(answer);
+    this.host.opened(this);
+    this.callback(() => this.onopen?.());
+    this.done = this.read(leftover);
+    if (this.pendingClose) this.close(...this.pendingClose);
+  }
+
+  /** The upgrade was decided against after all. */
+  abandon(): void {
+    this.readyState = ReadyState.CLOSED;
+    this.callback(() => this.onclose?.(CloseCode.abnormal, "upgrade not completed"));
+  }
+
+  /** The server's sweep: ping a quiet connection; drop one that missed its ping. */
+  heartbeat(): void {
+    if (this.readyState !== ReadyState.OPEN) return;
+    if (this.heard) {
+      this.heard = false;
+      this.pinged = false;
+    } else if (this.pinged) {
+      this.finish(CloseCode.abnormal, "no answer to ping");
+    } else {
+      this.pinged = true;
+      this.outbox.push(PING_FRAME);
+    }
+  }
+
+  private async read(leftover: Uint8Array): Promise<void> {
+    let buf = new Uint8Array(IDLE_READ_BYTES);
+    try {
+      if (leftover.length > 0) this.receive(leftover);
+      while (this.readyState !== ReadyState.CLOSED) {
+        const n = await this.tcp.read(buf);
+        if (n === null) {
+          const why = this.failed ? `failed: ${this.failed.message}` : "connection lost";
+          return this.finish(CloseCode.abnormal, why);
+        }
+        this.heard = true;
+        this.receive(buf.subarray(0, n));
+        // A full buffer means more is waiting: read bigger; back to small once quiet.
+        if (n === buf.length && buf.length < MAX_READ_BYTES) buf = new Uint8Array(buf.length * 8);
+        else if (n < IDLE_READ_BYTES && buf.length > IDLE_READ_BYTES) {
+          buf = new Uint8Array(IDLE_READ_BYTES);
+        }
+      }
+    } catch (err) {
+      this.finish(CloseCode.abnormal, `connection lost: ${(err as Error).message ?? err}`);
+    }
+  }
+
+  private receive(chunk: Uint8Array): void {
+    if (this.failed || this.peerClose) return; // nothing after a close frame or a failure counts
+    try {
+      this.parser.push(chunk);
+    } catch (err) {
+      if (!(err instanceof WsProtocolError)) throw err;
+      this.fail(err);
+    }
+  }
+
+  onText(text: string): void {
+    if (this.readyState === ReadyState.OPEN) this.callback(() => this.onmessage?.(text));
+  }
+
+  onBinary(data: Uint8Array): void {
+    if (this.readyState === ReadyState.OPEN) this.callback(() => this.onmessage?.(data));
+  }
+
+  onPing(payload: Uint8Array): void {
+    if (!this.closeSent) this.outbox.push(encodeFrame(Opcode.pong, payload));
+  }
+
+  onPong(): void {}
+
+  onClose(code: number | undefined, reason: string): void {
+    this.peerClose = { code: code ?? CloseCode.noStatus, reason };
+    if (!this.closeSent) this.sendClose(code, reason); // echo; we close TCP once it is written
+    else if (this.outbox.idle) this.drained();
+  }
+
+  drained(): void {
+    if (this.readyState !== ReadyState.CLOSING) return;
+    if (this.peerClose) {
+      this.finish(this.peerClose.code, this.peerClose.reason);
+    } else if (this.failed) {
+      // Our close frame is out: tell the peer there is nothing more, and discard what it sends.
+      this.tcp.closeWrite().catch(() => {});
+    }
+  }
+
+  writeFailed(err: unknown): void {
+    this.finish(CloseCode.abnormal, `write failed: ${(err as Error).message ?? err}`);
+  }
+
+  private fail(err: WsProtocolError): void {
+    if (this.readyState !== ReadyState.OPEN) {
+      return this.finish(CloseCode.abnormal, `failed: ${err.message}`);
+    }
+    this.failed = err;
+    this.callback(() => this.onerror?.(err));
+    if (this.readyState === ReadyState.OPEN) this.sendClose(err.code, err.message);
+  }
+
+  private sendClose(code: number | undefined, reason: string): void {
+    this.readyState = ReadyState.CLOSING;
+    this.closeSent = true;
+    this.outbox.push(encodeCloseFrame(code, reason));
+    this.closeTimer = setTimeout(
+      () => this.finish(CloseCode.abnormal, "closing handshake timed out"),
+      this.host.closeTimeoutMs,
+    );
+  }
+
+  private finish(code: number, reason: string): void {
+    if (this.readyState === ReadyState.CLOSED) return;
+    this.readyState = ReadyState.CLOSED;
+    clearTimeout(this.closeTimer);
+    this.outbox.clear();
+    try {
+      this.tcp.close();
+    } catch { /* already closed */ }
+    this.host.closed(this);
+    // Asynchronously, as in browsers: a caller iterating its sockets may terminate one safely.
+    queueMicrotask(() => this.callback(() => this.onclose?.(code, reason)));
+  }
+
+  private callback(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.host.report(err);
+    }
+  }
+}
