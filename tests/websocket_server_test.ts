@@ -31,11 +31,24 @@ interface Accepted {
   protocolErrors: number[];
 }
 
+type TransportName = "node" | "deno";
+
+/** Each test runs on both transports. */
+function test(name: string, fn: (transport: TransportName) => Promise<void>): void {
+  for (const transport of ["node", "deno"] as const) {
+    Deno.test(`${name} [${transport}]`, () => fn(transport));
+  }
+}
+
 /** A server echoing every message on /ws, with a few plain HTTP routes. */
-function start(options: WsServerOptions = {}, onSocket?: (a: Accepted) => void): Harness {
+async function start(
+  transport: TransportName,
+  options: WsServerOptions = {},
+  onSocket?: (a: Accepted) => void,
+): Promise<Harness> {
   const sockets: Accepted[] = [];
   const errors: unknown[] = [];
-  const server = startWsServer(async (req) => {
+  const server = await startWsServer(async (req) => {
     const url = new URL(req.url);
     switch (url.pathname) {
       case "/health":
@@ -77,7 +90,7 @@ function start(options: WsServerOptions = {}, onSocket?: (a: Accepted) => void):
       }
     }
     return new Response("no such route", { status: 404 });
-  }, { onError: (e) => errors.push(e), ...options });
+  }, { onError: (e) => errors.push(e), transport, ...options });
   const port = server.addr.port;
   return { server, port, url: `ws://127.0.0.1:${port}/ws`, sockets, errors };
 }
@@ -116,8 +129,8 @@ async function failsWith(client: RawClient, code: number, pattern: RegExp): Prom
   client.close();
 }
 
-Deno.test("Deno's WebSocket client: echo of text and binary, close codes both ways", async () => {
-  const h = start();
+test("Deno's WebSocket client: echo of text and binary, close codes both ways", async (transport) => {
+  const h = await start(transport);
   try {
     const ws = await open(h.url);
     ws.binaryType = "arraybuffer";
@@ -151,8 +164,8 @@ Deno.test("Deno's WebSocket client: echo of text and binary, close codes both wa
   }
 });
 
-Deno.test("plain HTTP requests reach the handler; its refusals stop an upgrade", async () => {
-  const h = start();
+test("plain HTTP requests reach the handler; its refusals stop an upgrade", async (transport) => {
+  const h = await start(transport);
   const base = `http://127.0.0.1:${h.port}`;
   try {
     const health = await fetch(`${base}/health`);
@@ -199,8 +212,8 @@ Deno.test("plain HTTP requests reach the handler; its refusals stop an upgrade",
   }
 });
 
-Deno.test("frames sent right behind the request head are not lost", async () => {
-  const h = start();
+test("frames sent right behind the request head are not lost", async (transport) => {
+  const h = await start(transport);
   try {
     const raw = await RawClient.connect(h.port, false);
     const frame = encodeMasked("early");
@@ -229,8 +242,8 @@ function encodeMasked(text: string): Uint8Array {
   return frame;
 }
 
-Deno.test("an oversized frame is refused with 1009 from its header alone", async () => {
-  const h = start({ maxMessageBytes: 1000 });
+test("an oversized frame is refused with 1009 from its header alone", async (transport) => {
+  const h = await start(transport, { maxMessageBytes: 1000 });
   try {
     const raw = await RawClient.connect(h.port);
     // 1 GiB announced, 10 bytes sent: the answer cannot be waiting for the payload.
@@ -252,8 +265,8 @@ Deno.test("an oversized frame is refused with 1009 from its header alone", async
   }
 });
 
-Deno.test("protocol violations close with 1002 or 1007", async () => {
-  const h = start();
+test("protocol violations close with 1002 or 1007", async (transport) => {
+  const h = await start(transport);
   try {
     const cases: [string, (c: RawClient) => Promise<void>, number, RegExp][] = [
       ["unmasked", (c) => c.sendFrame(Opcode.text, "hi", { mask: false }), 1002, /masked/],
@@ -296,8 +309,8 @@ Deno.test("protocol violations close with 1002 or 1007", async () => {
   }
 });
 
-Deno.test("control frames between fragments are answered; the message arrives whole", async () => {
-  const h = start();
+test("control frames between fragments are answered; the message arrives whole", async (transport) => {
+  const h = await start(transport);
   try {
     const raw = await RawClient.connect(h.port);
     await raw.sendFrame(Opcode.text, "ab", { fin: false });
@@ -324,8 +337,8 @@ Deno.test("control frames between fragments are answered; the message arrives wh
   }
 });
 
-Deno.test("a client that never finishes its request head is dropped; a huge head gets 431", async () => {
-  const h = start({ requestTimeoutMs: 300, maxHeaderBytes: 4096 });
+test("a client that never finishes its request head is dropped; a huge head gets 431", async (transport) => {
+  const h = await start(transport, { requestTimeoutMs: 300, maxHeaderBytes: 4096 });
   try {
     const slow = await RawClient.connect(h.port, false);
     await slow.writeText("GET /health HTTP/1.1\r\nHost: x\r\n");
@@ -345,8 +358,8 @@ Deno.test("a client that never finishes its request head is dropped; a huge head
   }
 });
 
-Deno.test("a client that vanishes without a close frame is reported with 1006", async () => {
-  const h = start();
+test("a client that vanishes without a close frame is reported with 1006", async (transport) => {
+  const h = await start(transport);
   try {
     const raw = await RawClient.connect(h.port);
     raw.close();
@@ -358,8 +371,8 @@ Deno.test("a client that vanishes without a close frame is reported with 1006", 
   }
 });
 
-Deno.test("heartbeat: a peer that answers pings stays, one that does not is dropped", async () => {
-  const h = start({ idleTimeoutSeconds: 0.2 });
+test("heartbeat: a peer that answers pings stays, one that does not is dropped", async (transport) => {
+  const h = await start(transport, { idleTimeoutSeconds: 0.2 });
   try {
     const ws = await open(h.url); // Deno's client answers pings itself
     const mute = await RawClient.connect(h.port); // reads, never answers
@@ -379,8 +392,8 @@ Deno.test("heartbeat: a peer that answers pings stays, one that does not is drop
   }
 });
 
-Deno.test("bufferedAmount counts what the kernel has not taken; terminate drops it", async () => {
-  const h = start();
+test("bufferedAmount counts what the kernel has not taken; terminate drops it", async (transport) => {
+  const h = await start(transport);
   try {
     const raw = await RawClient.connect(h.port); // does not read for now
     await waitFor(() => h.sockets[0], "the socket");
@@ -410,8 +423,8 @@ Deno.test("bufferedAmount counts what the kernel has not taken; terminate drops 
   }
 });
 
-Deno.test("1,000 concurrent connections: echo, then one frame fanned out to all", async () => {
-  const h = start();
+test("1,000 concurrent connections: echo, then one frame fanned out to all", async (transport) => {
+  const h = await start(transport);
   const clients: RawClient[] = [];
   try {
     for (let i = 0; i < 1000; i += 100) {
@@ -441,8 +454,8 @@ Deno.test("1,000 concurrent connections: echo, then one frame fanned out to all"
   }
 });
 
-Deno.test("shutdown ends within its timeout whatever the peers do", async () => {
-  const h = start();
+test("shutdown ends within its timeout whatever the peers do", async (transport) => {
+  const h = await start(transport);
   const ws = await open(h.url);
   const wsClosed = closed(ws);
   // Half-open: upgraded, then never reads nor answers; its buffers are full, so even our close

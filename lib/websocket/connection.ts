@@ -1,8 +1,8 @@
 /**
  * One accepted WebSocket, shaped like the browser's: `send`, `bufferedAmount`, `close`,
  * `readyState`, `onmessage`, `onclose` — plus `terminate()` and `sendFrame()` for pre-encoded
- * fan-out frames. State per idle connection is kept small: a 512-byte read buffer, the parser,
- * the outbox; timers exist only while closing (the server's heartbeat sweep pings the rest).
+ * fan-out frames. State per idle connection is kept small: the parser and the outbox, no timer
+ * (one exists only while closing; the server's heartbeat sweep pings the rest).
  */
 import {
   CloseCode,
@@ -16,6 +16,7 @@ import {
 } from "./frame.ts";
 import { FrameParser, type FrameSink, WsProtocolError } from "./frame_parser.ts";
 import { type FlushScheduler, Outbox, type OutboxOwner } from "./outbox.ts";
+import type { Transport, TransportEvents } from "./transport.ts";
 
 export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
 export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
@@ -56,17 +57,12 @@ export interface ConnectionHost {
   report(err: unknown): void;
 }
 
-const IDLE_READ_BYTES = 512;
-const MAX_READ_BYTES = 64 * 1024;
-
-export class Connection implements WsConnection, FrameSink, OutboxOwner {
+export class Connection implements WsConnection, FrameSink, OutboxOwner, TransportEvents {
   readyState: ReadyState = ReadyState.CONNECTING;
   onopen: (() => void) | null = null;
   onmessage: ((data: string | Uint8Array) => void) | null = null;
   onclose: ((code: number, reason: string) => void) | null = null;
   onerror: ((error: WsProtocolError) => void) | null = null;
-  /** Settles when the connection's reading has ended. */
-  done: Promise<void> = Promise.resolve();
   private readonly parser: FrameParser;
   private readonly outbox: Outbox;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -74,21 +70,23 @@ export class Connection implements WsConnection, FrameSink, OutboxOwner {
   private failed: WsProtocolError | undefined;
   private peerClose: { code: number; reason: string } | undefined;
   private pendingClose: [number, string] | undefined;
+  /** Which slice of the server's heartbeat sweep looks at this connection. */
+  slice = 0;
   // Heartbeat: anything read since the last sweep; a ping awaiting an answer.
   private heard = true;
   private pinged = false;
 
   constructor(
-    private readonly tcp: Deno.TcpConn,
+    private readonly transport: Transport,
     private readonly host: ConnectionHost,
     maxMessageBytes: number,
   ) {
     this.parser = new FrameParser(maxMessageBytes, this);
-    this.outbox = new Outbox(tcp, host.scheduler, this);
+    this.outbox = new Outbox(transport, host.scheduler, this);
   }
 
   get remoteAddr(): Deno.NetAddr {
-    return this.tcp.remoteAddr;
+    return this.transport.remoteAddr;
   }
 
   get bufferedAmount(): number {
@@ -124,13 +122,19 @@ export class Connection implements WsConnection, FrameSink, OutboxOwner {
     this.finish(CloseCode.abnormal, "terminated");
   }
 
+  /** Settles once the connection is closed. */
+  get closed(): Promise<void> {
+    return this.transport.closed;
+  }
+
   /** Starts the connection once its 101 answer is decided; `leftover` are bytes read past it. */
   open(answer: Uint8Array, leftover: Uint8Array): void {
     this.readyState = ReadyState.OPEN;
     this.outbox.push(answer);
     this.host.opened(this);
     this.callback(() => this.onopen?.());
-    this.done = this.read(leftover);
+    this.transport.listen(this);
+    if (leftover.length > 0) this.onData(leftover);
     if (this.pendingClose) this.close(...this.pendingClose);
   }
 
@@ -154,30 +158,8 @@ export class Connection implements WsConnection, FrameSink, OutboxOwner {
     }
   }
 
-  private async read(leftover: Uint8Array): Promise<void> {
-    let buf = new Uint8Array(IDLE_READ_BYTES);
-    try {
-      if (leftover.length > 0) this.receive(leftover);
-      while (this.readyState !== ReadyState.CLOSED) {
-        const n = await this.tcp.read(buf);
-        if (n === null) {
-          const why = this.failed ? `failed: ${this.failed.message}` : "connection lost";
-          return this.finish(CloseCode.abnormal, why);
-        }
-        this.heard = true;
-        this.receive(buf.subarray(0, n));
-        // A full buffer means more is waiting: read bigger; back to small once quiet.
-        if (n === buf.length && buf.length < MAX_READ_BYTES) buf = new Uint8Array(buf.length * 8);
-        else if (n < IDLE_READ_BYTES && buf.length > IDLE_READ_BYTES) {
-          buf = new Uint8Array(IDLE_READ_BYTES);
-        }
-      }
-    } catch (err) {
-      this.finish(CloseCode.abnormal, `connection lost: ${(err as Error).message ?? err}`);
-    }
-  }
-
-  private receive(chunk: Uint8Array): void {
+  onData(chunk: Uint8Array): void {
+    this.heard = true;
     if (this.failed || this.peerClose) return; // nothing after a close frame or a failure counts
     try {
       this.parser.push(chunk);
@@ -185,6 +167,15 @@ export class Connection implements WsConnection, FrameSink, OutboxOwner {
       if (!(err instanceof WsProtocolError)) throw err;
       this.fail(err);
     }
+  }
+
+  onEnd(err?: unknown): void {
+    const why = this.failed
+      ? `failed: ${this.failed.message}`
+      : err
+      ? `connection lost: ${(err as Error).message ?? err}`
+      : "connection lost";
+    this.finish(CloseCode.abnormal, why);
   }
 
   onText(text: string): void {
@@ -213,7 +204,7 @@ export class Connection implements WsConnection, FrameSink, OutboxOwner {
       this.finish(this.peerClose.code, this.peerClose.reason);
     } else if (this.failed) {
       // Our close frame is out: tell the peer there is nothing more, and discard what it sends.
-      this.tcp.closeWrite().catch(() => {});
+      this.transport.closeWrite();
     }
   }
 
@@ -245,9 +236,7 @@ export class Connection implements WsConnection, FrameSink, OutboxOwner {
     this.readyState = ReadyState.CLOSED;
     clearTimeout(this.closeTimer);
     this.outbox.clear();
-    try {
-      this.tcp.close();
-    } catch { /* already closed */ }
+    this.transport.close();
     this.host.closed(this);
     // Asynchronously, as in browsers: a caller iterating its sockets may terminate one safely.
     queueMicrotask(() => this.callback(() => this.onclose?.(code, reason)));

@@ -1,7 +1,7 @@
 /**
- * One accepted TCP connection until it is either upgraded or answered: reads the request head
- * and body within limits and a deadline (a slow or silent client is dropped when it expires),
- * calls the handler, then upgrades or writes the response and closes.
+ * One accepted connection until it is either upgraded or answered. The request head and body are
+ * gathered as they arrive, within limits and a deadline (a slow or silent client is dropped when
+ * it expires); then the handler decides, and the exchange upgrades or answers and closes.
  */
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { acceptKey, switchingProtocols } from "./handshake.ts";
@@ -13,7 +13,8 @@ import {
   type RequestHead,
   requestUrl,
 } from "./http_head.ts";
-import { plainResponse, writeAll, writeResponse } from "./http_response.ts";
+import { plainResponse, writeResponse } from "./http_response.ts";
+import { type Transport, type TransportEvents, writeAll } from "./transport.ts";
 import { offerUpgrade, upgradeOf } from "./upgrade.ts";
 
 export type Handler = (
@@ -25,7 +26,7 @@ export interface ExchangeLimits {
   maxHeaderBytes: number;
   maxHeaderCount: number;
   maxRequestBodyBytes: number;
-  /** Time allowed for the head and body to arrive, and for each response write. */
+  /** Time allowed for the head and body to arrive, and for the answer to be written. */
   requestTimeoutMs: number;
   maxMessageBytes: number;
 }
@@ -38,184 +39,200 @@ export interface ExchangeHost extends ConnectionHost {
   ended(x: Exchange): void;
 }
 
-// Lingering closes read what clients still send only to throw it away: one buffer serves all.
-const discard = new Uint8Array(16 * 1024);
+type Phase = "head" | "body" | "handler" | "answer" | "linger" | "over";
 
-export class Exchange {
-  /** Settles once the exchange has ended. */
-  readonly done: Promise<void>;
-  /** In the handler: shutdown lets it finish (until its deadline) rather than dropping it. */
-  private inHandler = false;
+export class Exchange implements TransportEvents {
+  private phase: Phase = "head";
+  // The head, the body and whatever follows, as it arrives.
+  private buf = new Uint8Array(1024);
+  private len = 0;
+  private head: RequestHead | undefined;
+  private headEnd = 0;
+  private bodyEnd = 0;
+  private inputEnded = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private closed = false;
   private readonly aborted = Promise.withResolvers<never>();
 
-  constructor(private readonly tcp: Deno.TcpConn, private readonly host: ExchangeHost) {
+  constructor(private readonly t: Transport, private readonly host: ExchangeHost) {
     this.aborted.promise.catch(() => {});
-    this.done = this.run();
+    this.arm(host.limits.requestTimeoutMs);
+    t.listen(this);
   }
 
-  /** Drops the connection now. */
-  abort(): void {
-    clearTimeout(this.timer);
-    if (this.closed) return;
-    this.closed = true;
-    this.aborted.reject(new Error("aborted"));
-    try {
-      this.tcp.close();
-    } catch { /* already closed */ }
+  get closed(): Promise<void> {
+    return this.t.closed;
   }
 
   /** Shutdown: a request still arriving is dropped; one being handled may finish. */
   stop(): void {
-    if (!this.inHandler) this.abort();
+    if (this.phase === "head" || this.phase === "body") this.end();
   }
 
-  private arm(ms = this.host.limits.requestTimeoutMs): void {
+  /** Drops the connection now. */
+  end(): void {
+    if (this.phase === "over") return;
+    this.phase = "over";
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.abort(), ms);
+    this.aborted.reject(new Error("aborted"));
+    this.t.close();
+    this.host.ended(this);
   }
 
-  private async run(): Promise<void> {
-    let upgraded = false;
+  onData(chunk: Uint8Array): void {
+    if (this.phase !== "head" && this.phase !== "body" && this.phase !== "handler") return;
+    // Beyond the head and body, allow a head's worth of early WebSocket frames; no more.
+    if (
+      this.phase !== "head" &&
+      this.len + chunk.length > this.bodyEnd + this.host.limits.maxHeaderBytes
+    ) {
+      return this.end();
+    }
+    this.append(chunk);
+    if (this.phase === "head") this.scanHead(chunk.length);
+    if (this.phase === "body" && this.len >= this.bodyEnd) {
+      this.dispatch().catch((err) => {
+        this.host.report(err);
+        this.end();
+      });
+    }
+  }
+
+  onEnd(err?: unknown): void {
+    this.inputEnded = true;
+    // Before the request is whole, or on a failure, there is no one to answer.
+    if (err || this.phase === "head" || this.phase === "body" || this.phase === "linger") {
+      this.end();
+    }
+  }
+
+  private arm(ms: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.end(), ms);
+  }
+
+  private append(bytes: Uint8Array): void {
+    if (this.len + bytes.length > this.buf.length) {
+      const bigger = new Uint8Array(Math.max(this.buf.length * 4, this.len + bytes.length));
+      bigger.set(this.buf.subarray(0, this.len));
+      this.buf = bigger;
+    }
+    this.buf.set(bytes, this.len);
+    this.len += bytes.length;
+  }
+
+  private scanHead(added: number): void {
+    const limits = this.host.limits;
+    const end = findHeadEnd(this.buf.subarray(0, this.len), this.len - added - 3);
+    if (end < 0) {
+      if (this.len >= limits.maxHeaderBytes) {
+        this.answer(new HttpError(431, "request head too large"));
+      }
+      return;
+    }
     try {
-      this.arm();
-      const { head, rest } = await this.readHead();
-      const res = await this.answer(head, rest);
-      if (res === "upgraded") upgraded = true;
-      else {
-        this.arm();
-        const req = head instanceof HttpError ? { method: "GET", version: "1.1" as const } : head;
-        await writeResponse(this.tcp, res, req);
-        await this.linger();
+      this.head = parseRequestHead(this.buf.subarray(0, end), limits.maxHeaderCount);
+      const length = bodyLength(this.head);
+      if (length > limits.maxRequestBodyBytes) {
+        throw new HttpError(413, `request body exceeds ${limits.maxRequestBodyBytes} bytes`);
       }
-    } catch {
-      // The client went away or was too slow: nothing to answer.
-    } finally {
-      clearTimeout(this.timer);
-      if (!upgraded) this.abort();
-      this.host.ended(this);
+      this.headEnd = end;
+      this.bodyEnd = end + length;
+    } catch (err) {
+      this.answer(err instanceof HttpError ? err : new HttpError(400, "malformed request"));
+      return;
+    }
+    this.phase = "body";
+    const expect = this.head.headers.get("expect")?.toLowerCase() === "100-continue";
+    if (this.len < this.bodyEnd && expect && this.len === this.headEnd) {
+      writeAll(this.t, new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n")).catch(() => {});
     }
   }
 
-  /** The head, or the HttpError to answer; `rest` holds the bytes read past it. */
-  private async readHead(): Promise<{ head: RequestHead | HttpError; rest: Uint8Array }> {
-    const max = this.host.limits.maxHeaderBytes;
-    let buf = new Uint8Array(1024), len = 0;
-    for (;;) {
-      if (len === buf.length) {
-        if (len >= max) return { head: new HttpError(431, "request head too large"), rest: buf };
-        const bigger = new Uint8Array(Math.min(max, len * 4));
-        bigger.set(buf);
-        buf = bigger;
-      }
-      const n = await this.tcp.read(buf.subarray(len));
-      if (n === null) throw new Error("closed before the request head ended");
-      const end = findHeadEnd(buf.subarray(0, len + n), len - 3);
-      len += n;
-      if (end < 0) continue;
-      try {
-        const head = parseRequestHead(buf.subarray(0, end), this.host.limits.maxHeaderCount);
-        return { head, rest: buf.slice(end, len) };
-      } catch (err) {
-        if (err instanceof HttpError) return { head: err, rest: buf };
-        throw err;
-      }
-    }
-  }
-
-  private async answer(
-    head: RequestHead | HttpError,
-    rest: Uint8Array,
-  ): Promise<Response | "upgraded"> {
-    if (head instanceof HttpError) return plainResponse(head.status, head.message);
+  private async dispatch(): Promise<void> {
+    this.phase = "handler";
+    clearTimeout(this.timer);
+    const head = this.head!;
     let req: Request;
     try {
-      req = await this.request(head, rest);
+      req = this.request(head);
     } catch (err) {
-      if (err instanceof HttpError) return plainResponse(err.status, err.message);
+      if (err instanceof HttpError) return this.answer(err);
       throw err;
     }
-    clearTimeout(this.timer);
     let socket: Connection | undefined;
+    const maxMessageBytes = this.host.limits.maxMessageBytes;
     offerUpgrade(req, {
       create: (o) =>
-        socket = new Connection(
-          this.tcp,
-          this.host,
-          o.maxMessageBytes ?? this.host.limits.maxMessageBytes,
-        ),
+        socket = new Connection(this.t, this.host, o.maxMessageBytes ?? maxMessageBytes),
     });
-    this.inHandler = true;
     let res: Response;
     try {
-      // A handler that never answers must not keep the exchange alive past an abort.
+      // A handler that never answers must not keep the exchange alive past `end()`.
       const answer = (async () =>
-        await this.host.handler(req, { remoteAddr: this.tcp.remoteAddr }))();
+        await this.host.handler(req, { remoteAddr: this.t.remoteAddr }))();
       answer.catch(() => {}); // a failure after an abort has no one to tell
       res = await Promise.race([answer, this.aborted.promise]);
     } catch (err) {
-      if (this.closed) throw err;
+      if (this.phase !== "handler") return; // ended meanwhile
       this.host.report(err);
       res = plainResponse(500, "internal server error");
     }
-    this.inHandler = false;
     const upgrade = upgradeOf(res);
-    if (socket && upgrade?.socket === socket && !this.closed) {
-      if (this.host.stopping) {
-        socket.abandon();
-        return plainResponse(503, "server shutting down");
-      }
-      socket.open(switchingProtocols(await acceptKey(upgrade.key), res.headers), rest);
-      return "upgraded";
+    if (!socket || upgrade?.socket !== socket) {
+      socket?.abandon();
+      return this.answer(res);
     }
-    socket?.abandon();
-    return res;
+    if (this.host.stopping) {
+      socket.abandon();
+      return this.answer(plainResponse(503, "server shutting down"));
+    }
+    const accept = switchingProtocols(await acceptKey(upgrade.key), res.headers);
+    if (this.phase !== "handler") return socket.abandon(); // ended while hashing
+    this.phase = "over";
+    this.host.ended(this); // the connection is the socket's now
+    socket.open(accept, this.buf.slice(this.bodyEnd, this.len));
   }
 
-  /** The Request for `head`, with its body read (`rest` holds the bytes already read). */
-  private async request(head: RequestHead, rest: Uint8Array): Promise<Request> {
-    const url = requestUrl(head, `${this.tcp.localAddr.hostname}:${this.tcp.localAddr.port}`);
-    const length = bodyLength(head);
-    if (length > this.host.limits.maxRequestBodyBytes) {
-      throw new HttpError(
-        413,
-        `request body exceeds ${this.host.limits.maxRequestBodyBytes} bytes`,
-      );
-    }
-    let body: Uint8Array<ArrayBuffer> | undefined;
-    if (length > 0) {
-      if (head.headers.get("expect")?.toLowerCase() === "100-continue" && rest.length === 0) {
-        await writeAll(this.tcp, new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n"));
-      }
-      body = new Uint8Array(length);
-      let got = Math.min(length, rest.length);
-      body.set(rest.subarray(0, got));
-      while (got < length) {
-        const n = await this.tcp.read(body.subarray(got));
-        if (n === null) throw new Error("closed before the request body ended");
-        got += n;
-      }
-    }
-    const withBody = body !== undefined && head.method !== "GET" && head.method !== "HEAD";
+  private request(head: RequestHead): Request {
+    const local = this.t.localAddr;
+    const url = requestUrl(head, `${local.hostname}:${local.port}`);
+    const withBody = this.bodyEnd > this.headEnd && head.method !== "GET" &&
+      head.method !== "HEAD";
     try {
       return new Request(url, {
         method: head.method,
         headers: head.headers,
-        ...(withBody ? { body: body! } : {}),
+        ...(withBody ? { body: this.buf.slice(this.headEnd, this.bodyEnd) } : {}),
       });
     } catch {
       throw new HttpError(400, `unsupported request: ${head.method}`);
     }
   }
 
+  /** Writes the answer, then closes the way HTTP wants (see `linger`). */
+  private async answer(res: Response | HttpError): Promise<void> {
+    if (this.phase === "over") return;
+    this.phase = "answer";
+    this.arm(this.host.limits.requestTimeoutMs);
+    const response = res instanceof HttpError ? plainResponse(res.status, res.message) : res;
+    const req = this.head ?? { method: "GET", version: "1.1" as const };
+    try {
+      await writeResponse(this.t, response, req);
+    } catch {
+      return this.end(); // the client went away, or the body failed: nothing more to say
+    }
+    if (this.phase !== "answer") return;
+    this.linger();
+  }
+
   /**
-   * Closes the way HTTP wants: no more from us, then read until the client closes (bounded), so
-   * unread request bytes do not turn our close into a reset that loses the response.
+   * No more from us, then read until the client closes (bounded), so that unread request bytes
+   * do not turn our close into a reset that loses the answer.
    */
-  private async linger(): Promise<void> {
-    await this.tcp.closeWrite();
+  private linger(): void {
+    this.phase = "linger";
+    this.t.closeWrite();
+    if (this.inputEnded) return this.end();
     this.arm(Math.min(2000, this.host.limits.requestTimeoutMs));
-    while ((await this.tcp.read(discard)) !== null) { /* discard */ }
   }
 }

@@ -4,6 +4,7 @@
  * an HTTP/1.0 client, delimited by the close).
  */
 import type { ByteSink } from "./outbox.ts";
+import { writeAll } from "./transport.ts";
 
 const SMALL_BODY = 64 * 1024;
 const encoder = new TextEncoder();
@@ -36,10 +37,6 @@ const REASONS: Record<number, string> = {
 
 /** Headers the server decides itself. */
 const OWN = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"]);
-
-export async function writeAll(sink: ByteSink, data: Uint8Array): Promise<void> {
-  while (data.length > 0) data = data.subarray(await sink.write(data));
-}
 
 /** A short plain-text answer the server gives by itself (400, 408, 431…). */
 export function plainResponse(status: number, text: string): Response {

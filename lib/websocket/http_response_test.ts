@@ -4,7 +4,7 @@ import { writeResponse } from "./http_response.ts";
 
 async function written(res: Response, method = "GET", version: "1.0" | "1.1" = "1.1") {
   const chunks: Uint8Array[] = [];
-  const sink: ByteSink = { write: (p) => (chunks.push(p.slice()), Promise.resolve(p.length)) };
+  const sink: ByteSink = { write: (p, done) => (chunks.push(p.slice()), queueMicrotask(done)) };
   await writeResponse(sink, res, { method, version });
   const text = new TextDecoder().decode(
     new Uint8Array(chunks.flatMap((c) => [...c])),
@@ -85,7 +85,7 @@ Deno.test("a body stream that fails mid-way fails the write (the client sees a c
       else c.error(new Error("source failed"));
     },
   });
-  const sink: ByteSink = { write: (p) => Promise.resolve(p.length) };
+  const sink: ByteSink = { write: (_, done) => queueMicrotask(done) };
   await assert.rejects(
     writeResponse(sink, new Response(body), { method: "GET", version: "1.1" }),
     /source failed/,

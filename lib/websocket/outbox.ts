@@ -10,8 +10,10 @@
 /** The largest write assembled from queued frames; a larger frame is written alone. */
 const MAX_BATCH = 256 * 1024;
 
+/** Where an outbox writes: a Transport. */
 export interface ByteSink {
-  write(p: Uint8Array): Promise<number>;
+  /** Writes all of `data`; `done` once it is handed to the kernel, or has failed. */
+  write(data: Uint8Array, done: (err?: unknown) => void): void;
 }
 
 export interface OutboxOwner {
@@ -44,7 +46,8 @@ export class FlushScheduler {
 export class Outbox {
   /** Bytes queued and not yet written (the connection's bufferedAmount). */
   bytes = 0;
-  private frames: Uint8Array[] | undefined;
+  // One frame alone (the fan-out case: no array per write), or several.
+  private frames: Uint8Array | Uint8Array[] | undefined;
   private head = 0; // frames before this index are taken
   private writing = false;
   private scheduled = false;
@@ -57,7 +60,9 @@ export class Outbox {
 
   /** Queues a frame; the same bytes may be queued on any number of outboxes. */
   push(frame: Uint8Array): void {
-    (this.frames ??= []).push(frame);
+    if (this.frames === undefined) this.frames = frame;
+    else if (Array.isArray(this.frames)) this.frames.push(frame);
+    else this.frames = [this.frames, frame];
     this.bytes += frame.length;
     if (!this.writing && !this.scheduled) {
       this.scheduled = true;
@@ -81,25 +86,22 @@ export class Outbox {
     this.scheduled = false;
     if (this.writing || this.frames === undefined) return;
     this.writing = true;
-    this.drain();
+    this.write(this.take());
   }
 
-  private async drain(): Promise<void> {
-    try {
-      while (this.frames !== undefined) {
-        let data = this.take();
-        while (data.length > 0) {
-          const n = await this.sink.write(data);
-          this.bytes -= n;
-          data = data.subarray(n);
-        }
-      }
-    } catch (err) {
+  private write(data: Uint8Array): void {
+    this.sink.write(data, (err) => this.wrote(data.length, err));
+  }
+
+  private wrote(n: number, err?: unknown): void {
+    if (err !== undefined && err !== null) {
       this.writing = false;
       this.clear();
       this.owner.writeFailed(err);
       return;
     }
+    this.bytes = Math.max(0, this.bytes - n); // cleared meanwhile: stays at 0
+    if (this.frames !== undefined) return this.write(this.take());
     this.writing = false;
     this.owner.drained();
   }
@@ -107,6 +109,10 @@ export class Outbox {
   /** The next write: one frame as it is (no copy), or several copied into one buffer. */
   private take(): Uint8Array {
     const frames = this.frames!;
+    if (!Array.isArray(frames)) {
+      this.frames = undefined;
+      return frames;
+    }
     let end = this.head, size = 0;
     while (end < frames.length && (end === this.head || size + frames[end]!.length <= MAX_BATCH)) {
       size += frames[end++]!.length;

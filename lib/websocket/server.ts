@@ -1,16 +1,26 @@
 /**
- * An HTTP/1.1 + WebSocket server on raw TCP (`Deno.listen`). Every request goes to a fetch-style
- * handler, which may upgrade it with `upgradeWebSocket`. The server pings quiet connections and
- * drops those that stop answering, and `shutdown(ms)` ends within `ms` whatever the peers do.
+ * An HTTP/1.1 + WebSocket server on raw TCP. Every request goes to a fetch-style handler, which
+ * may upgrade it with `upgradeWebSocket`. The server pings quiet connections and drops those that
+ * stop answering, and `shutdown(ms)` ends within `ms` whatever the peers do.
  */
 import type { Connection } from "./connection.ts";
+import { listenDeno } from "./deno_transport.ts";
 import { Exchange, type ExchangeHost, type ExchangeLimits, type Handler } from "./http_exchange.ts";
+import { listenNode } from "./node_transport.ts";
 import { FlushScheduler } from "./outbox.ts";
+import type { Transport, TransportListener } from "./transport.ts";
 
 export type { Handler };
 
+const SLICES = 8;
+
 export interface WsServerOptions {
   hostname?: string;
+  /**
+   * The TCP layer: "node" (node:net, the default: about half the CPU per write, see
+   * bench/ws.ts) or "deno" (Deno.listen).
+   */
+  transport?: "node" | "deno";
   /** 0 (the default) picks a free port; see `addr`. */
   port?: number;
   /** Largest message a client may send, fragments included (default 1 MiB); beyond: close 1009. */
@@ -41,12 +51,19 @@ export interface WsServer {
   shutdown(timeoutMs?: number): Promise<void>;
 }
 
-export function startWsServer(handler: Handler, options: WsServerOptions = {}): WsServer {
-  const listener = Deno.listen({
+export async function startWsServer(
+  handler: Handler,
+  options: WsServerOptions = {},
+): Promise<WsServer> {
+  const server = new Server(handler, options);
+  const listen = options.transport === "deno" ? listenDeno : listenNode;
+  server.listener = await listen({
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 0,
+    onConnection: (t) => server.accept(t),
+    onError: (err) => server.report(err),
   });
-  return new Server(listener, handler, options);
+  return server;
 }
 
 class Server implements WsServer, ExchangeHost {
@@ -54,15 +71,15 @@ class Server implements WsServer, ExchangeHost {
   readonly closeTimeoutMs: number;
   readonly limits: ExchangeLimits;
   stopping = false;
+  listener: TransportListener | undefined;
   private readonly sockets = new Set<Connection>();
   private readonly exchanges = new Set<Exchange>();
-  private readonly accepting: Promise<void>;
   private readonly sweep: ReturnType<typeof setInterval> | undefined;
   private stopped: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  private nextSlice = 0;
 
   constructor(
-    private readonly listener: Deno.TcpListener,
     readonly handler: Handler,
     private readonly options: WsServerOptions,
   ) {
@@ -76,43 +93,32 @@ class Server implements WsServer, ExchangeHost {
     };
     const idle = options.idleTimeoutSeconds ?? 60;
     if (idle > 0) {
+      // Each connection is looked at once per interval, but in slices spread over it, so that
+      // tens of thousands of idle sockets are not all pinged in the same tick.
+      let tick = 0;
       this.sweep = setInterval(() => {
-        for (const socket of this.sockets) socket.heartbeat();
-      }, idle * 1000);
+        const slice = tick++ % SLICES;
+        for (const socket of this.sockets) if (socket.slice === slice) socket.heartbeat();
+      }, (idle * 1000) / SLICES);
     }
-    this.accepting = this.accept();
   }
 
   get addr(): Deno.NetAddr {
-    return this.listener.addr;
+    return this.listener!.addr;
   }
 
   get connections(): number {
     return this.sockets.size;
   }
 
-  private async accept(): Promise<void> {
-    for (;;) {
-      let tcp: Deno.TcpConn;
-      try {
-        tcp = await this.listener.accept();
-      } catch (err) {
-        if (this.stopping || err instanceof Deno.errors.BadResource) return;
-        // Out of file descriptors, say: keep serving, try again shortly.
-        this.report(err);
-        await new Promise((r) => setTimeout(r, 100));
-        continue;
-      }
-      const open = this.sockets.size + this.exchanges.size;
-      if (this.stopping || open >= (this.options.maxConnections ?? Infinity)) {
-        tcp.close();
-        continue;
-      }
-      this.exchanges.add(new Exchange(tcp, this));
-    }
+  accept(t: Transport): void {
+    const open = this.sockets.size + this.exchanges.size;
+    if (this.stopping || open >= (this.options.maxConnections ?? Infinity)) return t.close();
+    this.exchanges.add(new Exchange(t, this));
   }
 
   opened(c: Connection): void {
+    c.slice = this.nextSlice++ % SLICES;
     this.sockets.add(c);
   }
 
@@ -141,9 +147,7 @@ class Server implements WsServer, ExchangeHost {
   private async stop(timeoutMs: number): Promise<void> {
     this.stopping = true;
     clearInterval(this.sweep);
-    try {
-      this.listener.close();
-    } catch { /* already closed */ }
+    const listenerClosed = this.listener!.close();
     const empty = new Promise<void>((r) => this.wake = r);
     for (const x of this.exchanges) x.stop();
     for (const s of this.sockets) s.close(1001, "server shutting down");
@@ -151,11 +155,10 @@ class Server implements WsServer, ExchangeHost {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([empty, new Promise((r) => timer = setTimeout(r, timeoutMs))]);
     clearTimeout(timer);
-    const reading = [...this.sockets].map((s) => s.done);
-    const answering = [...this.exchanges].map((x) => x.done);
-    for (const x of this.exchanges) x.abort();
+    const closing = [...this.sockets, ...this.exchanges].map((c) => c.closed);
+    for (const x of this.exchanges) x.end();
     for (const s of this.sockets) s.terminate();
-    // Closed resources end their pending reads at once; wait for that, so nothing is left over.
-    await Promise.all([this.accepting, ...reading, ...answering]);
+    // Closed connections end their pending reads at once; wait for that, so nothing is left over.
+    await Promise.all([listenerClosed, ...closing]);
   }
 }
