@@ -1,9 +1,12 @@
 /**
  * `deno task bench --only=ws`: lib/websocket against Deno.upgradeWebSocket on this machine.
- * For each server and each connection count, a fresh server process: its RSS growth per idle
- * connection (after a GC), then rounds of one ~300-byte text frame fanned out to every
- * connection, timed from the server's send stamp to each client's receipt. Clients are raw TCP
- * WebSocket clients in other processes, so they do not share the server's event loop.
+ * For each connection count, a fresh process per server: its RSS growth per idle connection
+ * (after a GC), then rounds of one ~300-byte text frame fanned out to every
+ * connection, timed from the server's send stamp to each client's receipt. Clients are minimal
+ * WebSocket clients in other processes (bench/ws_clients.ts), so they do not share the server's
+ * event loop — but on a small machine they share its cores: receiving a fan-out costs the clients
+ * more CPU than sending it costs the server, so the latencies bound the server's from above, and
+ * `server_cpu_p50_ms` (CPU the server spent per fan-out) is the cleaner comparison.
  */
 import { round, summarize } from "./stats.ts";
 
@@ -89,15 +92,11 @@ class Side {
   port = 0;
   constructor(readonly impl: Impl, readonly server: LineProcess) {}
 
+  /** Opens `count` more connections, from a new client process. */
   async connect(count: number): Promise<void> {
-    const w = new LineProcess([
-      "run",
-      "-A",
-      CLIENTS,
-      `ws://127.0.0.1:${this.port}/ws`,
-      String(count),
-    ]);
+    const w = new LineProcess(["run", "-A", CLIENTS]);
     this.workers.push(w);
+    await w.send(`connect ws://127.0.0.1:${this.port}/ws ${count}`);
     if ((await w.next()) !== "READY") throw new Error("bench clients did not connect");
   }
 

@@ -1,133 +1,13 @@
 /**
- * lib/websocket on real sockets: Deno's own WebSocket client, fetch, and raw TCP clients sending
- * hostile input. Every server here is started on a free port and shut down by its test.
+ * lib/websocket on real sockets, WebSocket side: Deno's own WebSocket client and raw TCP clients
+ * sending hostile frames. Every test runs on both transports (node:net and Deno.listen).
  */
 import assert from "node:assert/strict";
 import { Opcode } from "../lib/websocket/frame.ts";
-import {
-  encodeTextFrame,
-  startWsServer,
-  UpgradeError,
-  upgradeWebSocket,
-  type WsConnection,
-  type WsServer,
-  type WsServerOptions,
-} from "../lib/websocket/mod.ts";
+import { encodeTextFrame } from "../lib/websocket/mod.ts";
 import { closeOf, RawClient } from "./support/raw_ws.ts";
 import { waitFor } from "./support/wait.ts";
-
-interface Harness {
-  server: WsServer;
-  port: number;
-  url: string;
-  /** Every socket accepted, in order, with what happened to it. */
-  sockets: Accepted[];
-  errors: unknown[];
-}
-
-interface Accepted {
-  socket: WsConnection;
-  closed?: { code: number; reason: string };
-  protocolErrors: number[];
-}
-
-type TransportName = "node" | "deno";
-
-/** Each test runs on both transports. */
-function test(name: string, fn: (transport: TransportName) => Promise<void>): void {
-  for (const transport of ["node", "deno"] as const) {
-    Deno.test(`${name} [${transport}]`, () => fn(transport));
-  }
-}
-
-/** A server echoing every message on /ws, with a few plain HTTP routes. */
-async function start(
-  transport: TransportName,
-  options: WsServerOptions = {},
-  onSocket?: (a: Accepted) => void,
-): Promise<Harness> {
-  const sockets: Accepted[] = [];
-  const errors: unknown[] = [];
-  const server = await startWsServer(async (req) => {
-    const url = new URL(req.url);
-    switch (url.pathname) {
-      case "/health":
-        return new Response("ok");
-      case "/refuse":
-        return Response.json({ error: "unauthorized" }, { status: 401 });
-      case "/throw":
-        throw new Error("handler failure");
-      case "/echo":
-        return new Response(await req.text(), { headers: { "x-method": req.method } });
-      case "/hang":
-        return new Promise<Response>(() => {});
-      case "/stream": {
-        let i = 0;
-        const body = new ReadableStream<Uint8Array>({
-          pull(c) {
-            if (i === 200) return c.close();
-            c.enqueue(new TextEncoder().encode(String(i++ % 10).repeat(1000)));
-          },
-        });
-        return new Response(body);
-      }
-      case "/ws": {
-        let upgrade;
-        try {
-          upgrade = upgradeWebSocket(req);
-        } catch (err) {
-          if (err instanceof UpgradeError) return err.response();
-          throw err;
-        }
-        const a: Accepted = { socket: upgrade.socket, protocolErrors: [] };
-        sockets.push(a);
-        const s = upgrade.socket;
-        s.onmessage = (data) => typeof data === "string" ? s.send(data) : s.sendBinary(data);
-        s.onclose = (code, reason) => a.closed = { code, reason };
-        s.onerror = (err) => a.protocolErrors.push(err.code);
-        onSocket?.(a);
-        return upgrade.response;
-      }
-    }
-    return new Response("no such route", { status: 404 });
-  }, { onError: (e) => errors.push(e), transport, ...options });
-  const port = server.addr.port;
-  return { server, port, url: `ws://127.0.0.1:${port}/ws`, sockets, errors };
-}
-
-function open(url: string): Promise<WebSocket> {
-  const ws = new WebSocket(url);
-  return new Promise((resolve, reject) => {
-    ws.onopen = () => resolve(ws);
-    ws.onerror = () => reject(new Error(`could not connect to ${url}`));
-  });
-}
-
-function closed(ws: WebSocket): Promise<CloseEvent> {
-  return new Promise((resolve) => {
-    if (ws.readyState === WebSocket.CLOSED) throw new Error("already closed");
-    ws.addEventListener("close", (e) => resolve(e), { once: true });
-  });
-}
-
-function messages(ws: WebSocket, count: number): Promise<unknown[]> {
-  const got: unknown[] = [];
-  return new Promise((resolve) => {
-    ws.onmessage = (e) => {
-      got.push(e.data);
-      if (got.length === count) resolve(got);
-    };
-  });
-}
-
-/** Expects the server to fail the connection: its close frame, then the end of the stream. */
-async function failsWith(client: RawClient, code: number, pattern: RegExp): Promise<void> {
-  const frames = await client.framesToEnd();
-  const close = closeOf(frames.at(-1));
-  assert.equal(close.code, code, `close ${close.code} ${close.reason}`);
-  assert.match(close.reason, pattern);
-  client.close();
-}
+import { closed, failsWith, messages, open, start, test } from "./support/ws_server.ts";
 
 test("Deno's WebSocket client: echo of text and binary, close codes both ways", async (transport) => {
   const h = await start(transport);
@@ -159,54 +39,6 @@ test("Deno's WebSocket client: echo of text and binary, close codes both ways", 
     assert.deepEqual([e.code, e.reason], [4000, "server leaves"]);
     await waitFor(() => h.sockets[1]!.closed, "the server's onclose");
     assert.equal(h.sockets[1]!.closed!.code, 4000);
-  } finally {
-    await h.server.shutdown(2000);
-  }
-});
-
-test("plain HTTP requests reach the handler; its refusals stop an upgrade", async (transport) => {
-  const h = await start(transport);
-  const base = `http://127.0.0.1:${h.port}`;
-  try {
-    const health = await fetch(`${base}/health`);
-    assert.equal(health.status, 200);
-    assert.equal(health.headers.get("content-length"), "2");
-    assert.equal(await health.text(), "ok");
-
-    const refused = await fetch(`${base}/refuse`);
-    assert.equal(refused.status, 401);
-    assert.deepEqual(await refused.json(), { error: "unauthorized" });
-    await assert.rejects(open(`ws://127.0.0.1:${h.port}/refuse`));
-
-    const streamed = await fetch(`${base}/stream`);
-    assert.equal(streamed.headers.get("transfer-encoding"), "chunked");
-    const text = await streamed.text();
-    assert.equal(text.length, 200_000);
-    assert.equal(text.slice(9000, 9003), "999");
-
-    const echo = await fetch(`${base}/echo`, { method: "POST", body: "posted body" });
-    assert.equal(await echo.text(), "posted body");
-    assert.equal(echo.headers.get("x-method"), "POST");
-
-    const failed = await fetch(`${base}/throw`);
-    assert.equal(failed.status, 500);
-    await failed.body?.cancel();
-    assert.match(String(h.errors[0]), /handler failure/);
-
-    const missing = await fetch(`${base}/nowhere`);
-    assert.equal(missing.status, 404);
-    await missing.body?.cancel();
-
-    // Asking /ws for another protocol version: 426, naming version 13.
-    const raw = await RawClient.connect(h.port, false);
-    await raw.writeText(
-      "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
-    );
-    const answer = await raw.readToEnd();
-    raw.close();
-    assert.match(answer, /^HTTP\/1\.1 426 /);
-    assert.match(answer, /sec-websocket-version: 13/);
   } finally {
     await h.server.shutdown(2000);
   }
@@ -337,27 +169,6 @@ test("control frames between fragments are answered; the message arrives whole",
   }
 });
 
-test("a client that never finishes its request head is dropped; a huge head gets 431", async (transport) => {
-  const h = await start(transport, { requestTimeoutMs: 300, maxHeaderBytes: 4096 });
-  try {
-    const slow = await RawClient.connect(h.port, false);
-    await slow.writeText("GET /health HTTP/1.1\r\nHost: x\r\n");
-    assert.equal(await slow.readToEnd(), ""); // ends without an answer
-    slow.close();
-
-    const silent = await RawClient.connect(h.port, false);
-    assert.equal(await silent.readToEnd(), "");
-    silent.close();
-
-    const huge = await RawClient.connect(h.port, false);
-    await huge.writeText(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(8000)}`);
-    assert.match(await huge.readToEnd(), /^HTTP\/1\.1 431 /);
-    huge.close();
-  } finally {
-    await h.server.shutdown(2000);
-  }
-});
-
 test("a client that vanishes without a close frame is reported with 1006", async (transport) => {
   const h = await start(transport);
   try {
@@ -454,31 +265,77 @@ test("1,000 concurrent connections: echo, then one frame fanned out to all", asy
   }
 });
 
-test("shutdown ends within its timeout whatever the peers do", async (transport) => {
-  const h = await start(transport);
-  const ws = await open(h.url);
-  const wsClosed = closed(ws);
-  // Half-open: upgraded, then never reads nor answers; its buffers are full, so even our close
-  // frame cannot be written.
-  const stuck = await RawClient.connect(h.port);
-  await waitFor(() => h.sockets.length === 2, "both sockets");
-  const frame = encodeTextFrame("y".repeat(64 * 1024));
-  for (let i = 0; i < 500; i++) h.sockets[1]!.socket.sendFrame(frame);
-  // Mid-head, and a request whose handler never answers.
-  const midHead = await RawClient.connect(h.port, false);
-  await midHead.writeText("GET /health HTTP/1.1\r\n");
-  const hanging = fetch(`http://127.0.0.1:${h.port}/hang`).catch((e) => e);
-  await new Promise((r) => setTimeout(r, 100)); // let the server take the request
+test("onerror lets the application say why before the 1009 close", async (transport) => {
+  const h = await start(transport, { maxMessageBytes: 100 }, (a) => {
+    a.socket.onerror = (err) => {
+      a.protocolErrors.push(err.code);
+      a.socket.send(JSON.stringify({ type: "error", code: "bad_request", message: err.message }));
+    };
+  });
+  try {
+    const raw = await RawClient.connect(h.port);
+    await raw.sendFrame(Opcode.text, "x".repeat(200));
+    const frames = await raw.framesToEnd();
+    assert.equal(frames.length, 2);
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(frames[0]!.payload)), {
+      type: "error",
+      code: "bad_request",
+      message: "message exceeds 100 bytes",
+    });
+    assert.equal(closeOf(frames[1]).code, 1009);
+    raw.close();
+  } finally {
+    await h.server.shutdown(2000);
+  }
+});
 
-  const started = Date.now();
-  await h.server.shutdown(2000);
-  const took = Date.now() - started;
-  assert.ok(took < 5000, `shutdown took ${took} ms`);
-  assert.equal((await wsClosed).code, 1001);
-  assert.ok((await hanging) instanceof TypeError, "the hanging request fails");
-  assert.equal(h.server.connections, 0);
-  assert.equal(h.sockets[1]!.closed?.code, 1006);
-  await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: h.port }));
-  stuck.close();
-  midHead.close();
+test("close() refuses what a close frame cannot carry; sends after closing are dropped", async (transport) => {
+  const h = await start(transport);
+  try {
+    const ws = await open(h.url);
+    const s = h.sockets[0]!.socket;
+    assert.throws(() => s.close(1005), RangeError);
+    assert.throws(() => s.close(999), RangeError);
+    assert.throws(() => s.close(4000, "é".repeat(62)), /123 bytes/);
+    assert.equal(s.readyState, 1);
+    const end = closed(ws);
+    s.close(1000, "é".repeat(61)); // 122 bytes: fits
+    assert.equal(s.readyState, 2);
+    s.send("too late");
+    assert.equal((await end).reason, "é".repeat(61));
+    await waitFor(() => h.sockets[0]!.closed, "onclose");
+    s.send("later still");
+    assert.equal(s.bufferedAmount, 0);
+    assert.equal(s.readyState, 3);
+  } finally {
+    await h.server.shutdown(2000);
+  }
+});
+
+test("a peer that never answers our close frame is dropped after closeTimeoutMs", async (transport) => {
+  const h = await start(transport, { closeTimeoutMs: 200 });
+  try {
+    const raw = await RawClient.connect(h.port);
+    await waitFor(() => h.sockets[0], "the socket");
+    h.sockets[0]!.socket.close(4000, "bye");
+    const frames = await raw.framesToEnd(); // reads, never answers
+    assert.deepEqual(closeOf(frames.at(-1)), { code: 4000, reason: "bye" });
+    raw.close();
+    await waitFor(() => h.sockets[0]!.closed, "onclose");
+    assert.deepEqual(h.sockets[0]!.closed, { code: 1006, reason: "closing handshake timed out" });
+  } finally {
+    await h.server.shutdown(2000);
+  }
+});
+
+test("closing in the handler, before the upgrade is done: 101, then the close frame", async (transport) => {
+  const h = await start(transport, {}, (a) => a.socket.close(4002, "not today"));
+  try {
+    const raw = await RawClient.connect(h.port); // answered 101
+    const frames = await raw.framesToEnd();
+    assert.deepEqual(closeOf(frames.at(-1)), { code: 4002, reason: "not today" });
+    raw.close();
+  } finally {
+    await h.server.shutdown(2000);
+  }
 });
