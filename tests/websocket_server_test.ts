@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { Opcode } from "../lib/websocket/frame.ts";
+import { encodeFrame } from "../lib/websocket/frame.ts";
 import { encodeTextFrame } from "../lib/websocket/mod.ts";
 import { closeOf, RawClient } from "./support/raw_ws.ts";
 import { waitFor } from "./support/wait.ts";
@@ -334,6 +335,36 @@ test("closing in the handler, before the upgrade is done: 101, then the close fr
     const raw = await RawClient.connect(h.port); // answered 101
     const frames = await raw.framesToEnd();
     assert.deepEqual(closeOf(frames.at(-1)), { code: 4002, reason: "not today" });
+    raw.close();
+  } finally {
+    await h.server.shutdown(2000);
+  }
+});
+
+test("a peer that pings without reading cannot fill our memory with pongs", async (transport) => {
+  let ended = false;
+  const h = await start(transport, {}, (a) => {
+    a.socket.onmessage = (d) => {
+      ended = d === "end";
+      a.socket.send(String(d));
+    };
+  });
+  try {
+    const raw = await RawClient.connect(h.port); // does not read while it pings
+    await waitFor(() => h.sockets[0], "the socket");
+    const ping = encodeFrame(Opcode.ping, new Uint8Array(125), { mask: new Uint8Array(4) });
+    const batch = new Uint8Array(ping.length * 1000);
+    for (let i = 0; i < 1000; i++) batch.set(ping, i * ping.length);
+    for (let i = 0; i < 200; i++) await raw.write(batch); // 25 MB of pongs if all were queued
+    await raw.sendFrame(Opcode.text, "end");
+    await waitFor(() => ended, "every ping to be read");
+    const queued = h.sockets[0]!.socket.bufferedAmount;
+    assert.ok(queued <= 16 * 1024 + 200, `${queued} bytes queued`);
+    let pongs = 0;
+    for (let f = await raw.nextFrame(); f && f.opcode !== Opcode.text; f = await raw.nextFrame()) {
+      if (f.opcode === Opcode.pong) pongs++;
+    }
+    assert.ok(pongs > 0 && pongs < 200_000, `${pongs} pongs`);
     raw.close();
   } finally {
     await h.server.shutdown(2000);

@@ -57,6 +57,8 @@ export interface ConnectionHost {
   report(err: unknown): void;
 }
 
+const MAX_PONG_BACKLOG = 16 * 1024;
+
 export class Connection implements WsConnection, FrameSink, OutboxOwner, TransportEvents {
   readyState: ReadyState = ReadyState.CONNECTING;
   onopen: (() => void) | null = null;
@@ -187,7 +189,11 @@ export class Connection implements WsConnection, FrameSink, OutboxOwner, Transpo
   }
 
   onPing(payload: Uint8Array): void {
-    if (!this.closeSent) this.outbox.push(encodeFrame(Opcode.pong, payload));
+    // A peer that pings without reading would fill our queue with pongs: past a small backlog
+    // they are skipped (RFC 6455 §5.5.3 lets an endpoint answer only the latest ping).
+    if (!this.closeSent && this.outbox.bytes < MAX_PONG_BACKLOG) {
+      this.outbox.push(encodeFrame(Opcode.pong, payload));
+    }
   }
 
   onPong(): void {}

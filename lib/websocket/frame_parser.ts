@@ -43,8 +43,9 @@ export class FrameParser {
   private mask = 0;
   private payload: Uint8Array | undefined;
   private filled = 0;
-  // The fragmented message being assembled.
-  private fragments: Uint8Array[] | undefined;
+  // The fragmented message being assembled, in one buffer that doubles as it fills: a message
+  // sent one byte per frame costs no more memory than the same message in one frame.
+  private fragments: Uint8Array | undefined;
   private fragmentBytes = 0;
   private fragmentedText = false;
 
@@ -156,24 +157,30 @@ export class FrameParser {
     if (this.opcode !== Opcode.continuation && this.fin) {
       return this.deliver(payload, this.opcode === Opcode.text);
     }
-    if (this.opcode !== Opcode.continuation) this.fragmentedText = this.opcode === Opcode.text;
-    (this.fragments ??= []).push(payload);
-    this.fragmentBytes += payload.length;
-    if (!this.fin) return;
-    const whole = new Uint8Array(this.fragmentBytes);
-    let at = 0;
-    for (const part of this.fragments) {
-      whole.set(part, at);
-      at += part.length;
+    if (this.opcode !== Opcode.continuation) {
+      this.fragmentedText = this.opcode === Opcode.text;
+      this.fragments = new Uint8Array(
+        Math.min(Math.max(payload.length * 2, 256), this.maxMessageBytes),
+      );
     }
+    let buf = this.fragments!;
+    const size = this.fragmentBytes + payload.length;
+    if (size > buf.length) {
+      buf = new Uint8Array(Math.min(Math.max(size, buf.length * 2), this.maxMessageBytes));
+      buf.set(this.fragments!.subarray(0, this.fragmentBytes));
+      this.fragments = buf;
+    }
+    buf.set(payload, this.fragmentBytes);
+    this.fragmentBytes = size;
+    if (!this.fin) return;
     this.fragments = undefined;
     this.fragmentBytes = 0;
-    this.deliver(whole, this.fragmentedText);
+    this.deliver(buf.subarray(0, size), this.fragmentedText);
   }
 
   private deliver(data: Uint8Array, text: boolean): void {
     if (text) this.sink.onText(decodeUtf8(data, "text message"));
-    else this.sink.onBinary(data);
+    else this.sink.onBinary(data.length === data.buffer.byteLength ? data : data.slice());
   }
 
   private close(payload: Uint8Array): void {

@@ -173,3 +173,17 @@ Deno.test("a byte-order mark at the start of a text message is kept", () => {
   p.push(client(Opcode.text, "\ufeffx"));
   assert.deepEqual(events, [["text", "\ufeffx"]]);
 });
+
+Deno.test("a message sent one byte per frame arrives whole; empty fragments cost nothing", () => {
+  const { p, events } = parser(10_000);
+  p.push(client(Opcode.binary, new Uint8Array([0]), false));
+  for (let i = 1; i < 5000; i++) {
+    p.push(client(Opcode.continuation, new Uint8Array([i & 0xff]), false));
+    p.push(client(Opcode.continuation, new Uint8Array(0), false));
+  }
+  p.push(client(Opcode.continuation, new Uint8Array(0)));
+  assert.equal(events.length, 1);
+  const data = events[0]![1] as number[];
+  assert.equal(data.length, 5000);
+  assert.equal(data[4999], 4999 & 0xff);
+});
