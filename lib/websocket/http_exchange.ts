@@ -191,6 +191,7 @@ export class Exchange implements TransportEvents {
     this.phase = "over";
     this.host.ended(this); // the connection is the socket's now
     socket.open(accept, this.buf.slice(this.bodyEnd, this.len));
+    if (this.inputEnded) socket.onEnd(); // the peer ended its side while we decided
   }
 
   private request(head: RequestHead): Request {
