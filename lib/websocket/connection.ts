@@ -12,7 +12,6 @@ import {
   isValidCloseCode,
   Opcode,
   PING_FRAME,
-  utf8Prefix,
 } from "./frame.ts";
 import { FrameParser, type FrameSink, WsProtocolError } from "./frame_parser.ts";
 import { type FlushScheduler, Outbox, type OutboxOwner } from "./outbox.ts";
@@ -109,7 +108,7 @@ export class Connection implements WsConnection, FrameSink, OutboxOwner, Transpo
 
   close(code: number = CloseCode.normal, reason = ""): void {
     if (!isValidCloseCode(code)) throw new RangeError(`invalid close code ${code}`);
-    if (utf8Prefix(reason, 123).length < new TextEncoder().encode(reason).length) {
+    if (new TextEncoder().encode(reason).length > 123) {
       throw new RangeError("close reason longer than 123 bytes");
     }
     if (this.readyState === ReadyState.CONNECTING) {
@@ -131,6 +130,7 @@ export class Connection implements WsConnection, FrameSink, OutboxOwner, Transpo
 
   /** Starts the connection once its 101 answer is decided; `leftover` are bytes read past it. */
   open(answer: Uint8Array, leftover: Uint8Array): void {
+    if (this.readyState !== ReadyState.CONNECTING) return; // terminated in the handler
     this.readyState = ReadyState.OPEN;
     this.outbox.push(answer);
     this.host.opened(this);
@@ -142,6 +142,7 @@ export class Connection implements WsConnection, FrameSink, OutboxOwner, Transpo
 
   /** The upgrade was decided against after all. */
   abandon(): void {
+    if (this.readyState === ReadyState.CLOSED) return;
     this.readyState = ReadyState.CLOSED;
     this.callback(() => this.onclose?.(CloseCode.abnormal, "upgrade not completed"));
   }

@@ -173,7 +173,7 @@ export class Exchange implements TransportEvents {
       answer.catch(() => {}); // a failure after an abort has no one to tell
       res = await Promise.race([answer, this.aborted.promise]);
     } catch (err) {
-      if (this.phase !== "handler") return; // ended meanwhile
+      if (this.phase !== "handler") return socket?.abandon(); // ended meanwhile
       this.host.report(err);
       res = plainResponse(500, "internal server error");
     }
