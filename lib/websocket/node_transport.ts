@@ -10,21 +10,27 @@ function netAddr(address: string | undefined, port: number | undefined): Deno.Ne
   return { transport: "tcp", hostname: address ?? "", port: port ?? 0 };
 }
 
+// Fields are few and made on demand: tens of thousands of these stay idle for hours.
 class NodeTransport implements Transport {
   readonly remoteAddr: Deno.NetAddr;
-  readonly localAddr: Deno.NetAddr;
-  readonly closed: Promise<void>;
   private events: TransportEvents | undefined;
   private over = false; // onEnd given, or closed by us
 
   constructor(private readonly socket: net.Socket) {
     this.remoteAddr = netAddr(socket.remoteAddress, socket.remotePort);
-    this.localAddr = netAddr(socket.localAddress, socket.localPort);
-    this.closed = new Promise((r) => socket.once("close", () => r()));
     socket.setNoDelay(true); // writes are coalesced already; Nagle would hold them for an ACK
     socket.on("error", (err) => this.end(err));
     socket.on("end", () => this.end());
     socket.on("close", () => this.end());
+  }
+
+  get localAddr(): Deno.NetAddr {
+    return netAddr(this.socket.localAddress, this.socket.localPort);
+  }
+
+  get closed(): Promise<void> {
+    if (this.socket.closed) return Promise.resolve();
+    return new Promise((r) => this.socket.once("close", () => r()));
   }
 
   listen(events: TransportEvents): void {
