@@ -163,3 +163,26 @@ test("connections past maxConnections are closed at once", async (transport) => 
     await h.server.shutdown(2000);
   }
 });
+
+test("a port in use is reported as AddrInUse, and nothing is left running", async (transport) => {
+  const h = await start(transport);
+  try {
+    // In a process of its own: one that exits by itself has no timer or socket left behind.
+    const mod = new URL("../lib/websocket/mod.ts", import.meta.url).href;
+    const code = `import { startWsServer } from "${mod}";
+      try { await startWsServer(() => new Response(""), { port: ${h.port}, transport: "${transport}" }); }
+      catch (e) { console.log(e instanceof Deno.errors.AddrInUse ? "in use" : String(e)); }`;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", code],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000); // only so a hang cannot last
+    const out = await child.output();
+    clearTimeout(timer);
+    assert.equal(new TextDecoder().decode(out.stdout).trim(), "in use");
+    assert.equal(out.code, 0, "the process did not exit by itself");
+  } finally {
+    await h.server.shutdown(2000);
+  }
+});

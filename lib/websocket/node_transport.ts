@@ -70,6 +70,7 @@ export const listenNode: Listen = (options) =>
     );
     const closed = new Promise<void>((r) => server.once("close", () => r()));
     server.once("error", (err: Error & { code?: string }) => {
+      server.close();
       const where = `${options.hostname}:${options.port}`;
       reject(
         err.code === "EADDRINUSE" ? new Deno.errors.AddrInUse(`${where} is in use`) : err,

@@ -57,12 +57,14 @@ export async function startWsServer(
 ): Promise<WsServer> {
   const server = new Server(handler, options);
   const listen = options.transport === "deno" ? listenDeno : listenNode;
-  server.listener = await listen({
-    hostname: options.hostname ?? "127.0.0.1",
-    port: options.port ?? 0,
-    onConnection: (t) => server.accept(t),
-    onError: (err) => server.report(err),
-  });
+  server.listening(
+    await listen({
+      hostname: options.hostname ?? "127.0.0.1",
+      port: options.port ?? 0,
+      onConnection: (t) => server.accept(t),
+      onError: (err) => server.report(err),
+    }),
+  );
   return server;
 }
 
@@ -71,10 +73,10 @@ class Server implements WsServer, ExchangeHost {
   readonly closeTimeoutMs: number;
   readonly limits: ExchangeLimits;
   stopping = false;
-  listener: TransportListener | undefined;
+  private listener: TransportListener | undefined;
   private readonly sockets = new Set<Connection>();
   private readonly exchanges = new Set<Exchange>();
-  private readonly sweep: ReturnType<typeof setInterval> | undefined;
+  private sweep: ReturnType<typeof setInterval> | undefined;
   private stopped: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private nextSlice = 0;
@@ -91,7 +93,12 @@ class Server implements WsServer, ExchangeHost {
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
       maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
     };
-    const idle = options.idleTimeoutSeconds ?? 60;
+  }
+
+  /** Bound: from now on connections arrive, and quiet ones are pinged. */
+  listening(listener: TransportListener): void {
+    this.listener = listener;
+    const idle = this.options.idleTimeoutSeconds ?? 60;
     if (idle > 0) {
       // Each connection is looked at once per interval, but in slices spread over it, so that
       // tens of thousands of idle sockets are not all pinged in the same tick.
