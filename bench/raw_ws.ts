@@ -23,18 +23,9 @@ export class RawWsClient {
     this.paused = undefined;
   }
 
-  private constructor(
-    private readonly conn: Deno.TcpConn,
-    private readonly onText: TextHandler,
-    private readonly readChunkBytes: number,
-  ) {}
+  private constructor(private readonly conn: Deno.TcpConn, private readonly onText: TextHandler) {}
 
-  /** `readChunkBytes`: the read buffer; smaller for benches that open thousands of clients. */
-  static async connect(
-    url: string,
-    onText: TextHandler,
-    opts: { readChunkBytes?: number } = {},
-  ): Promise<RawWsClient> {
+  static async connect(url: string, onText: TextHandler): Promise<RawWsClient> {
     const u = new URL(url);
     const conn = await Deno.connect({ hostname: u.hostname, port: Number(u.port) });
     const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
@@ -58,7 +49,7 @@ export class RawWsClient {
       if (!head.startsWith("HTTP/1.1 101")) {
         throw new Error(`upgrade refused: ${head.split("\r\n")[0]}`);
       }
-      const client = new RawWsClient(conn, onText, opts.readChunkBytes ?? 1 << 20);
+      const client = new RawWsClient(conn, onText);
       client.pump(buffered.subarray(end + 4));
       return client;
     }
@@ -90,7 +81,7 @@ export class RawWsClient {
   private async pump(initial: Uint8Array): Promise<void> {
     let buf: Uint8Array = initial;
     let fragments: Uint8Array[] = [];
-    const chunk = new Uint8Array(this.readChunkBytes);
+    const chunk = new Uint8Array(1 << 20);
     try {
       for (;;) {
         let at = 0;
