@@ -72,6 +72,12 @@ test("a client that never finishes its request head is dropped; a huge head gets
     await huge.writeText(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(8000)}`);
     assert.match(await huge.readToEnd(), /^HTTP\/1\.1 431 /);
     huge.close();
+
+    // Whole, in one write, but past the limit all the same.
+    const whole = await RawClient.connect(h.port, false);
+    await whole.writeText(`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(5000)}\r\n\r\n`);
+    assert.match(await whole.readToEnd(), /^HTTP\/1\.1 431 /);
+    whole.close();
   } finally {
     await h.server.shutdown(2000);
   }

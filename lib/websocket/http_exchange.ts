@@ -123,12 +123,11 @@ export class Exchange implements TransportEvents {
   private scanHead(added: number): void {
     const limits = this.host.limits;
     const end = findHeadEnd(this.buf.subarray(0, this.len), this.len - added - 3);
-    if (end < 0) {
-      if (this.len >= limits.maxHeaderBytes) {
-        this.answer(new HttpError(431, "request head too large"));
-      }
+    if (end < 0 ? this.len >= limits.maxHeaderBytes : end > limits.maxHeaderBytes) {
+      this.answer(new HttpError(431, "request head too large"));
       return;
     }
+    if (end < 0) return;
     try {
       this.head = parseRequestHead(this.buf.subarray(0, end), limits.maxHeaderCount);
       const length = bodyLength(this.head);
