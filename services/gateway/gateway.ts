@@ -19,6 +19,13 @@ import { BusCatalog } from "./catalog.ts";
 import { Congestion } from "./congestion.ts";
 import { bucketUnknown } from "./filter.ts";
 import { Hub } from "./hub.ts";
+import {
+  startWsServer,
+  UpgradeError,
+  upgradeWebSocket,
+  type WsConnection,
+  type WsServer,
+} from "../../lib/websocket/mod.ts";
 import { type GatewayLimits, Session, type SessionMetrics } from "./session.ts";
 
 export interface GatewayDeps {
@@ -44,7 +51,22 @@ export interface Gateway {
   /** Resolves once the gateway follows the bus. */
   readonly started: Promise<void>;
   ready(): Promise<boolean>;
+  /**
+   * Serves the gateway (HTTP and its WebSockets) on lib/websocket's server: message sizes are
+   * checked from frame headers, before anything is buffered, and its shutdown always ends.
+   */
+  listen(opts: { hostname: string; port: number }): Promise<WsServer>;
+  /** Stops following the bus and closes every socket with 1001. */
   stop(): Promise<void>;
+}
+
+/**
+ * The largest message the server takes in before closing with 1009. Messages above the
+ * session's own limit (WS_MAX_FRAME_BYTES) but below this get an error reply and the connection
+ * stays open (SPEC §4); only a client sending far more than allowed is cut off.
+ */
+export function hardMessageLimit(maxFrameBytes: number): number {
+  return Math.max(4 * maxFrameBytes, 64 * 1024);
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
@@ -140,7 +162,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (!following.signal.aborted) log.error("gateway could not follow the bus", { err });
   });
 
-  const sockets = new Set<WebSocket>();
+  const sockets = new Set<WsConnection>();
   const holders = new ConnectionCaps(
     deps.limits.maxConnectionsPerToken ?? 20,
     deps.limits.maxConnectionsPerAddress ?? 500,
@@ -182,11 +204,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
         "retry-after": "10",
       });
     }
+    let upgrade;
+    try {
+      upgrade = upgradeWebSocket(c.req.raw);
+    } catch (err) {
+      if (err instanceof UpgradeError) return err.response(); // 400, or 426 for another version
+      throw err;
+    }
     holders.open(claims.sub, address);
-    // Heartbeat: Deno pings every idleTimeout seconds and closes a connection whose pong is late.
-    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, {
-      idleTimeout: deps.limits.idleTimeoutSeconds ?? 60,
-    });
+    // Heartbeat: the server pings a quiet connection and drops it if still quiet (listen()).
+    const { socket, response } = upgrade;
     const session = new Session(socket, claims, {
       ...deps,
       hub,
@@ -202,7 +229,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
       sockets.add(socket);
       connections.inc();
     };
-    socket.onmessage = (ev) => session.receive(ev.data);
+    socket.onmessage = (data) => session.receive(data);
+    // Far over the size limit (hardMessageLimit): say why before the server closes with 1009.
+    socket.onerror = (err) => session.refuse(err.message);
     let released = false;
     socket.onclose = () => {
       clearTimeout(expiry);
@@ -211,7 +240,6 @@ export function createGateway(deps: GatewayDeps): Gateway {
       released = true;
       session.close();
     };
-    socket.onerror = () => {}; // followed by close
     return response;
   });
 
@@ -228,6 +256,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
     started,
     ready: () => Promise.resolve(hub !== undefined && bus.ready()),
+    listen: ({ hostname, port }) =>
+      startWsServer(app.fetch, {
+        hostname,
+        port,
+        maxMessageBytes: hardMessageLimit(deps.limits.maxFrameBytes),
+        idleTimeoutSeconds: deps.limits.idleTimeoutSeconds ?? 60,
+        onError: (err) => log.error("gateway connection failed", { err }),
+      }),
     stop() {
       following.abort();
       for (const s of sockets) s.close(1001, "gateway shutting down");

@@ -7,7 +7,7 @@ import { stopStep } from "../../lib/shutdown.ts";
 import type { AccessPolicy } from "../../lib/access.ts";
 import type { Bus } from "../../lib/bus/bus.ts";
 import type { Config } from "../../lib/config.ts";
-import { serve, type Served } from "../../lib/http/serve.ts";
+import { listening, type Served, shownHost } from "../../lib/http/serve.ts";
 import { createTokenVerifier, serviceTokens } from "../../lib/jwt.ts";
 import type { Logger } from "../../lib/log.ts";
 import { Registry } from "../../lib/metrics.ts";
@@ -25,7 +25,7 @@ export interface GatewayOptions {
   snapshots?: SnapshotReader;
 }
 
-export function serveGateway(opts: GatewayOptions): Served {
+export async function serveGateway(opts: GatewayOptions): Promise<Served> {
   const { config, log } = opts;
   const gateway = createGateway({
     bus: opts.bus,
@@ -39,17 +39,22 @@ export function serveGateway(opts: GatewayOptions): Served {
     log,
     registry: new Registry("gateway"),
   });
-  const served = serve("gateway", gateway.app.fetch, {
-    host: config.host,
-    port: config.ports.gateway,
-    portVariable: "GATEWAY_PORT",
-    log,
-  });
+  const at = { host: config.host, port: config.ports.gateway, portVariable: "GATEWAY_PORT" };
+  const server = await listening(
+    "gateway",
+    at,
+    () => gateway.listen({ hostname: at.host, port: at.port }),
+  );
+  const port = server.addr.port;
+  const url = `http://${shownHost(config.host)}:${port}`;
+  log.info("gateway listening", { url });
   return {
-    ...served,
+    url,
+    port,
     stop: async () => {
       await stopStep("gateway: subscriptions", () => gateway.stop());
-      await stopStep("gateway: http", () => served.stop());
+      // Sockets got 1001 above; whatever has not closed within 2 s is dropped.
+      await stopStep("gateway: sockets", () => server.shutdown(2_000));
     },
   };
 }

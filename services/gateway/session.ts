@@ -19,6 +19,7 @@ import type { Logger } from "../../lib/log.ts";
 import type { Counter, Gauge } from "../../lib/metrics.ts";
 import { TokenBucket } from "../../lib/rate_limit.ts";
 import type { SnapshotReader } from "../../lib/snapshot.ts";
+import { type WsConnection, WsReadyState } from "../../lib/websocket/mod.ts";
 import type { Congestion, Drainable } from "./congestion.ts";
 import { compileWhere, equalities } from "./filter.ts";
 import type { Hub } from "./hub.ts";
@@ -88,7 +89,7 @@ export class Session {
   };
 
   constructor(
-    private readonly socket: WebSocket,
+    private readonly socket: WsConnection,
     claims: Claims,
     private readonly deps: SessionDeps,
   ) {
@@ -111,6 +112,15 @@ export class Session {
       return;
     }
     this.work = this.work.then(() => this.handle(data));
+  }
+
+  /**
+   * The server is about to close the connection for a protocol error (a message far over the
+   * size limit, invalid UTF-8): the client is told why first.
+   */
+  refuse(why: string): void {
+    this.deps.metrics.errors.inc({ code: "bad_request" });
+    this.send(frames.error(undefined, "bad_request", why));
   }
 
   /** Drops every subscription; called when the socket closes. */
@@ -315,7 +325,7 @@ export class Session {
    * it the socket is noted as congested, so the bus waits for it to drain (backpressure).
    */
   private send(frame: string): void {
-    if (this.closed || this.socket.readyState !== WebSocket.OPEN) return;
+    if (this.closed || this.socket.readyState !== WsReadyState.OPEN) return;
     this.socket.send(frame);
     this.deps.metrics.messagesSent.inc();
     this.deps.metrics.bytesSent.inc(undefined, frame.length);

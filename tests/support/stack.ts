@@ -95,7 +95,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
   const gateways: Served[] = [];
   const startGateway = async () => {
-    const g = serveGateway({ ...common, bus: newBus(), jwtSecret: JWT_SECRET, snapshots });
+    const g = await serveGateway({ ...common, bus: newBus(), jwtSecret: JWT_SECRET, snapshots });
     gateways.push(g);
     await waitFor(
       () => fetch(`${g.url}/ready`).then((r) => (r.body?.cancel(), r.ok)),
