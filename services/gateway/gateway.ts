@@ -10,11 +10,13 @@ import { tokenFromRequest, type TokenVerifier } from "../../lib/jwt.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Registry } from "../../lib/metrics.ts";
 import type { SnapshotReader } from "../../lib/snapshot.ts";
-import { catalogTableTopic, catalogTopic } from "../../lib/topics.ts";
+import { catalogTableTopic, catalogTopic, isTableTopic } from "../../lib/topics.ts";
 import { BusCatalog } from "./catalog.ts";
 import { Congestion } from "./congestion.ts";
+import type { DeviceSource } from "./devices.ts";
 import { Hub } from "./hub.ts";
 import { type GatewayLimits, Session, type SessionMetrics } from "./session.ts";
+import { GatewayStats } from "./stats.ts";
 
 export interface GatewayDeps {
   bus: Bus;
@@ -26,6 +28,8 @@ export interface GatewayDeps {
   limits: GatewayLimits;
   log: Logger;
   registry: Registry;
+  /** Stored device subscriptions (SPEC §10), from the hub database when the gateway has one. */
+  devices?: DeviceSource | undefined;
 }
 
 export interface Gateway {
@@ -74,6 +78,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
     ),
   };
 
+  const stats = new GatewayStats({
+    changes: registry.counter(
+      "synchub_gateway_changes_total",
+      "Changes taken from the bus (tombstones and hub events not counted).",
+    ),
+    delivered: registry.counter(
+      "synchub_gateway_changes_delivered_total",
+      "Change frames sent to clients.",
+    ),
+    connections,
+    subscriptions: () => hub?.count() ?? 0,
+  });
+
   // Backpressure: after a dispatch, the bus waits while the sockets written to drain.
   const congestion = new Congestion(deps.limits.maxBufferedBytes / 4);
   const following = new AbortController();
@@ -95,6 +112,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
         catalog.apply(records.filter((r) => r.topic === catalog.topic));
         records = records.filter((r) => r.topic !== catalog.topic);
       }
+      // Hub events (SPEC §10) share the prefix; they are for other consumers, not subscribers.
+      if (records.some((r) => !isTableTopic(deps.topicPrefix, r.topic))) {
+        records = records.filter((r) => isTableTopic(deps.topicPrefix, r.topic));
+      }
+      stats.taken(records);
       h.dispatch(records);
     };
     route(early);
@@ -112,6 +134,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const sockets = new Set<WebSocket>();
   const app = new Hono();
   mountOps(app, "gateway", registry, () => ({ bus: hub !== undefined && bus.ready() }));
+  app.get("/stats", (c) => c.json(stats.body()));
 
   app.get("/v1/ws", async (c) => {
     const token = tokenFromRequest(c.req.raw);
@@ -149,6 +172,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       topicOf: (table) => catalogTableTopic(deps.topicPrefix, table),
       congestion,
       metrics,
+      stats,
     });
     // The token's lifetime bounds the connection's.
     const expiresIn = Math.min(claims.exp * 1000 - Date.now(), 2 ** 31 - 1);
@@ -156,11 +180,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
     socket.onopen = () => {
       sockets.add(socket);
       connections.inc();
+      stats.connected(claims.sub);
     };
     socket.onmessage = (ev) => session.receive(ev.data);
     socket.onclose = () => {
       clearTimeout(expiry);
-      if (sockets.delete(socket)) connections.dec();
+      if (sockets.delete(socket)) {
+        connections.dec();
+        stats.disconnected(claims.sub);
+      }
       session.close();
     };
     socket.onerror = () => {}; // followed by close

@@ -11,6 +11,8 @@ import type { Logger } from "../../lib/log.ts";
 import { Registry } from "../../lib/metrics.ts";
 import type { SnapshotReader } from "../../lib/snapshot.ts";
 import { HttpSnapshotReader } from "../../lib/snapshot_http.ts";
+import { createPool } from "../../lib/postgres/pool.ts";
+import { DeviceStore } from "../../lib/postgres/devices.ts";
 import { createGateway } from "./gateway.ts";
 
 export interface GatewayOptions {
@@ -20,10 +22,16 @@ export interface GatewayOptions {
   log: Logger;
   /** The listener's snapshots when it runs in this process. */
   snapshots?: SnapshotReader;
+  /** The hub database, for device subscriptions (SPEC §10); without it they are not served. */
+  databaseUrl?: string | undefined;
 }
 
 export function serveGateway(opts: GatewayOptions): Served {
   const { config, log } = opts;
+  const databaseUrl = opts.databaseUrl ?? config.databaseUrl;
+  const pool = databaseUrl
+    ? createPool(databaseUrl, { log, max: 4, applicationName: "synchub-gateway" })
+    : undefined;
   const gateway = createGateway({
     bus: opts.bus,
     topicPrefix: config.topicPrefix,
@@ -33,6 +41,7 @@ export function serveGateway(opts: GatewayOptions): Served {
     limits: config.gateway,
     log,
     registry: new Registry("gateway"),
+    devices: pool && new DeviceStore(pool),
   });
   const served = serve("gateway", gateway.app.fetch, {
     host: config.host,
@@ -45,6 +54,7 @@ export function serveGateway(opts: GatewayOptions): Served {
     stop: async () => {
       await gateway.stop();
       await served.stop();
+      await pool?.end();
     },
   };
 }
