@@ -29,8 +29,11 @@ CREATE TABLE IF NOT EXISTS synchub.checkpoints (
   bucket       text NOT NULL,
   tables       text[] NOT NULL,
   status       text NOT NULL CHECK (status IN ('pending', 'ready', 'failed')),
+  -- Rows and bytes written so far while pending; the totals once ready.
   rows         bigint NOT NULL DEFAULT 0,
   bytes        bigint NOT NULL DEFAULT 0,
+  ndjson_bytes bigint NOT NULL DEFAULT 0,
+  progress     jsonb,
   cursor       text,
   error        text,
   created_by   text NOT NULL,

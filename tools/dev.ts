@@ -81,10 +81,11 @@ function runInProcess(
     jwtSecret,
     bus,
     snapshots: listener.snapshots,
+    databaseUrl,
     log: log.child("gateway"),
   });
   stops.push(() => gateway.stop());
-  const crud = serveCrud({ config, databaseUrl, jwtSecret, log: log.child("crud") });
+  const crud = serveCrud({ config, databaseUrl, jwtSecret, bus, log: log.child("crud") });
   stops.push(() => crud.stop());
   return { crud: crud.url, gateway: gateway.url, listener: listener.url };
 }

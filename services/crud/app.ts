@@ -5,12 +5,16 @@
  * `{"error":{"code","message","details"}}` with stable codes, no stack traces.
  */
 import { Hono } from "hono";
+import type { AccessPolicy } from "../../lib/access.ts";
 import type { CatalogCache } from "../../lib/catalog.ts";
 import { SyncError } from "../../lib/errors.ts";
 import { mountOps, type ReadinessChecks } from "../../lib/http/ops.ts";
 import type { TokenVerifier } from "../../lib/jwt.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Registry } from "../../lib/metrics.ts";
+import type { HubEvents } from "../../lib/events.ts";
+import type { DeviceStore } from "../../lib/postgres/devices.ts";
+import type { Pool } from "../../lib/postgres/pool.ts";
 import { authApp } from "./auth/routes.ts";
 import type { UserStore } from "./auth/users.ts";
 import type { CrudEnv } from "./env.ts";
@@ -19,6 +23,12 @@ import { mountOpenApi } from "./openapi.ts";
 import { readJson } from "./request.ts";
 import type { RowStore } from "./rows/row_store.ts";
 import { rowsApp } from "./rows/routes.ts";
+import type { BusPositions } from "./buckets/position.ts";
+import { bucketsApp } from "./buckets/routes.ts";
+import type { Checkpoints } from "./checkpoints/checkpoints.ts";
+import { checkpointsApp } from "./checkpoints/routes.ts";
+import { conflictEvents } from "./conflict_events.ts";
+import { devicesApp } from "./devices/routes.ts";
 
 export interface CrudDeps {
   store: RowStore;
@@ -30,6 +40,13 @@ export interface CrudDeps {
   log: Logger;
   registry: Registry;
   checks: ReadinessChecks;
+  // SPEC §10: checkpoints, bucket data, devices and subscriptions, hub events.
+  pool: Pool;
+  access: AccessPolicy;
+  events: HubEvents;
+  positions: BusPositions;
+  checkpoints: Checkpoints;
+  devices: DeviceStore;
 }
 
 export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
@@ -54,9 +71,18 @@ export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
       accessTokenTtlSeconds: limits.accessTokenTtlSeconds,
       jsonBody,
       limitAccount: guards.limitAccount,
+      events: deps.events,
     }),
   );
+  app.use("/v1/tables/*", conflictEvents(deps.events, deps.catalog));
   app.route("/v1", rowsApp({ store: deps.store, catalog: deps.catalog, jsonBody }));
+  // SPEC §10
+  app.route(
+    "/v1",
+    checkpointsApp({ ...deps, rows: deps.store, jsonBody }),
+  );
+  app.route("/v1", bucketsApp(deps));
+  app.route("/v1", devicesApp({ ...deps, jsonBody }));
   mountOpenApi(app, deps.catalog);
 
   app.notFound((c) => c.json(new SyncError("not_found", "no such route").toBody(), 404));

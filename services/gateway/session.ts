@@ -13,7 +13,7 @@ import type { Counter, Gauge } from "../../lib/metrics.ts";
 import { TokenBucket } from "../../lib/rate_limit.ts";
 import type { SnapshotReader } from "../../lib/snapshot.ts";
 import type { Congestion, Drainable } from "./congestion.ts";
-import { type DeviceSource, DeviceLinks } from "./devices.ts";
+import { DeviceLinks, type DeviceSource } from "./devices.ts";
 import type { GatewayStats } from "./stats.ts";
 import { compileWhere } from "./filter.ts";
 import type { Hub } from "./hub.ts";
