@@ -231,7 +231,7 @@ Deno.test(
       const catalog = new CatalogCache(() => loadCatalog(t.pool, "synchub", "bucket"));
       const positions = new BusPositions(t.bus, "synchub");
       const checkpoints = new Checkpoints({
-        pool: t.pool,
+        databaseUrl: t.db.url,
         store: new CheckpointStore(t.pool),
         positions,
         events: new HubEvents(t.bus, "synchub", silentLogger),

@@ -50,7 +50,7 @@ export function serveCrud(opts: CrudOptions): Served {
   const events = new HubEvents(bus, config.topicPrefix, log.child("events"));
   const positions = new BusPositions(bus, config.topicPrefix);
   const checkpoints = new Checkpoints({
-    pool,
+    databaseUrl,
     store: new CheckpointStore(pool),
     positions,
     events,

@@ -62,7 +62,7 @@ export function makeApp(
   const positions = new BusPositions(bus, "synchub");
   const dataDir = Deno.makeTempDirSync({ prefix: "synchub-crud-" });
   const checkpoints = new Checkpoints({
-    pool,
+    databaseUrl: url,
     store: new CheckpointStore(pool),
     positions,
     events,

@@ -17,6 +17,11 @@ import { catalogTableTopic } from "../../../lib/topics.ts";
 export class BusPositions {
   constructor(private readonly bus: Bus, private readonly topicPrefix: string) {}
 
+  /** The bus's epoch (the log its offsets belong to). */
+  get epoch(): string {
+    return this.bus.epoch;
+  }
+
   /** Where each table's topic ends now (made first if nobody has changed the table yet). */
   async offsets(tables: readonly TableInfo[]): Promise<Record<string, Offsets>> {
     try {

@@ -1,21 +1,23 @@
 /**
  * Making checkpoints (SPEC §10): a request is recorded as `pending` and answered at once; the
- * checkpoint is then written in the background — bus offsets first, then one snapshot of every
- * table (lib/postgres/bucket_reader.ts) streamed into its file — with its progress in the
+ * checkpoint is then written in the background — bus offsets first, then a writer process takes
+ * one snapshot of every table and streams it into the file (writer.ts) — with its progress in the
  * metadata, and becomes `ready` (and a `checkpoint.created` event) or `failed`. Retention runs
  * after each one.
  */
+import { tableRecord } from "../../../lib/catalog.ts";
 import { SyncError } from "../../../lib/errors.ts";
 import type { HubEvents } from "../../../lib/events.ts";
 import type { Logger } from "../../../lib/log.ts";
-import { type BucketTable, readBucket } from "../../../lib/postgres/bucket_reader.ts";
-import type { Pool } from "../../../lib/postgres/pool.ts";
+import type { BucketTable } from "../../../lib/postgres/bucket_reader.ts";
 import type { BusPositions } from "../buckets/position.ts";
-import { CheckpointFileWriter } from "./file.ts";
 import type { Checkpoint, CheckpointStore, Retention } from "./store.ts";
+import type { WriteJob } from "./writer.ts";
+import { runWriter } from "./writer_process.ts";
 
 export interface CheckpointsDeps {
-  pool: Pool;
+  /** The database the writer process reads. */
+  databaseUrl: string;
   store: CheckpointStore;
   positions: BusPositions;
   events: HubEvents;
@@ -106,49 +108,50 @@ export class Checkpoints {
     const { store, positions, log } = this.deps;
     const { id, bucket } = checkpoint;
     const signal = this.stopping.signal;
-    let writer: CheckpointFileWriter | undefined;
     try {
       if (signal.aborted) throw signal.reason;
       await Deno.mkdir(this.deps.dir, { recursive: true });
-      writer = new CheckpointFileWriter(this.path(id));
-      const file = writer;
-      // Offsets before the snapshot: see buckets/position.ts for why that is exact.
+      // Offsets before the snapshot (the writer takes it): see buckets/position.ts for why.
       const offsets = await positions.offsets(tables.map((t) => t.table));
-      let rows = 0, tablesDone = -1, table: string | null = null, savedAt = Date.now();
-      const save = () =>
-        store.progress(id, { rows, bytes: file.bytes, ndjsonBytes: file.ndjsonBytes }, {
-          tables_done: Math.max(0, tablesDone),
-          tables_total: tables.length,
-          table,
-        });
-      await readBucket(this.deps.pool, { tables, bucket }, {
-        start: async (visibility, takenAt) => {
-          const cursor = positions.cursor(offsets, visibility);
-          await file.header({ checkpoint: id, cursor, tables: checkpoint.tables });
-          await store.started(id, takenAt, cursor);
-        },
-        table: async (t) => {
-          tablesDone++;
-          table = t.qualified;
-          await save();
-        },
-        rows: async (t, batch) => {
-          await file.rows(t.qualified, batch);
-          rows += batch.length;
-          if (Date.now() - savedAt >= (this.deps.progressEveryMs ?? 500)) {
-            savedAt = Date.now();
-            await save();
+      const job: WriteJob = {
+        id,
+        bucket,
+        tables: tables.map((t) => ({ table: tableRecord(t.table), bucketColumn: t.bucketColumn })),
+        path: this.path(id),
+        epoch: positions.epoch,
+        offsets,
+        progressEveryMs: this.deps.progressEveryMs ?? 500,
+      };
+      await runWriter(
+        { databaseUrl: this.deps.databaseUrl, job },
+        async (m) => {
+          switch (m.type) {
+            case "started":
+              return await store.started(id, m.created_at, m.cursor);
+            case "progress":
+              return await store.progress(
+                id,
+                { rows: m.rows, bytes: m.bytes, ndjsonBytes: m.ndjson_bytes },
+                { tables_done: m.tables_done, tables_total: tables.length, table: m.table },
+              );
+            case "failed":
+              log.warn("checkpoint failed", { id, bucket, message: m.message });
+              return await store.failed(id, m.message);
+            case "done":
+              await store.ready(id, { rows: m.rows, bytes: m.bytes, ndjsonBytes: m.ndjson_bytes });
+              log.info("checkpoint ready", { id, bucket, rows: m.rows, bytes: m.bytes });
+              await this.deps.events.emit("checkpoint.created", {
+                checkpoint_id: id,
+                bucket,
+                rows: m.rows,
+              });
           }
         },
-      }, signal);
-      const bytes = await file.finish();
-      await store.ready(id, { rows, bytes, ndjsonBytes: file.ndjsonBytes });
-      log.info("checkpoint ready", { id, bucket, rows, bytes });
-      await this.deps.events.emit("checkpoint.created", { checkpoint_id: id, bucket, rows });
+        log,
+        signal,
+      );
       await this.applyRetention().catch((err) => log.warn("retention failed", { err }));
     } catch (err) {
-      await writer?.abandon();
-      // What clients read; the details are in the log.
       const message = err instanceof SyncError && err.code !== "internal"
         ? err.message
         : signal.aborted
