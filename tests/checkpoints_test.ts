@@ -275,3 +275,40 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "a checkpoint that cannot be written is failed, with a reason and no file",
+  opts,
+  async () => {
+    const t = await api();
+    const blocker = new pg.Client({ connectionString: t.db.url });
+    try {
+      await seed(t);
+      assert.equal((await t.call("GET", "/v1/tables")).body.tables.length, 2);
+      await blocker.connect();
+      await blocker.query("BEGIN");
+      await blocker.query("LOCK TABLE notes IN ACCESS EXCLUSIVE MODE");
+      const { id } = (await t.call("POST", "/v1/checkpoints", {
+        body: { bucket: "a", tables: ["notes"] },
+      })).body;
+      await waitFor(
+        async () => (await t.call("GET", `/v1/checkpoints/${id}`)).body.progress?.table,
+        "the writer to wait on the table",
+      );
+      await blocker.query("DROP TABLE notes");
+      await blocker.query("COMMIT");
+      const failed = await waitFor(async () => {
+        const c = (await t.call("GET", `/v1/checkpoints/${id}`)).body;
+        return c.status === "failed" ? c : undefined;
+      }, "the checkpoint to fail");
+      assert.ok(failed.error.length > 0);
+      assert.doesNotMatch(failed.error, /\n\s+at /, "no stack trace");
+      assert.equal((await download(t, id, "gzip")).res.status, 409);
+      const files = [...Deno.readDirSync(t.checkpoints.path("x").replace(/\/x\.ndjson\.gz$/, ""))];
+      assert.deepEqual(files, [], "no file, not even a part of one");
+    } finally {
+      await blocker.end().catch(() => {});
+      await t.close();
+    }
+  },
+);
