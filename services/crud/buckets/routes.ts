@@ -9,7 +9,7 @@ import { Hono } from "hono";
 import { principalOf } from "../../../lib/access.ts";
 import type { AccessPolicy } from "../../../lib/access.ts";
 import type { CatalogSource } from "../../../lib/catalog.ts";
-import { asSyncError } from "../../../lib/errors.ts";
+import { asSyncError, SyncError } from "../../../lib/errors.ts";
 import type { Logger } from "../../../lib/log.ts";
 import { readBucket } from "../../../lib/postgres/bucket_reader.ts";
 import type { Pool } from "../../../lib/postgres/pool.ts";
@@ -36,6 +36,9 @@ export function bucketsApp(deps: BucketDeps): Hono<CrudEnv> {
       bucket,
       tableNames(c.req.queries("tables") ?? []),
     );
+    if (tables.length === 0) {
+      throw new SyncError("bad_request", "no table has rows of a bucket");
+    }
     const offsets = await deps.positions.offsets(tables.map((t) => t.table));
     const encoder = new TextEncoder();
     const stop = new AbortController();
