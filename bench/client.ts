@@ -7,8 +7,11 @@ const CHANGE = new TextEncoder().encode('{"type":"change"');
 const KEY = new TextEncoder().encode('"key":{"id":');
 
 export class BenchClient {
-  /** Receipt time (epoch ms) of the first change seen per row id. */
+  /** Receipt time (epoch ms) of the first change seen per row id (unless counting only). */
   readonly received = new Map<number, number>();
+  /** Counting only (millions of rows): which ids were seen, and how many. */
+  private seen: Uint8Array | undefined;
+  seenCount = 0;
   synced: number | undefined;
   private replies = new Map<string, (f: Record<string, unknown>) => void>();
   private client!: RawWsClient;
@@ -17,8 +20,13 @@ export class BenchClient {
     return this.client.closed;
   }
 
-  static async connect(url: string, token: string): Promise<BenchClient> {
+  static async connect(
+    url: string,
+    token: string,
+    opts: { countOnly?: boolean } = {},
+  ): Promise<BenchClient> {
     const b = new BenchClient();
+    if (opts.countOnly) b.seen = new Uint8Array(1 << 20);
     b.client = await RawWsClient.connect(
       `${url}?token=${token}`,
       (payload, t) => b.frame(payload, t),
@@ -33,6 +41,7 @@ export class BenchClient {
   private frame(payload: Uint8Array, t: number): void {
     if (startsWith(payload, CHANGE)) {
       const id = rowId(payload);
+      if (this.seen) return this.count(id);
       if (!this.received.has(id)) this.received.set(id, t);
       return;
     }
@@ -56,6 +65,19 @@ export class BenchClient {
 
   close(): void {
     this.client.close();
+  }
+
+  private count(id: number): void {
+    let seen = this.seen!;
+    if (id >= seen.length) {
+      const grown = new Uint8Array(Math.max(seen.length * 2, id + 1));
+      grown.set(seen);
+      this.seen = seen = grown;
+    }
+    if (seen[id] === 0) {
+      seen[id] = 1;
+      this.seenCount++;
+    }
   }
 }
 

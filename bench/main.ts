@@ -11,6 +11,7 @@ import { createLogger, silentLogger } from "../lib/log.ts";
 import { startEmbeddedPostgres } from "../tools/servers/postgres.ts";
 import { migrate } from "../lib/postgres/migrate.ts";
 import { startKafkaBroker } from "../tools/servers/kafka.ts";
+import { bigTransaction } from "./big_transaction.ts";
 import { freePort, type RunningHub, startKafkaHub, startMemoryHub } from "./hub.ts";
 import { checkpointCreate, checkpointDownload } from "./checkpoint.ts";
 import { mysqlBenches } from "./mysql.ts";
@@ -23,12 +24,14 @@ import {
   throughput,
 } from "./phases.ts";
 import { profileDir, startProfile } from "./profile.ts";
+import { sdkDrain, sdkLatency } from "./sdk.ts";
 import { printTable, report } from "./stats.ts";
+import { syncBenches } from "./sync.ts";
 
 const quick = Deno.args.includes("--quick");
 /**
  * `--only=throughput,snapshot`: run just those benches; `--transport=kafka`: one transport
- * (`--transport=none` with `--only=mysql` runs the MySQL figures alone).
+ * (`--transport=none` with `--only=mysql` or `--only=sync` runs those figures alone).
  */
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const runs = (bench: string) => !only || only.includes(bench);
@@ -37,11 +40,14 @@ const SCALE = {
   latencySeconds: quick ? 2 : 5,
   rates: [100, 1_000, 10_000],
   throughputRows: quick ? 50_000 : 200_000,
+  bigTxRows: quick ? 500_000 : 5_000_000,
   snapshotRows: 100_000,
   fanout: quick ? [1_000] : [1_000, 10_000],
   fanoutRounds: 5,
   crudSeconds: quick ? 3 : 8,
   crudConcurrency: [8, 32],
+  sdkWrites: quick ? 200 : 500,
+  sdkDrain: 10_000,
   checkpointRows: quick ? 200_000 : 1_000_000,
 };
 
@@ -111,6 +117,14 @@ try {
         ...await latencyAtRate(ctx, rate, SCALE.latencySeconds),
       });
     }
+    if (runs("bigtx")) {
+      console.error(`one transaction of ${SCALE.bigTxRows} rows`);
+      report({
+        bench: "big_transaction",
+        transport,
+        ...await bigTransaction(ctx, SCALE.bigTxRows, hub.processes),
+      });
+    }
     if (runs("throughput")) {
       console.error(`throughput: ${SCALE.throughputRows} rows`);
       const stopProfile = await profiling("throughput");
@@ -130,6 +144,13 @@ try {
         ...await crudCreate(ctx, SCALE.crudSeconds, concurrency),
       });
       await stopProfile?.();
+    }
+    if (runs("sdk")) {
+      console.error(
+        `SDK: write → visible in a second client; ${SCALE.sdkDrain} offline writes drain`,
+      );
+      report({ bench: "sdk_latency", transport, ...await sdkLatency(ctx, SCALE.sdkWrites, 10) });
+      report({ bench: "sdk_drain", transport, ...await sdkDrain(ctx, SCALE.sdkDrain) });
     }
     if (runs("checkpoint")) {
       console.error(`checkpoint of a ${SCALE.checkpointRows}-row bucket, then its download`);
@@ -169,6 +190,10 @@ try {
     for (
       const f of await mysqlBenches(dir, { seconds: SCALE.latencySeconds, rows: 100_000 })
     ) report(f);
+  }
+  if (runs("sync")) {
+    console.error("\n== Sync: MariaDB → MariaDB ==");
+    for (const f of await syncBenches(dir, { rows: 100_000 })) report(f);
   }
   printTable();
 } finally {

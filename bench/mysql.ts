@@ -2,6 +2,7 @@
  * MySQL figures: binlog → bus. The binlog source and the listener pipeline run here against a
  * private MariaDB (Debian's package), publishing to the in-process bus, whose arrivals are timed.
  */
+import { columnNamed } from "../lib/access.ts";
 import mysql from "mysql2/promise";
 import type { BusRecord } from "../lib/bus/bus.ts";
 import { MemoryBus } from "../lib/bus/memory_bus.ts";
@@ -63,7 +64,7 @@ export async function mysqlBenches(dir: string, opts: { seconds: number; rows: n
     name: "mysql",
     url: `mysql://root@127.0.0.1:${server.port}/bench`,
     tables: undefined,
-    bucketColumn: "bucket",
+    bucketColumns: columnNamed("bucket"),
     serverId: 9100,
     positions: new Positions(),
     log: silentLogger,
@@ -79,6 +80,7 @@ export async function mysqlBenches(dir: string, opts: { seconds: number; rows: n
       envelopes: r.counter("e", "e"),
       batches: r.counter("b", "b"),
       lag: r.histogram("l", "l"),
+      oversize: r.counter("o", "o"),
     },
   }, stop.signal);
   const figures = [];

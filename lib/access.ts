@@ -148,9 +148,29 @@ export function defaultBucket(p: Principal): string | null {
   return p.buckets.values().next().value ?? null;
 }
 
+/** What the policy needs to know of a table: its name and which columns it has. */
+export type TableShape = Pick<TableInfo, "qualified" | "schemaless"> & {
+  readonly column: { has(name: string): boolean };
+};
+
 /** The effective rule of each table; built from the policy file (lib/access_policy.ts). */
 export interface AccessPolicy {
-  rule(table: Pick<TableInfo, "qualified" | "column" | "schemaless">): TableRule;
+  rule(table: TableShape): TableRule;
   /** One line per table saying its effective rule, for the start-up log. */
-  describe(table: Pick<TableInfo, "qualified" | "column" | "schemaless">): string;
+  describe(table: TableShape): string;
+}
+
+/**
+ * The bucket column of a table, given its name and a test of which columns it has: what sources
+ * compute an envelope's `bucket` and a catalog entry's `bucketColumn` with.
+ */
+export type BucketColumns = (table: string, has: (column: string) => boolean) => string | null;
+
+export function bucketColumns(policy: AccessPolicy): BucketColumns {
+  return (qualified, has) => policy.rule({ qualified, column: { has } }).bucketColumn;
+}
+
+/** One bucket column for every table that has it (no policy file). */
+export function columnNamed(name: string): BucketColumns {
+  return (_table, has) => has(name) ? name : null;
 }

@@ -14,8 +14,7 @@
  */
 import { parse } from "yaml";
 import { z } from "zod";
-import { type AccessPolicy, RULES, type TableRule } from "./access.ts";
-import type { TableInfo } from "./catalog.ts";
+import { type AccessPolicy, RULES, type TableRule, type TableShape } from "./access.ts";
 
 const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/, "a column name");
 
@@ -110,7 +109,7 @@ export function accessPolicy(
   spec: PolicySpec | undefined,
   defaultBucketColumn: string,
 ): AccessPolicy {
-  const rule = (table: Pick<TableInfo, "qualified" | "column" | "schemaless">): TableRule => {
+  const rule = (table: TableShape): TableRule => {
     const has = (c: string) => table.schemaless === true || table.column.has(c);
     const listed = spec?.tables[table.qualified];
     if (listed) {
@@ -148,4 +147,11 @@ export function accessPolicy(
         (r.hidden ? ", hidden" : "") + ` (${r.from})${problem}`;
     },
   };
+}
+
+/** The policy a service runs with: ACCESS_POLICY's file (or access.yaml, or none) and BUCKET_COLUMN. */
+export async function policyFromConfig(
+  config: { accessPolicyPath: string | undefined; bucketColumn: string },
+): Promise<AccessPolicy> {
+  return accessPolicy(await loadPolicy(config.accessPolicyPath), config.bucketColumn);
 }

@@ -44,7 +44,8 @@ const envSchema = z.object({
   KAFKA_BROKERS: list(z.string().regex(/^[^\s:]+:\d+$/, "must be host:port")).optional(),
   KAFKA_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default("synchub"),
   KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(1),
-  JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  JWT_SECRET: z.string().optional(),
+  ACCESS_POLICY: z.string().min(1).optional(),
   MYSQL_URL: url(["mysql:", "mariadb:"]).optional(),
   MYSQL_TABLES: list(z.string().regex(/^[^.\s]+\.[^.\s]+$/, "db.table")).optional(),
   MYSQL_SOURCE_NAME: z.string().regex(/^[A-Za-z0-9_-]+$/).default("mysql"),
@@ -75,15 +76,21 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   CURSOR_RETENTION_HOURS: positive(24),
   MEMORY_BUS_MAX_MB: positive(64),
+  ENVELOPE_MAX_BYTES: z.coerce.number().int().min(4096).max(15 * 1024 * 1024)
+    .default(1024 * 1024),
   WS_MAX_FRAME_BYTES: z.coerce.number().int().min(256).default(64 * 1024),
   WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).default(100),
   WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(8 * 1024 * 1024),
   WS_MAX_MESSAGES_PER_SECOND: z.coerce.number().positive().default(50),
   WS_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  WS_MAX_CONNECTIONS_PER_TOKEN: z.coerce.number().int().min(1).default(20),
+  WS_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).default(500),
+  WS_MAX_CATCHUP_BYTES: z.coerce.number().int().min(1024).default(32 * 1024 * 1024),
   CRUD_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).default(900),
   REFRESH_TOKEN_TTL_DAYS: z.coerce.number().positive().default(30),
   PASSWORD_HASH_ITERATIONS: z.coerce.number().int().min(1000).default(600_000),
+  PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   ADMIN_EMAILS: list(z.string().email("an email address")).optional(),
   CRUD_RATE_PER_SECOND: z.coerce.number().positive().default(100),
   CRUD_RATE_PER_ADDRESS_PER_SECOND: z.coerce.number().positive().default(200),
@@ -92,6 +99,11 @@ const envSchema = z.object({
     z.string().regex(/^(\*|https?:\/\/[^\s/]+)$/, "* or an origin like https://app.example"),
   ).optional(),
   TRUST_PROXY: z.enum(["true", "false"]).default("false"),
+  SYNC_CONFIG: z.string().min(1).optional(),
+  SYNC_PORT: port(8070).optional(),
+  DASHBOARD_PORT: port(3000),
+  SYNC_API_URL: url(["http:", "https:"]).optional(),
+  SYNC_API_TOKEN: z.string().min(1).optional(),
   EMBEDDED_PG_PORT: port(54329),
   EMBEDDED_KAFKA_PORT: port(9092),
   DATA_DIR: z.string().min(1).default(".data"),
@@ -126,6 +138,8 @@ export interface Config {
   kafka: { brokers: string[]; topicPrefix: string; partitions: number } | undefined;
   topicPrefix: string;
   jwtSecret: string | undefined;
+  /** The access policy file (SPEC §7); unset: `access.yaml` when it exists. */
+  accessPolicyPath: string | undefined;
   /** The MySQL and MongoDB sources the listener captures besides PostgreSQL. */
   sources: SourceConfig[];
   postgres: {
@@ -142,6 +156,8 @@ export interface Config {
   logLevel: "debug" | "info" | "warn" | "error";
   cursorRetentionMs: number;
   memoryBusMaxBytes: number;
+  /** The largest envelope published whole; larger ones lose their largest values (oversize). */
+  envelopeMaxBytes: number;
   gateway: {
     maxFrameBytes: number;
     maxSubscriptions: number;
@@ -150,12 +166,20 @@ export interface Config {
     maxMessagesPerSecond: number;
     /** Heartbeat: a ping every this many seconds; no pong within the next as many, closed. */
     idleTimeoutSeconds: number;
+    /** Open connections one token holder (`sub`) may have. */
+    maxConnectionsPerToken: number;
+    /** Open connections one client address may have. */
+    maxConnectionsPerAddress: number;
+    /** Bytes of live changes a subscription may hold while it catches up or snapshots. */
+    maxCatchUpBytes: number;
   };
   crud: {
     maxBodyBytes: number;
     accessTokenTtlSeconds: number;
     refreshTokenTtlMs: number;
     passwordIterations: number;
+    /** Password hashes computed at once; more wait (a login flood cannot starve the server). */
+    passwordConcurrency: number;
     /** Users registering with these addresses are admins (they may grant buckets). */
     adminEmails: string[];
     /** Requests per second per token (bursts up to twice that). */
@@ -168,6 +192,17 @@ export interface Config {
     corsOrigins: string[];
     /** Take the client address from X-Forwarded-For (behind a proxy you trust). */
     trustProxy: boolean;
+  };
+  /** The database-to-database sync service (SPEC §8) and its dashboard. */
+  sync: {
+    /** The sync YAML file; unset: no sync service. */
+    configPath: string | undefined;
+    /** Overrides the file's `server.port`. */
+    port: number | undefined;
+    dashboardPort: number;
+    /** Where the dashboard finds the sync control API, and the token it presents. */
+    apiUrl: string | undefined;
+    apiToken: string | undefined;
   };
   embeddedPostgresPort: number;
   /** `deno task kafka`'s broker port (its controller listens on the next one). */
@@ -217,8 +252,12 @@ export function loadConfig(
         "(or run all three in one process with `deno task dev`)",
     );
   }
-  if (requirements.includes("jwt") && !present.JWT_SECRET) {
-    problems.push("JWT_SECRET: required (at least 32 random characters)");
+  // Outside dev mode (the standalone services require a secret), a weak secret is refused.
+  if (requirements.includes("jwt")) {
+    const weak = weakSecret(present.JWT_SECRET);
+    if (weak) problems.push(`JWT_SECRET: ${weak}`);
+  } else if (present.JWT_SECRET && weakSecret(present.JWT_SECRET)) {
+    console.error(`WARNING: JWT_SECRET ${weakSecret(present.JWT_SECRET)}; dev mode goes on.`);
   }
   const sources: SourceConfig[] = [];
   if (e?.MYSQL_URL) {
@@ -253,11 +292,6 @@ export function loadConfig(
     );
   }
   if (problems.length > 0 || !e) throw new ConfigError(problems);
-  if (e.JWT_SECRET?.startsWith("insecure-placeholder")) {
-    console.error(
-      "WARNING: JWT_SECRET is the docker-compose placeholder: anyone can mint tokens. Set your own.",
-    );
-  }
 
   return {
     databaseUrl: e.DATABASE_URL,
@@ -270,6 +304,7 @@ export function loadConfig(
       : undefined,
     topicPrefix: e.KAFKA_TOPIC_PREFIX,
     jwtSecret: e.JWT_SECRET,
+    accessPolicyPath: e.ACCESS_POLICY,
     sources,
     postgres: {
       publication: e.PUBLICATION,
@@ -285,24 +320,36 @@ export function loadConfig(
     logLevel: e.LOG_LEVEL,
     cursorRetentionMs: e.CURSOR_RETENTION_HOURS * 3_600_000,
     memoryBusMaxBytes: Math.round(e.MEMORY_BUS_MAX_MB * 1024 * 1024),
+    envelopeMaxBytes: e.ENVELOPE_MAX_BYTES,
     gateway: {
       maxFrameBytes: e.WS_MAX_FRAME_BYTES,
       maxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
       maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
       maxMessagesPerSecond: e.WS_MAX_MESSAGES_PER_SECOND,
       idleTimeoutSeconds: e.WS_IDLE_TIMEOUT_SECONDS,
+      maxConnectionsPerToken: e.WS_MAX_CONNECTIONS_PER_TOKEN,
+      maxConnectionsPerAddress: e.WS_MAX_CONNECTIONS_PER_ADDRESS,
+      maxCatchUpBytes: e.WS_MAX_CATCHUP_BYTES,
     },
     crud: {
       maxBodyBytes: e.CRUD_MAX_BODY_BYTES,
       accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlMs: e.REFRESH_TOKEN_TTL_DAYS * 86_400_000,
       passwordIterations: e.PASSWORD_HASH_ITERATIONS,
+      passwordConcurrency: e.PASSWORD_HASH_CONCURRENCY,
       adminEmails: (e.ADMIN_EMAILS ?? []).map((m) => m.toLowerCase()),
       ratePerToken: e.CRUD_RATE_PER_SECOND,
       ratePerAddress: e.CRUD_RATE_PER_ADDRESS_PER_SECOND,
       authAttemptsPerMinute: e.AUTH_ATTEMPTS_PER_MINUTE,
       corsOrigins: e.CORS_ORIGINS ?? [],
       trustProxy: e.TRUST_PROXY === "true",
+    },
+    sync: {
+      configPath: e.SYNC_CONFIG,
+      port: present.SYNC_PORT === undefined ? undefined : e.SYNC_PORT,
+      dashboardPort: e.DASHBOARD_PORT,
+      apiUrl: e.SYNC_API_URL,
+      apiToken: e.SYNC_API_TOKEN,
     },
     embeddedPostgresPort: e.EMBEDDED_PG_PORT,
     embeddedKafkaPort: e.EMBEDDED_KAFKA_PORT,
@@ -331,4 +378,28 @@ function retentionOf(text: string): { count: number } | { ms: number } {
 function defaultCacheDir(xdg: string | undefined, home: string | undefined): string {
   if (Deno.uid() === 0 || (!xdg && !home)) return "/var/tmp/synchub-cache";
   return `${xdg ?? `${home}/.cache`}/synchub`;
+}
+
+/** Placeholders people leave in: the examples of our own docs, and the usual suspects. */
+const PLACEHOLDER =
+  /placeholder|change-?me|changeit|example|insecure|your[-_]?secret|^secret$|xxxx/i;
+
+/**
+ * Why a JWT secret is too weak to run outside dev mode, or null: unset, shorter than 32 bytes,
+ * a placeholder, or too few distinct characters to be random.
+ */
+export function weakSecret(secret: string | undefined): string | null {
+  if (!secret) return "required outside dev mode (32 or more random bytes: openssl rand -hex 32)";
+  if (new TextEncoder().encode(secret).length < 32) return "must be at least 32 bytes";
+  if (PLACEHOLDER.test(secret)) return "is a placeholder: set your own random secret";
+  if (new Set(secret).size < 10) return "is not random enough (too few distinct characters)";
+  return null;
+}
+
+/**
+ * The environment as it is now, for `${VAR}` references in configuration files (the sync YAML):
+ * this module stays the one that reads it.
+ */
+export function environment(): Record<string, string> {
+  return Deno.env.toObject();
 }

@@ -14,7 +14,7 @@ Deno.test("defaults give a runnable local configuration", () => {
 Deno.test("values are parsed and typed", () => {
   const c = loadConfig(["database", "jwt"], {
     DATABASE_URL: "postgres://u:p@db:5432/app",
-    JWT_SECRET: "x".repeat(32),
+    JWT_SECRET: "c2f1e7a9b04d8e6f3a5c7b9d1e2f4a6c",
     KAFKA_BROKERS: "k1:9092, k2:9092",
     CRUD_PORT: "9000",
     PUBLICATION_TABLES: "public.todos,app.notes",
@@ -57,8 +57,23 @@ Deno.test("every problem is reported at once", () => {
   }
 });
 
-Deno.test("a short JWT secret is refused and empty values count as unset", () => {
-  assert.throws(() => loadConfig([], { JWT_SECRET: "short" }), /JWT_SECRET/);
+Deno.test("outside dev mode a weak JWT secret is refused; empty values count as unset", () => {
+  const standalone = (secret?: string) =>
+    loadConfig(["jwt"], secret === undefined ? {} : { JWT_SECRET: secret });
+  assert.throws(() => standalone(), /JWT_SECRET: required outside dev mode/);
+  assert.throws(() => standalone("short"), /JWT_SECRET: must be at least 32 bytes/);
+  assert.throws(
+    () => standalone("insecure-placeholder-set-JWT_SECRET-0000"),
+    /JWT_SECRET: is a placeholder/,
+  );
+  assert.throws(
+    () => standalone("change-me-to-32-or-more-random-characters"),
+    /placeholder/,
+  );
+  assert.throws(() => standalone("a".repeat(40)), /not random enough/);
+  assert.equal(standalone("c2f1e7a9b04d8e6f3a5c7b9d1e2f4a6c").jwtSecret?.length, 32);
+  // Dev mode (no requirement): a weak secret is only warned about.
+  assert.equal(loadConfig([], { JWT_SECRET: "short" }).jwtSecret, "short");
   assert.equal(loadConfig([], { DATABASE_URL: "  " }).databaseUrl, undefined);
 });
 

@@ -23,6 +23,10 @@ export type Connector = (typeof CONNECTORS)[number];
 export const SNAPSHOT_MARKS = ["true", "last", "false"] as const;
 export type SnapshotMark = (typeof SNAPSHOT_MARKS)[number];
 
+/** Which sync service wrote a change (SPEC §8.2 "no echo"): it must not sync it back. */
+export const syncOriginSchema = z.object({ instance: z.string(), direction: z.string() });
+export type SyncOrigin = z.infer<typeof syncOriginSchema>;
+
 export const sourceInfoSchema = z.object({
   version: z.string(),
   connector: z.enum(CONNECTORS),
@@ -36,6 +40,8 @@ export const sourceInfoSchema = z.object({
   ts_us: z.number().int(),
   ts_ns: nanos,
   snapshot: z.enum(SNAPSHOT_MARKS),
+  /** Present on changes a SyncHub sync service wrote: whose writes they were. */
+  origin: syncOriginSchema.optional(),
 });
 
 export const transactionSchema = z.object({
@@ -57,6 +63,8 @@ export const envelopeSchema = z.object({
   ts_ms: z.number().int(),
   ts_us: z.number().int(),
   ts_ns: nanos,
+  /** Present when values were left out to fit the bus (lib/oversize.ts): which, and how big. */
+  oversize: z.object({ columns: z.array(z.string()), bytes: z.number().int() }).optional(),
 }).superRefine((e, ctx) => {
   const problem = shapeProblem(e);
   if (problem) ctx.addIssue({ code: "custom", message: problem, path: ["op"] });
@@ -100,6 +108,8 @@ export interface Origin {
   /** Commit time at the source, in microseconds since the epoch. */
   readonly commitUs: number;
   readonly snapshot?: SnapshotMark;
+  /** The sync service whose write this was, when its marker began the transaction. */
+  readonly writer?: SyncOrigin | null;
 }
 
 export interface EnvelopeParts {
@@ -156,6 +166,7 @@ export function makeEnvelope(p: EnvelopeParts): Envelope {
       ts_us: o.commitUs,
       ts_ns: o.commitUs * 1000,
       snapshot: o.snapshot ?? "false",
+      ...(o.writer ? { origin: o.writer } : {}),
     },
     transaction: p.transaction,
     ts_ms: Math.floor(p.emittedUs / 1000),
@@ -184,4 +195,19 @@ export function pickKey(row: Row, columns: readonly string[]): Row {
   const key: Row = {};
   for (const c of columns) if (Object.hasOwn(row, c)) key[c] = row[c]!;
   return key;
+}
+
+/** The table the sync service writes first in every transaction it applies (SPEC §8.2). */
+export const SYNC_MARKER_TABLE = "synchub_sync_marker";
+
+/**
+ * The sync origin a transaction's first change says, when it is a row of the sync marker table
+ * (`instance`, `direction` columns); null for any other change.
+ */
+export function markerOrigin(table: string, row: Row | null): SyncOrigin | null {
+  if (table !== SYNC_MARKER_TABLE || row === null) return null;
+  const { instance, direction } = row;
+  return typeof instance === "string" && typeof direction === "string"
+    ? { instance, direction }
+    : null;
 }

@@ -1,4 +1,7 @@
-/** Access tokens (SPEC §4): HS256 JWTs carrying `sub`, `exp` and `buckets`. */
+/**
+ * Access tokens (SPEC §4, §7): HS256 JWTs carrying `sub`, `exp`, `buckets` and, for admins,
+ * `role: "admin"` (`service` for one SyncHub service calling another).
+ */
 import { jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import { SyncError } from "./errors.ts";
@@ -6,10 +9,8 @@ import { SyncError } from "./errors.ts";
 const claimsSchema = z.object({
   sub: z.string().min(1),
   exp: z.number(),
-  buckets: z.array(z.string()).default([]),
-  /** May grant buckets to users (checked against the database too). */
-  admin: z.boolean().optional(),
-  /** `service`: one SyncHub service calling another (the gateway asking the listener). */
+  buckets: z.array(z.string().max(200)).max(10_000).default([]),
+  /** `admin`: may do everything; `service`: one SyncHub service calling another. */
   role: z.string().max(64).optional(),
 });
 
@@ -57,12 +58,11 @@ export function createTokenVerifier(secret: string): TokenVerifier {
 
 export async function signToken(
   secret: string,
-  claims: { sub: string; buckets: readonly string[]; admin?: boolean; role?: string },
+  claims: { sub: string; buckets: readonly string[]; role?: string | undefined },
   ttlSeconds = 3600,
 ): Promise<string> {
   return await new SignJWT({
     buckets: [...claims.buckets],
-    ...(claims.admin ? { admin: true } : {}),
     ...(claims.role ? { role: claims.role } : {}),
   })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })

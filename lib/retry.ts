@@ -31,7 +31,9 @@ const AUTH_CODES = new Set(["28000", "28P01", "ER_ACCESS_DENIED_ERROR", "SASL_AU
 
 export function classifyFailure(err: unknown): FailureKind {
   // A server or setting that must be fixed by a person (binlog format, a lost resume point).
-  if (/ConfigError$/.test(String((err as { name?: unknown })?.name ?? ""))) return "config";
+  if (/(ConfigError|LostError)$/.test(String((err as { name?: unknown })?.name ?? ""))) {
+    return "config";
+  }
   const code = String((err as { code?: unknown })?.code ?? "");
   if (AUTH_CODES.has(code)) return "auth";
   if (NETWORK_CODES.has(code)) return "network";

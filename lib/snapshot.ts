@@ -8,17 +8,10 @@
  * live stream without a gap or a duplicate: a live change is already in the snapshot iff its
  * transaction is visible to it.
  */
+import type { RowScope } from "./access.ts";
 import type { Envelope, JsonValue } from "./envelope.ts";
 
-/** Which rows a reader may see, as decided by the access policy (pushed down into SQL). */
-export interface RowScope {
-  /** Every row, whatever its bucket. */
-  readonly all: boolean;
-  /** Otherwise: rows of these buckets… */
-  readonly buckets: readonly string[];
-  /** …and rows whose bucket is null. */
-  readonly nullBucket: boolean;
-}
+export type { RowScope };
 
 /** Equality conditions the reader may push into its query (the rest is filtered by the caller). */
 export type Equalities = Readonly<Record<string, JsonValue>>;
@@ -28,6 +21,8 @@ export interface SnapshotRequest {
   readonly source: string;
   readonly table: string;
   readonly scope: RowScope;
+  /** The column `scope` applies to (the access policy's); null when the table has none. */
+  readonly bucketColumn: string | null;
   readonly equalities?: Equalities | undefined;
 }
 

@@ -17,6 +17,7 @@ export const snapshotRequestSchema = z.strictObject({
     buckets: z.array(z.string().max(200)).max(10_000),
     nullBucket: z.boolean(),
   }),
+  bucketColumn: z.string().min(1).max(200).nullable(),
   equalities: z.record(z.string(), z.json()).optional(),
 });
 

@@ -12,6 +12,7 @@ import { Checkpoints } from "../services/crud/checkpoints/checkpoints.ts";
 import { CheckpointStore } from "../services/crud/checkpoints/store.ts";
 import { BusPositions } from "../services/crud/buckets/position.ts";
 import { HubEvents } from "../lib/events.ts";
+import { bucketColumns } from "../lib/access.ts";
 import { accessPolicy } from "../lib/access_policy.ts";
 import { CatalogCache } from "../lib/catalog.ts";
 import { loadCatalog } from "../lib/postgres/catalog.ts";
@@ -228,7 +229,8 @@ Deno.test(
     const t = await api();
     try {
       await seed(t);
-      const catalog = new CatalogCache(() => loadCatalog(t.pool, "synchub", "bucket"));
+      const policy = accessPolicy(undefined, "bucket");
+      const catalog = new CatalogCache(() => loadCatalog(t.pool, "synchub", bucketColumns(policy)));
       const positions = new BusPositions(t.bus, "synchub");
       const checkpoints = new Checkpoints({
         databaseUrl: t.db.url,
@@ -242,7 +244,7 @@ Deno.test(
       const deps = {
         checkpoints,
         catalog,
-        access: accessPolicy(undefined, "bucket"),
+        policy,
         pool: t.pool,
         log: silentLogger,
       };

@@ -24,6 +24,10 @@ Deno.test("/openapi.json documents every route of the app, without a token", opt
     const served = (await t.call("GET", "/v1/tables")).body.tables.map((x: Json) => x.table);
     assert.deepEqual(served, ["public.todos"]);
     const operational = new Set(["/", "/health", "/ready", "/metrics", "/openapi.json", "/docs"]);
+    // Files, not API: the SDK bundle and the demo page (SPEC §9, services/crud/static_routes.ts).
+    for (const file of ["/sdk/synchub.js", "/demo", "/demo/", "/demo/dev-token", "/demo/:file"]) {
+      operational.add(file);
+    }
     const routes = t.app.routes.filter((r) =>
       r.method !== "ALL" && !operational.has(r.path) && r.path !== "/*"
     );

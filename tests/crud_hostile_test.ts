@@ -377,11 +377,10 @@ Deno.test(
         userId: user.body.id,
         tokens: {
           a: await signToken(SECRET, { sub: "hostile", buckets: ["a"] }),
-          adminClaimed: await signToken(SECRET, {
-            sub: crypto.randomUUID(),
-            buckets: ["a"],
-            admin: true,
-          }),
+          // Claims no SyncHub token carries (`admin: true`, an unknown role): they grant nothing.
+          adminClaimed: await new SignJWT({ buckets: ["a"], admin: true, role: "root" })
+            .setProtectedHeader({ alg: "HS256" }).setSubject(crypto.randomUUID())
+            .setExpirationTime(now + 600).sign(new TextEncoder().encode(SECRET)),
           expired: await new SignJWT({ buckets: ["*"] }).setProtectedHeader({ alg: "HS256" })
             .setSubject("old").setExpirationTime(now - 60).sign(new TextEncoder().encode(SECRET)),
           wrongSecret: await signToken("another-secret-another-secret-another", {

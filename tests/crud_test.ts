@@ -66,8 +66,9 @@ Deno.test("lists filter by column, page by key and show only readable buckets", 
       for (const r of page.body.rows) assert.notEqual(r.bucket, "b");
       next = page.body.next;
     } while (next);
-    assert.equal(seen.length, 20, "10 rows of a and 10 without a bucket");
-    assert.equal(new Set(seen).size, 20, "no row twice across pages");
+    // Rows without a bucket are no one's (SPEC §7): not listed for a token of bucket a.
+    assert.equal(seen.length, 10, "the 10 rows of a");
+    assert.equal(new Set(seen).size, 10, "no row twice across pages");
     assert.deepEqual(seen, [...seen].sort(), "keyset order");
 
     const done = await t.call("GET", "/v1/tables/todos/rows?done=true&bucket=a");
@@ -106,15 +107,16 @@ Deno.test("buckets: foreign rows are invisible, foreign writes forbidden", opts,
     });
     assert.equal(move.status, 403);
 
-    // Unbucketed rows: readable by all, writable only with "*".
+    // Unbucketed rows: no one's — read and written only with "*" (or by admins).
     const [shared] = await t.db.sql<{ id: string }>(
       "INSERT INTO todos (title) VALUES ('shared') RETURNING id",
     );
-    assert.equal((await t.call("GET", `/v1/tables/todos/rows/${shared!.id}`)).status, 200);
+    assert.equal((await t.call("GET", `/v1/tables/todos/rows/${shared!.id}`)).status, 404);
     assert.equal(
       (await t.call("PATCH", `/v1/tables/todos/rows/${shared!.id}`, { body: { done: true } }))
         .status,
-      403,
+      404,
+      "a row the token may not read is not found, whatever the write",
     );
     const star = await t.token(["*"]);
     assert.equal(

@@ -3,6 +3,7 @@
  * at start, a broker gone mid-stream, a listener killed with SIGKILL mid-stream. Every change must
  * arrive; a repeat is allowed (at least once) and carries the same envelope id.
  */
+import { accessPolicy } from "../lib/access_policy.ts";
 import assert from "node:assert/strict";
 import { KafkaBus } from "../lib/bus/kafka_bus.ts";
 import { loadConfig } from "../lib/config.ts";
@@ -80,12 +81,14 @@ Deno.test(
     ]);
     const listener = serveListener({
       config,
+      policy: accessPolicy(undefined, config.bucketColumn),
       databaseUrl: db.url,
       bus: listenerBus,
       log: silentLogger,
     });
     const gateway = serveGateway({
       config,
+      policy: accessPolicy(undefined, config.bucketColumn),
       jwtSecret: JWT_SECRET,
       bus: gatewayBus,
       log: silentLogger,

@@ -1,4 +1,5 @@
 /** The listener service: it survives a dead database and reports it, then recovers. */
+import { accessPolicy } from "../lib/access_policy.ts";
 import assert from "node:assert/strict";
 import { MemoryBus } from "../lib/bus/memory_bus.ts";
 import { loadConfig } from "../lib/config.ts";
@@ -19,6 +20,7 @@ Deno.test(
     const bus = new MemoryBus({ retentionMs: 60_000, maxBytes: 1 << 20 });
     const listener = serveListener({
       config,
+      policy: accessPolicy(undefined, config.bucketColumn),
       databaseUrl: `postgres://postgres@127.0.0.1:${deadPort}/none`,
       bus,
       log: silentLogger,
@@ -51,7 +53,13 @@ Deno.test(
       REPLICATION_SLOT: `s_${crypto.randomUUID().replace(/-/g, "").slice(0, 12)}`,
     });
     const bus = new MemoryBus({ retentionMs: 60_000, maxBytes: 1 << 20 });
-    const listener = serveListener({ config, databaseUrl: db.url, bus, log: silentLogger });
+    const listener = serveListener({
+      config,
+      policy: accessPolicy(undefined, config.bucketColumn),
+      databaseUrl: db.url,
+      bus,
+      log: silentLogger,
+    });
     try {
       await waitFor(
         async () => (await fetch(`${listener.url}/ready`)).ok,

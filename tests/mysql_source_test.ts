@@ -1,4 +1,5 @@
 /** The binlog source against the MariaDB `deno task test` started: snapshot join, values, setup errors. */
+import { columnNamed } from "../lib/access.ts";
 import assert from "node:assert/strict";
 import type { Envelope } from "../lib/envelope.ts";
 import { freePort } from "../tools/servers/process.ts";
@@ -27,7 +28,7 @@ withMySql("mysql source", (url, opts) => {
       name: "shop",
       url: `${url}${db}`,
       tables: undefined,
-      bucketColumn: "bucket",
+      bucketColumns: columnNamed("bucket"),
       serverId: 7000 + Math.floor(Math.random() * 1000),
       positions,
       log: silentLogger,

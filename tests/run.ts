@@ -29,7 +29,14 @@ if (mariaDbMissing) {
   );
 }
 const mariaDbHere = mariaDbMissing === null;
-const [pg, kafka, mariadb] = await Promise.all([
+const firstMariaDb = mariaDbHere
+  ? startMariaDb({
+    dataDir: `${dir}/mariadb`,
+    port: freePort(),
+    log: createLogger("test-mariadb", "warn"),
+  })
+  : undefined;
+const [pg, kafka, mariadb, mariadb2] = await Promise.all([
   startEmbeddedPostgres({
     dataDir: `${dir}/postgres`,
     port: freePort(),
@@ -44,13 +51,16 @@ const [pg, kafka, mariadb] = await Promise.all([
     controllerPort: freePort(),
     log: createLogger("test-kafka", "warn"),
   }),
-  mariaDbHere
-    ? startMariaDb({
-      dataDir: `${dir}/mariadb`,
+  firstMariaDb,
+  // The other side of the database-to-database sync tests; started after the first, as two
+  // mariadb-install-db runs at once can trip over each other's temporary tables.
+  firstMariaDb?.then(() =>
+    startMariaDb({
+      dataDir: `${dir}/mariadb2`,
       port: freePort(),
-      log: createLogger("test-mariadb", "warn"),
+      log: createLogger("test-mariadb2", "warn"),
     })
-    : undefined,
+  ),
 ]);
 try {
   log.info("servers ready", {
@@ -70,6 +80,7 @@ try {
       ...(mariadb
         ? { SYNCHUB_TEST_MYSQL_URL: mariadb.url }
         : { SYNCHUB_TEST_MYSQL_MISSING: mariaDbMissing ?? "MariaDB did not start" }),
+      ...(mariadb2 ? { SYNCHUB_TEST_MYSQL2_URL: mariadb2.url } : {}),
     },
     stdin: "null",
     stdout: "inherit",
@@ -77,7 +88,7 @@ try {
   }).spawn();
   code = (await child.status).code;
 } finally {
-  await Promise.all([pg.stop(), kafka.stop(), mariadb?.stop()]);
+  await Promise.all([pg.stop(), kafka.stop(), mariadb?.stop(), mariadb2?.stop()]);
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 Deno.exit(code);

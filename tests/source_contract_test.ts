@@ -3,6 +3,7 @@
  * `deno task test`; MongoDB when MONGODB_URL names a replica set — otherwise the adapter is checked
  * on MongoDB's documented event shapes (services/listener/mongodb/decode_test.ts) and this says so.
  */
+import { columnNamed } from "../lib/access.ts";
 import { MongoClient } from "mongodb";
 import { silentLogger } from "../lib/log.ts";
 import { ChangeStreamSource } from "../services/listener/mongodb/change_stream_source.ts";
@@ -29,7 +30,7 @@ sourceContract({
         slot,
         publication: "synchub",
         publicationTables: undefined,
-        bucketColumn: "bucket",
+        bucketColumns: columnNamed("bucket"),
         log: silentLogger,
         statusIntervalMs: 200,
         ...over,
@@ -78,7 +79,7 @@ withMySql("mysql source contract", (url, { ignore }) =>
           name: "shop",
           url: `${url}${dbName}`,
           tables: undefined,
-          bucketColumn: "bucket",
+          bucketColumns: columnNamed("bucket"),
           serverId: 6000 + Math.floor(Math.random() * 1000),
           positions,
           log: silentLogger,
@@ -144,7 +145,7 @@ sourceContract({
         name: "mongo",
         url,
         collections: ["items"],
-        bucketColumn: "bucket",
+        bucketColumns: columnNamed("bucket"),
         positions,
         log: silentLogger,
         ...over,

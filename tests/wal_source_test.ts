@@ -1,4 +1,5 @@
 /** The PostgreSQL source against a real server: every op, values, TOAST, transactions, restarts. */
+import { columnNamed } from "../lib/access.ts";
 import assert from "node:assert/strict";
 import { silentLogger } from "../lib/log.ts";
 import { WalSource } from "../services/listener/postgres/wal_source.ts";
@@ -289,7 +290,7 @@ Deno.test("a slot made for another plugin is refused with a clear error", opts, 
     slot,
     publication: "synchub",
     publicationTables: undefined,
-    bucketColumn: "bucket",
+    bucketColumns: columnNamed("bucket"),
     log: silentLogger,
   });
   try {
@@ -335,7 +336,7 @@ Deno.test(
       slot,
       publication: "synchub",
       publicationTables: undefined,
-      bucketColumn: "bucket",
+      bucketColumns: columnNamed("bucket"),
       log: silentLogger,
       statusIntervalMs: 100,
       // The first key lookup is slow: keepalives arrive while the transaction waits for it.

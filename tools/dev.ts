@@ -5,6 +5,8 @@
  * the URLs and a dev token for each of two demo buckets; Ctrl-C stops everything.
  */
 import { MemoryBus } from "../lib/bus/memory_bus.ts";
+import type { AccessPolicy } from "../lib/access.ts";
+import { policyFromConfig } from "../lib/access_policy.ts";
 import { type Config, loadConfig } from "../lib/config.ts";
 import { signToken } from "../lib/jwt.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
@@ -12,6 +14,7 @@ import { startEmbeddedPostgres } from "./servers/postgres.ts";
 import { migrate } from "../lib/postgres/migrate.ts";
 import { sleep } from "../lib/retry.ts";
 import { runMain, shutdownSignal } from "../lib/shutdown.ts";
+import { DEV_ORIGINS } from "../services/crud/cors.ts";
 import { serveCrud } from "../services/crud/service.ts";
 import { serveGateway } from "../services/gateway/service.ts";
 import { serveListener } from "../services/listener/service.ts";
@@ -28,6 +31,7 @@ await runMain(async () => {
   const config = loadConfig();
   const log = createLogger("dev", config.logLevel);
   const shutdown = shutdownSignal();
+  const policy = await policyFromConfig(config);
   const stops: (() => Promise<void>)[] = [];
   try {
     let databaseUrl = config.databaseUrl;
@@ -51,7 +55,7 @@ await runMain(async () => {
 
     const urls = config.kafka
       ? await runAsProcesses(config, databaseUrl, jwtSecret, log, stops)
-      : runInProcess(config, databaseUrl, jwtSecret, log, stops);
+      : runInProcess(config, policy, databaseUrl, jwtSecret, log, stops);
     await waitReady(`${urls.gateway}/ready`, log);
     await banner(urls, databaseUrl, config, jwtSecret);
     log.info("stopping", { signal: await shutdown });
@@ -64,6 +68,7 @@ await runMain(async () => {
 
 function runInProcess(
   config: Config,
+  policy: AccessPolicy,
   databaseUrl: string,
   jwtSecret: string,
   log: Logger,
@@ -74,10 +79,17 @@ function runInProcess(
     maxBytes: config.memoryBusMaxBytes,
   });
   stops.push(() => bus.close());
-  const listener = serveListener({ config, databaseUrl, bus, log: log.child("listener") });
+  const listener = serveListener({
+    config,
+    policy,
+    databaseUrl,
+    bus,
+    log: log.child("listener"),
+  });
   stops.push(() => listener.stop());
   const gateway = serveGateway({
     config,
+    policy,
     jwtSecret,
     bus,
     snapshots: listener.snapshots,
@@ -85,7 +97,16 @@ function runInProcess(
     log: log.child("gateway"),
   });
   stops.push(() => gateway.stop());
-  const crud = serveCrud({ config, databaseUrl, jwtSecret, bus, log: log.child("crud") });
+  const crud = serveCrud({
+    config: withDevCors(config),
+    policy,
+    databaseUrl,
+    jwtSecret,
+    bus,
+    log: log.child("crud"),
+    // SPEC §9: the demo page's "use dev token" button.
+    devToken: () => signToken(jwtSecret, { sub: "dev-demo-a", buckets: ["demo-a"] }, 24 * 3600),
+  });
   stops.push(() => crud.stop());
   return { crud: crud.url, gateway: gateway.url, listener: listener.url };
 }
@@ -102,7 +123,11 @@ async function runAsProcesses(
   for (const service of ["listener", "gateway", "crud"] as const) {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", new URL(`../services/${service}/main.ts`, import.meta.url).pathname],
-      env: { DATABASE_URL: databaseUrl, JWT_SECRET: jwtSecret },
+      env: {
+        DATABASE_URL: databaseUrl,
+        JWT_SECRET: jwtSecret,
+        CORS_ORIGINS: withDevCors(config).crud.corsOrigins.join(","),
+      },
       stdin: "null",
       stdout: "inherit",
       stderr: "inherit",
@@ -124,6 +149,12 @@ async function runAsProcesses(
   await waitReady(`${urls.crud}/ready`, log);
   await waitReady(`${urls.listener}/ready`, log);
   return urls;
+}
+
+/** In dev, pages on any local port may call the API unless CORS_ORIGINS says otherwise. */
+function withDevCors(config: Config): Config {
+  if (config.crud.corsOrigins.length > 0) return config;
+  return { ...config, crud: { ...config.crud, corsOrigins: DEV_ORIGINS } };
 }
 
 async function waitReady(url: string, log: Logger): Promise<void> {
@@ -148,12 +179,19 @@ async function banner(
   const tokens = await Promise.all(
     DEMO_BUCKETS.map((b) => signToken(jwtSecret, { sub: `dev-${b}`, buckets: [b] }, 24 * 3600)),
   );
+  // The dev token: an admin's, which may do everything (SPEC §7).
+  const admin = await signToken(
+    jwtSecret,
+    { sub: "dev-admin", buckets: [...DEMO_BUCKETS], role: "admin" },
+    24 * 3600,
+  );
   const ws = urls.gateway.replace(/^http/, "ws");
   const embedded = config.databaseUrl ? "" : `   (embedded, data in ${config.dataDir}/postgres)`;
   console.log(`
 SyncHub is running (Ctrl-C stops everything)
 
   REST API    ${urls.crud}/v1/tables/todos/rows
+  Demo app    ${urls.crud}/demo/   (SDK: ${urls.crud}/sdk/synchub.js)
   WebSocket   ${ws}/v1/ws
   Listener    ${urls.listener}/metrics
   PostgreSQL  ${databaseUrl}${embedded}
@@ -163,7 +201,9 @@ SyncHub is running (Ctrl-C stops everything)
       : "in-process"
   }
 
-Dev tokens, valid 24 h:
+Dev token (admin), valid 24 h:
+  ${admin}
+Tokens of one bucket each (they see only their bucket's rows):
 ${DEMO_BUCKETS.map((b, i) => `  ${b}: ${tokens[i]}`).join("\n")}
 
 Try it:

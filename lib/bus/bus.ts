@@ -45,9 +45,11 @@ export interface Bus {
   ensureTopic(topic: string, opts?: { compacted?: boolean }): Promise<void>;
   /**
    * Resolves once every message is durably accepted, in order per key (and, in process, once
-   * local followers have taken them: their backpressure slows the publisher).
+   * local followers have taken them: their backpressure slows the publisher). Publishes through
+   * one `channel` keep their order even when one fails: after a failure every later publish of
+   * the channel fails too, without being sent, so message N+1 is never accepted when N was not.
    */
-  publish(messages: readonly BusMessage[]): Promise<void>;
+  publish(messages: readonly BusMessage[], channel?: Channel): Promise<void>;
   /**
    * Delivers every record published after the returned offsets, in order per partition, until
    * the signal aborts. Topics missing from the map start at offset 0.
@@ -63,6 +65,16 @@ export interface Bus {
   /** True while the bus can accept and deliver records. */
   ready(): boolean;
   close(): Promise<void>;
+}
+
+/** An ordered stream of publishes (one pipeline run): broken for good by its first failure. */
+export class Channel {
+  /** Why the channel broke; every later publish through it is refused with it. */
+  failure: unknown;
+
+  break(err: unknown): void {
+    this.failure ??= err;
+  }
 }
 
 /** The bus message for an envelope (SPEC §3: key = JSON of `key`, value = envelope JSON). */

@@ -15,7 +15,7 @@ import { KafkaProducer } from "../kafka/producer.ts";
 import { SyncError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { backoffDelay, classifyFailure, sleep } from "../retry.ts";
-import type { Bus, BusMessage, BusRecord, Offsets, RecordsHandler } from "./bus.ts";
+import type { Bus, BusMessage, BusRecord, Channel, Offsets, RecordsHandler } from "./bus.ts";
 
 export interface KafkaBusOptions {
   brokers: string[];
@@ -86,11 +86,11 @@ export class KafkaBus implements Bus {
     });
   }
 
-  async publish(messages: readonly BusMessage[]): Promise<void> {
+  async publish(messages: readonly BusMessage[], channel?: Channel): Promise<void> {
     if (this.closed) throw new SyncError("unavailable", "bus is closed");
     if (messages.length === 0) return;
     try {
-      await this.producer.publish(messages);
+      await this.producer.publish(messages, channel);
       this.healthy = true;
     } catch (err) {
       this.healthy = false;

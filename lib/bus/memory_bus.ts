@@ -5,7 +5,7 @@
  * budget (their size is bounded by their keys: the catalog's tables).
  */
 import { SyncError } from "../errors.ts";
-import type { Bus, BusMessage, BusRecord, Offsets, RecordsHandler } from "./bus.ts";
+import type { Bus, BusMessage, BusRecord, Channel, Offsets, RecordsHandler } from "./bus.ts";
 
 export interface MemoryBusOptions {
   retentionMs: number;
@@ -159,7 +159,8 @@ export class MemoryBus implements Bus {
     return Promise.resolve();
   }
 
-  publish(messages: readonly BusMessage[]): Promise<void> {
+  publish(messages: readonly BusMessage[], channel?: Channel): Promise<void> {
+    if (channel?.failure !== undefined) return Promise.reject(channel.failure);
     if (this.closed) return Promise.reject(new SyncError("unavailable", "bus is closed"));
     if (messages.length === 0) return Promise.resolve();
     const now = this.now();

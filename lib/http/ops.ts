@@ -4,7 +4,14 @@ import type { Registry } from "../metrics.ts";
 
 export type ReadinessChecks = () => Promise<Record<string, boolean>> | Record<string, boolean>;
 
-export function mountOps(app: Hono, service: string, registry: Registry, checks: ReadinessChecks) {
+export function mountOps(
+  app: Hono,
+  service: string,
+  registry: Registry,
+  checks: ReadinessChecks,
+  /** More to say in /ready's body (e.g. a listener's active and standby sources). */
+  details: () => Record<string, unknown> = () => ({}),
+) {
   app.get("/health", (c) => c.json({ status: "ok", service }));
   app.get("/ready", async (c) => {
     let results: Record<string, boolean>;
@@ -14,7 +21,7 @@ export function mountOps(app: Hono, service: string, registry: Registry, checks:
       results = { checks: false };
     }
     const ready = Object.values(results).every(Boolean);
-    return c.json({ ready, service, checks: results }, ready ? 200 : 503);
+    return c.json({ ready, service, checks: results, ...details() }, ready ? 200 : 503);
   });
   app.get(
     "/metrics",

@@ -10,7 +10,7 @@ export interface Served {
 export function serve(
   name: string,
   handler: (req: Request) => Response | Promise<Response>,
-  opts: { host: string; port: number; portVariable: string; log: Logger },
+  opts: { host: string; port: number; portVariable: string; log: Logger; graceMs?: number },
 ): Served {
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
@@ -30,8 +30,15 @@ export function serve(
   return {
     url,
     port,
+    // Connections that never finish (a half-open WebSocket) must not hold the stop: after
+    // `graceMs` the server is left to the process's exit.
     stop: async () => {
-      await server.shutdown();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        server.shutdown(),
+        new Promise((r) => timer = setTimeout(r, opts.graceMs ?? 1_000)),
+      ]);
+      clearTimeout(timer);
     },
   };
 }

@@ -2,9 +2,13 @@
  * The Kafka producer role: an idempotent producer with acks=all. Publishes made while a request
  * is in flight are batched into the next; each resolves when the request holding its messages is
  * acknowledged (or fails). Requests stay under Kafka's message size limit.
+ *
+ * Order survives failures: when a request fails, the channels of its publishes break, and their
+ * publishes still waiting — and any later ones — fail without being sent. A pipeline restarts
+ * from its confirmed position instead, so a row's change N+1 never lands before its change N.
  */
 import type { Kafka, Producer } from "kafkajs";
-import type { BusMessage } from "../bus/bus.ts";
+import type { BusMessage, Channel } from "../bus/bus.ts";
 import { SyncError } from "../errors.ts";
 
 /** Bytes per produce request, well under Kafka's default 1 MB message limit. */
@@ -12,7 +16,11 @@ const REQUEST_BYTES = 512 * 1024;
 
 export class KafkaProducer {
   private producer: Producer | undefined;
-  private pending: { messages: readonly BusMessage[]; done: (err?: unknown) => void }[] = [];
+  private pending: {
+    messages: readonly BusMessage[];
+    channel: Channel | undefined;
+    done: (err?: unknown) => void;
+  }[] = [];
   private sending: Promise<void> | undefined;
 
   constructor(
@@ -32,9 +40,14 @@ export class KafkaProducer {
     await this.producer.connect();
   }
 
-  publish(messages: readonly BusMessage[]): Promise<void> {
+  publish(messages: readonly BusMessage[], channel?: Channel): Promise<void> {
+    if (channel?.failure !== undefined) return Promise.reject(channel.failure);
     return new Promise((resolve, reject) => {
-      this.pending.push({ messages, done: (err) => (err === undefined ? resolve() : reject(err)) });
+      this.pending.push({
+        messages,
+        channel,
+        done: (err) => (err === undefined ? resolve() : reject(err)),
+      });
       this.sending ??= this.flush();
     });
   }
@@ -51,12 +64,19 @@ export class KafkaProducer {
 
   private async flush(): Promise<void> {
     while (this.pending.length > 0) {
-      const batch = this.pending;
+      // A broken channel's publishes never go out: something before them did not.
+      const batch = this.pending.filter((b) => {
+        if (b.channel?.failure === undefined) return true;
+        b.done(b.channel.failure);
+        return false;
+      });
       this.pending = [];
+      if (batch.length === 0) continue;
       try {
         await this.send(batch.flatMap((b) => b.messages));
         for (const b of batch) b.done();
       } catch (err) {
+        for (const b of batch) b.channel?.break(err);
         for (const b of batch) b.done(err);
       }
     }

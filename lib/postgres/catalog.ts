@@ -3,6 +3,7 @@
  * primary key and bucket column, read from the database itself.
  */
 import type pg from "pg";
+import type { BucketColumns } from "../access.ts";
 import { Catalog, type ColumnInfo, type ColumnKind, type TableInfo } from "../catalog.ts";
 import type { Logger } from "../log.ts";
 import { learnArrayType, OID } from "./values.ts";
@@ -59,7 +60,7 @@ SELECT c.oid::int AS relid, n.nspname AS schema, c.relname AS table, c.relreplid
 export async function loadCatalog(
   db: Pick<pg.ClientBase, "query">,
   publication: string,
-  bucketColumn: string,
+  bucketColumns: BucketColumns,
   log?: Logger,
   sourceName = "pg",
 ): Promise<Catalog> {
@@ -71,27 +72,29 @@ export async function loadCatalog(
   const { rows } = await db.query<Row>(CATALOG_SQL.replace("%PUBLISHED%", published), [
     publication,
   ]);
-  const tables = new Map<number, Row[]>();
-  // A table whose bucket column is left out of the publication would stream rows without their
-  // bucket, readable by every token: such a table is not served at all.
-  const unsafe = new Set<number>();
-  for (const r of rows) {
-    if (!r.published) {
-      if (r.column === bucketColumn) unsafe.add(r.relid);
+  const all = new Map<number, Row[]>();
+  for (const r of rows) all.set(r.relid, [...(all.get(r.relid) ?? []), r]);
+  const tables: TableInfo[] = [];
+  for (const cols of all.values()) {
+    const first = cols[0]!;
+    const qualified = `${first.schema}.${first.table}`;
+    const bucketColumn = bucketColumns(qualified, (c) => cols.some((r) => r.column === c));
+    const published = cols.filter((r) => r.published);
+    // A table whose bucket column is left out of the publication would stream rows without their
+    // bucket, as if they were no one's: such a table is not served at all.
+    if (bucketColumn && !published.some((r) => r.column === bucketColumn)) {
+      log?.error("not serving a table whose bucket column is left out of the publication", {
+        table: qualified,
+        bucketColumn,
+      });
       continue;
     }
-    tables.set(r.relid, [...(tables.get(r.relid) ?? []), r]);
-    if (r.typcategory === "A" && r.elem_oid) learnArrayType(r.type_oid, r.elem_oid);
+    for (const r of published) {
+      if (r.typcategory === "A" && r.elem_oid) learnArrayType(r.type_oid, r.elem_oid);
+    }
+    if (published.length) tables.push(tableInfo(published, bucketColumn, sourceName));
   }
-  for (const relid of unsafe) {
-    const t = tables.get(relid)?.[0];
-    tables.delete(relid);
-    log?.error("not serving a table whose bucket column is left out of the publication", {
-      table: t ? `${t.schema}.${t.table}` : relid,
-      bucketColumn,
-    });
-  }
-  return new Catalog([...tables.values()].map((cols) => tableInfo(cols, bucketColumn, sourceName)));
+  return new Catalog(tables);
 }
 
 /**
@@ -105,7 +108,7 @@ export async function learnUserArrayTypes(db: Pick<pg.ClientBase, "query">): Pro
   for (const r of rows) learnArrayType(r.oid, r.elem);
 }
 
-function tableInfo(rows: Row[], bucketColumn: string, source: string): TableInfo {
+function tableInfo(rows: Row[], bucketColumn: string | null, source: string): TableInfo {
   const first = rows[0]!;
   const columns = rows.map(columnInfo);
   const primaryKey = rows.filter((r) => r.pk_position !== null)
@@ -118,7 +121,7 @@ function tableInfo(rows: Row[], bucketColumn: string, source: string): TableInfo
     columns,
     column: new Map(columns.map((c) => [c.name, c])),
     primaryKey,
-    bucketColumn: columns.some((c) => c.name === bucketColumn) ? bucketColumn : null,
+    bucketColumn,
     source,
     connector: "postgresql",
     replicaIdentity: ({ d: "default", n: "nothing", f: "full", i: "index" } as const)[

@@ -32,9 +32,11 @@ export class PgSnapshotReader implements SnapshotReader {
     const columns = table.columns.map((c) => quoteIdent(c.name)).join(", ");
     const params: unknown[] = [];
     const conditions: string[] = [];
-    const { scope } = request;
-    if (table.bucketColumn && !scope.all) {
-      const b = quoteIdent(table.bucketColumn);
+    const { scope, bucketColumn } = request;
+    if (!scope.all) {
+      // No bucket column: a scope short of `all` holds no row of the table.
+      if (!bucketColumn || !table.column.has(bucketColumn)) return emptyVisibility(this.pool);
+      const b = quoteIdent(bucketColumn);
       params.push([...scope.buckets]);
       conditions.push(
         `(${b}::text = ANY($${params.length}::text[])${
@@ -124,4 +126,10 @@ function lsnHex(lsn: string): string {
     16,
     "0",
   );
+}
+
+/** The visibility of a read that returns no rows: now, as a snapshot would have it. */
+async function emptyVisibility(pool: Pool): Promise<Visibility> {
+  const { rows: [r] } = await pool.query<{ s: string }>("SELECT pg_current_snapshot()::text AS s");
+  return { kind: "xid", snapshot: r!.s };
 }

@@ -16,13 +16,16 @@ import type { HubEvents } from "../../lib/events.ts";
 import type { DeviceStore } from "../../lib/postgres/devices.ts";
 import type { Pool } from "../../lib/postgres/pool.ts";
 import { authApp } from "./auth/routes.ts";
+import { idempotency } from "./idempotency.ts";
+import type { IdempotencyStore } from "./idempotency_store.ts";
 import type { UserStore } from "./auth/users.ts";
 import type { CrudEnv } from "./env.ts";
 import { type GuardLimits, installGuards } from "./guards.ts";
 import { mountOpenApi } from "./openapi.ts";
-import { readJson } from "./request.ts";
+import { readJson } from "../../lib/http/read_json.ts";
 import type { RowStore } from "./rows/row_store.ts";
 import { rowsApp } from "./rows/routes.ts";
+import { mountStatic } from "./static_routes.ts";
 import type { BusPositions } from "./buckets/position.ts";
 import { bucketsApp } from "./buckets/routes.ts";
 import type { Checkpoints } from "./checkpoints/checkpoints.ts";
@@ -33,6 +36,7 @@ import { devicesApp } from "./devices/routes.ts";
 export interface CrudDeps {
   store: RowStore;
   catalog: CatalogCache;
+  policy: AccessPolicy;
   users: UserStore;
   verifyToken: TokenVerifier;
   jwtSecret: string;
@@ -40,9 +44,12 @@ export interface CrudDeps {
   log: Logger;
   registry: Registry;
   checks: ReadinessChecks;
+  /** SPEC §9: answers kept for `Idempotency-Key` writes; unset, the header is ignored. */
+  idempotency?: IdempotencyStore;
+  /** `deno task dev` only: mints the demo page's dev token. */
+  devToken?: () => Promise<string>;
   // SPEC §10: checkpoints, bucket data, devices and subscriptions, hub events.
   pool: Pool;
-  access: AccessPolicy;
   events: HubEvents;
   positions: BusPositions;
   checkpoints: Checkpoints;
@@ -54,6 +61,13 @@ export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
   const app = new Hono<CrudEnv>();
   const guards = installGuards(app, deps);
   mountOps(app as unknown as Hono, "crud", deps.registry, deps.checks);
+  if (deps.idempotency) {
+    // After the guards: answers are kept per token subject.
+    app.use(
+      "/v1/tables/*",
+      idempotency(deps.idempotency, { maxBodyBytes: limits.maxBodyBytes }),
+    );
+  }
 
   const jsonBody = (req: Request) => readJson(req, limits.maxBodyBytes);
   app.get("/", (c) =>
@@ -74,16 +88,18 @@ export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
       events: deps.events,
     }),
   );
+  // Inside idempotency's middleware: a replayed 409 never reaches it, only new conflicts do.
   app.use("/v1/tables/*", conflictEvents(deps.events, deps.catalog));
-  app.route("/v1", rowsApp({ store: deps.store, catalog: deps.catalog, jsonBody }));
-  // SPEC §10
   app.route(
     "/v1",
-    checkpointsApp({ ...deps, rows: deps.store, jsonBody }),
+    rowsApp({ store: deps.store, catalog: deps.catalog, policy: deps.policy, jsonBody }),
   );
+  // SPEC §10
+  app.route("/v1", checkpointsApp({ ...deps, rows: deps.store, jsonBody }));
   app.route("/v1", bucketsApp(deps));
   app.route("/v1", devicesApp({ ...deps, jsonBody }));
-  mountOpenApi(app, deps.catalog);
+  mountOpenApi(app, deps.catalog, deps.policy);
+  mountStatic(app, { log, devToken: deps.devToken }); // SPEC §9: /sdk/synchub.js and /demo/
 
   app.notFound((c) => c.json(new SyncError("not_found", "no such route").toBody(), 404));
   app.onError((err, c) => {

@@ -1,12 +1,13 @@
 /** The CRUD app's context: what the guards put on every request, for the routes to read. */
-import type { BucketGrant } from "../../lib/buckets.ts";
+import type { Principal } from "../../lib/access.ts";
 import type { Claims } from "../../lib/jwt.ts";
 
 export type CrudEnv = {
   Variables: {
     /** The verified token (authenticated routes only). */
     claims: Claims;
-    grant: BucketGrant;
+    /** Who asks, as the access policy sees it. */
+    principal: Principal;
     /** The client's address, as rate limits count it. */
     address: string;
   };

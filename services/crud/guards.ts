@@ -3,14 +3,14 @@
  * /v1 the token (or, on the public auth routes, the auth-attempt limit).
  */
 import type { Hono, MiddlewareHandler } from "hono";
-import { cors } from "hono/cors";
-import { grantOf } from "../../lib/buckets.ts";
+import { principalOf } from "../../lib/access.ts";
 import { SyncError } from "../../lib/errors.ts";
 import { tokenFromRequest, type TokenVerifier } from "../../lib/jwt.ts";
 import type { Registry } from "../../lib/metrics.ts";
 import { KeyedLimiter } from "../../lib/rate_limit.ts";
 import type { CrudEnv } from "./env.ts";
-import { clientAddress } from "./request.ts";
+import { clientAddress } from "../../lib/http/address.ts";
+import { corsFor } from "./cors.ts";
 
 export interface GuardLimits {
   ratePerToken: number;
@@ -75,15 +75,8 @@ export function installGuards(
     requests.inc({ method: c.req.method, route, status: String(c.res.status) });
     duration.observe(performance.now() - started, { route });
   });
-  if (limits.corsOrigins.length > 0) {
-    app.use(cors({
-      origin: limits.corsOrigins.includes("*") ? "*" : [...limits.corsOrigins],
-      allowHeaders: ["authorization", "content-type", "if-match"],
-      allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-      exposeHeaders: ["etag", "retry-after"],
-      maxAge: 600,
-    }));
-  }
+  // Always mounted: preflights are answered before authentication (SPEC §9, cors.ts).
+  app.use(corsFor(limits.corsOrigins));
 
   const limitAddress: MiddlewareHandler<CrudEnv> = async (c, next) => {
     const address = clientAddress(c, limits.trustProxy);
@@ -110,7 +103,7 @@ export function installGuards(
     const perToken = byToken.take(claims.sub);
     if (perToken !== undefined) refuse("token", perToken);
     c.set("claims", claims);
-    c.set("grant", grantOf(claims.buckets));
+    c.set("principal", principalOf(claims));
     await next();
   });
 

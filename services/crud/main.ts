@@ -2,6 +2,7 @@
  * `deno task crud`: the REST API alone. Needs DATABASE_URL and JWT_SECRET; with KAFKA_BROKERS its
  * hub events and cursors are those of the Kafka the other services use.
  */
+import { policyFromConfig } from "../../lib/access_policy.ts";
 import { busFromConfig } from "../../lib/bus/from_config.ts";
 import { loadConfig } from "../../lib/config.ts";
 import { createLogger } from "../../lib/log.ts";
@@ -13,6 +14,7 @@ await runMain(async () => {
   const config = loadConfig(["database", "jwt"]);
   const log = createLogger("crud", config.logLevel);
   const shutdown = shutdownSignal();
+  const policy = await policyFromConfig(config);
   await migrate(config.databaseUrl!, {
     publication: config.postgres.publication,
     publicationTables: config.postgres.publicationTables,
@@ -21,6 +23,7 @@ await runMain(async () => {
   const bus = busFromConfig(config, "crud", log);
   const crud = serveCrud({
     config,
+    policy,
     databaseUrl: config.databaseUrl!,
     jwtSecret: config.jwtSecret!,
     log,

@@ -4,6 +4,7 @@
  * document cannot drift; this module assembles it, once per catalog load.
  */
 import type { Hono } from "hono";
+import type { AccessPolicy } from "../../lib/access.ts";
 import type { CatalogCache, TableInfo } from "../../lib/catalog.ts";
 import { authPaths, authSchemas } from "./auth/openapi.ts";
 import type { CrudEnv } from "./env.ts";
@@ -32,14 +33,20 @@ export function openApiDocument(tables: readonly TableInfo[]): Json {
   };
 }
 
-export function mountOpenApi(app: Hono<CrudEnv>, catalog: CatalogCache): void {
+export function mountOpenApi(
+  app: Hono<CrudEnv>,
+  catalog: CatalogCache,
+  policy: AccessPolicy,
+): void {
   // Built once per catalog load, not per request.
   const built = new WeakMap<object, Json>();
   const document = async () => {
     const current = await catalog.get().catch(() => undefined);
     if (!current) return openApiDocument([]);
     let doc = built.get(current);
-    if (!doc) built.set(current, doc = openApiDocument(current.tables));
+    // The document is public: hidden tables are not in it.
+    const shown = current.tables.filter((t) => !policy.rule(t).hidden);
+    if (!doc) built.set(current, doc = openApiDocument(shown));
     return doc;
   };
   app.get("/openapi.json", async (c) => c.json(await document()));

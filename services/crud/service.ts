@@ -1,6 +1,5 @@
 /** Builds the CRUD service from configuration and serves it. */
-import { type AccessPolicy } from "../../lib/access.ts";
-import { accessPolicy } from "../../lib/access_policy.ts";
+import { type AccessPolicy, bucketColumns } from "../../lib/access.ts";
 import type { Bus } from "../../lib/bus/bus.ts";
 import type { Config } from "../../lib/config.ts";
 import { HubEvents } from "../../lib/events.ts";
@@ -18,35 +17,47 @@ import { BusPositions } from "./buckets/position.ts";
 import { Checkpoints } from "./checkpoints/checkpoints.ts";
 import { startSchedule } from "./checkpoints/schedule.ts";
 import { CheckpointStore } from "./checkpoints/store.ts";
+import { IdempotencyStore } from "./idempotency_store.ts";
 import { RowStore } from "./rows/row_store.ts";
 
 export interface CrudOptions {
   config: Config;
+  policy: AccessPolicy;
   databaseUrl: string;
   jwtSecret: string;
   log: Logger;
-  /** The bus hub events and cursors refer to: shared in process, or the service's own. */
+  /** The bus hub events and cursors refer to (SPEC §10): shared in process, or the service's own. */
   bus: Bus;
-  /** The access policy (SPEC §7); without one, the built-in rules. */
-  access?: AccessPolicy;
+  /** `deno task dev` only: mints the demo page's dev token. */
+  devToken?: () => Promise<string>;
 }
 
-export function serveCrud(opts: CrudOptions): Served {
-  const { config, databaseUrl, jwtSecret, log, bus } = opts;
+export function serveCrud(
+  { config, policy, databaseUrl, jwtSecret, log, bus, devToken }: CrudOptions,
+): Served {
   const pool = createPool(databaseUrl, { log, max: 20, applicationName: "synchub-crud" });
+  // Each table's effective rule is logged once per catalog load that changes it.
+  const described = new Map<string, string>();
   const catalog = new CatalogCache(
     () =>
       loadCatalog(
         pool,
         config.postgres.publication,
-        config.bucketColumn,
+        bucketColumns(policy),
         log,
-        config.postgres.sourceName,
+        config.postgres.sourceName, // it names the tables' topics (cursors of SPEC §10)
       ),
+    (c) => {
+      for (const t of c.tables) {
+        const line = policy.describe(t);
+        if (described.get(t.qualified) !== line) log.info("serving table", { access: line });
+        described.set(t.qualified, line);
+      }
+    },
   );
+  // SPEC §10: hub events, cursors of snapshots, checkpoints (and their schedule), devices.
   const connecting = new AbortController();
   bus.connect(connecting.signal).catch(() => {}); // retries until it connects or we stop
-  const access = opts.access ?? accessPolicy(undefined, config.bucketColumn);
   const events = new HubEvents(bus, config.topicPrefix, log.child("events"));
   const positions = new BusPositions(bus, config.topicPrefix);
   const checkpoints = new Checkpoints({
@@ -62,7 +73,7 @@ export function serveCrud(opts: CrudOptions): Served {
   checkpoints.store.failStale(600_000).catch(() => {});
   const stopSchedule = config.checkpoints.cron
     ? startSchedule(
-      { checkpoints, catalog, access, pool, log: log.child("checkpoints") },
+      { checkpoints, catalog, policy, pool, log: log.child("checkpoints") },
       config.checkpoints.cron,
       config.checkpoints.buckets,
     )
@@ -70,18 +81,20 @@ export function serveCrud(opts: CrudOptions): Served {
   const app = createCrudApp({
     store: new RowStore(pool),
     catalog,
+    policy,
     users: new UserStore(pool, config.crud),
     verifyToken: createTokenVerifier(jwtSecret),
     jwtSecret,
     limits: config.crud,
     log,
     registry: new Registry("crud"),
+    idempotency: new IdempotencyStore(pool), // SPEC §9
+    ...(devToken ? { devToken } : {}),
     checks: async () => ({
       database: await pool.query("SELECT 1").then(() => true, () => false),
       bus: bus.ready(),
     }),
     pool,
-    access,
     events,
     positions,
     checkpoints,

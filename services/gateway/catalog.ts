@@ -18,6 +18,7 @@ import { sleep } from "../../lib/retry.ts";
 export class BusCatalog implements CatalogSource {
   private readonly entries = new Map<string, TableInfo>();
   private catalog = new Catalog([]);
+  private byTopic = new Map<string, TableInfo>();
   /** The next catalog offset to apply. */
   private next = 0;
 
@@ -25,8 +26,17 @@ export class BusCatalog implements CatalogSource {
     private readonly bus: Bus,
     readonly topic: string,
     private readonly log: Logger,
+    /** A table's topic, for `tableOfTopic`. */
+    private readonly topicOf: (table: TableInfo) => string,
+    /** Called for each table added or changed (the gateway logs its effective access rule). */
+    private readonly onTable: (table: TableInfo) => void = () => {},
     private readonly waitMs = 3_000,
   ) {}
+
+  /** The table whose changes a topic carries. */
+  tableOfTopic(topic: string): TableInfo | undefined {
+    return this.byTopic.get(topic);
+  }
 
   /** Applies the topic's history up to `end` (where following it starts). */
   async load(end: Offsets): Promise<void> {
@@ -41,15 +51,20 @@ export class BusCatalog implements CatalogSource {
       if (r.offset < this.next) continue;
       this.next = r.offset + 1;
       const table = parseTableRecord(r.value);
-      if (table) this.entries.set(r.key, table);
-      else if (r.value === null) this.entries.delete(r.key);
+      if (table) {
+        this.entries.set(r.key, table);
+        this.onTable(table);
+      } else if (r.value === null) this.entries.delete(r.key);
       else {
         this.log.warn("skipping a catalog record that is not a table", { offset: r.offset });
         continue;
       }
       changed = true;
     }
-    if (changed) this.catalog = new Catalog([...this.entries.values()]);
+    if (changed) {
+      this.catalog = new Catalog([...this.entries.values()]);
+      this.byTopic = new Map([...this.entries.values()].map((t) => [this.topicOf(t), t]));
+    }
   }
 
   get(): Promise<Catalog> {

@@ -3,7 +3,7 @@
  * A filter is checked against the table's columns when the client subscribes, so a typo is an
  * error then, not a silent "no rows" later.
  */
-import { type BucketGrant, bucketValue, canRead } from "../../lib/buckets.ts";
+import { bucketOf, inScope, type RowScope, type TableRule } from "../../lib/access.ts";
 import { jsonEqual } from "../../lib/diff.ts";
 import type { Envelope, JsonValue, Row } from "../../lib/envelope.ts";
 import { SyncError } from "../../lib/errors.ts";
@@ -62,47 +62,53 @@ export function matches(filter: Filter, row: Row): boolean {
   return true;
 }
 
+/** What a subscriber may see of a table: its rows' scope, and the table's rule (bucket column). */
+export interface View {
+  readonly scope: RowScope;
+  readonly rule: TableRule;
+}
+
 /**
- * How a change reaches a subscriber. Its row's bucket must be readable by the token and the row
- * must match the filter; a delete is judged by its old row. An update is judged by both rows: a
- * row that leaves the subscriber's view (another bucket, or no longer matching) is announced as
+ * How a change reaches a subscriber. Its row's bucket must be in the subscriber's scope and the
+ * row must match the filter; a delete is judged by its old row. An update is judged by both rows:
+ * a row that leaves the subscriber's view (another bucket, or no longer matching) is announced as
  * `moved_out`, one that enters it as `moved_in`, so the client can drop or add it — and never sees
- * the old row of a bucket it may not read.
+ * the old row of a bucket it may not read. A row whose bucket cannot be determined (the column is
+ * missing from its image) is in the view of no one but admins and `"*"` tokens.
  */
 export type Delivery = "send" | "moved_in" | "moved_out" | null;
 
-export function deliveryFor(
-  grant: BucketGrant,
-  filter: Filter,
-  table: TableInfo,
-  e: Envelope,
-): Delivery {
+export function deliveryFor(view: View, filter: Filter, e: Envelope): Delivery {
   switch (e.op) {
     case "t":
       return "send"; // every row of the table is gone, the subscriber's included
     case "c":
     case "r":
-      return e.after && inView(grant, filter, e.after, e.bucket) ? "send" : null;
+      return e.after && inView(view, filter, e.after) ? "send" : null;
     case "d":
-      // Without its old row a delete's bucket is unknown: only "*" tokens may see it.
-      if (e.before === null) {
-        return (table.bucketColumn === null || grant.all) && filter.length === 0 ? "send" : null;
-      }
-      return inView(grant, filter, e.before, bucketOfRow(table, e.before)) ? "send" : null;
+      // Without its old row a delete's bucket is unknown: only whole-table readers may see it.
+      if (e.before === null) return view.scope.all && filter.length === 0 ? "send" : null;
+      return inView(view, filter, e.before) ? "send" : null;
     case "u": {
-      const now = e.after !== null && inView(grant, filter, e.after, e.bucket);
+      const now = e.after !== null && inView(view, filter, e.after);
       if (e.before === null) return now ? "send" : null; // no old row: nothing to compare
-      const was = inView(grant, filter, e.before, bucketOfRow(table, e.before));
+      const was = inView(view, filter, e.before);
       return now ? (was ? "send" : "moved_in") : was ? "moved_out" : null;
     }
   }
+}
+
+/** True when the change's row image lacks its bucket column: its owner cannot be told. */
+export function bucketUnknown(rule: TableRule, e: Envelope): boolean {
+  const image = e.op === "d" ? e.before : e.after;
+  return image !== null && !bucketOf(rule, image).known;
 }
 
 /** The envelope a subscriber gets for a row entering or leaving its view. */
 export function movedEnvelope(
   e: Envelope,
   how: "moved_in" | "moved_out",
-  table: TableInfo,
+  rule: TableRule,
 ): Envelope {
   return how === "moved_in" ? { ...e, id: `${e.id}~in`, op: "c", before: null, changed: null } : {
     ...e,
@@ -110,16 +116,19 @@ export function movedEnvelope(
     op: "d",
     after: null,
     changed: null,
-    bucket: e.before ? bucketOfRow(table, e.before) : null,
+    bucket: e.before ? bucketOf(rule, e.before).bucket : null,
   };
 }
 
-function inView(grant: BucketGrant, filter: Filter, row: Row, bucket: string | null): boolean {
-  return canRead(grant, bucket) && matches(filter, row);
+/** Equality conditions of a filter, for a snapshot query to narrow its rows with. */
+export function equalities(filter: Filter): Record<string, JsonValue> {
+  const out: Record<string, JsonValue> = {};
+  for (const c of filter) if (c.op === "eq") out[c.column] = c.value;
+  return out;
 }
 
-function bucketOfRow(table: TableInfo, row: Row): string | null {
-  return table.bucketColumn ? bucketValue(row[table.bucketColumn]) : null;
+function inView(view: View, filter: Filter, row: Row): boolean {
+  return inScope(view.scope, bucketOf(view.rule, row)) && matches(filter, row);
 }
 
 function isObject(spec: unknown): spec is Record<string, unknown> {

@@ -3,17 +3,22 @@
  * It serves HTTP at once; until the bus is reachable `/ready` is false and upgrades get 503.
  */
 import { Hono } from "hono";
+import type { AccessPolicy } from "../../lib/access.ts";
 import type { Bus, BusRecord } from "../../lib/bus/bus.ts";
 import { SyncError } from "../../lib/errors.ts";
+import { clientAddress } from "../../lib/http/address.ts";
 import { mountOps } from "../../lib/http/ops.ts";
 import { tokenFromRequest, type TokenVerifier } from "../../lib/jwt.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Registry } from "../../lib/metrics.ts";
 import type { SnapshotReader } from "../../lib/snapshot.ts";
+import type { TableInfo } from "../../lib/catalog.ts";
+import type { Envelope } from "../../lib/envelope.ts";
 import { catalogTableTopic, catalogTopic, isTableTopic } from "../../lib/topics.ts";
 import { BusCatalog } from "./catalog.ts";
 import { Congestion } from "./congestion.ts";
 import type { DeviceSource } from "./devices.ts";
+import { bucketUnknown } from "./filter.ts";
 import { Hub } from "./hub.ts";
 import { type GatewayLimits, Session, type SessionMetrics } from "./session.ts";
 import { GatewayStats } from "./stats.ts";
@@ -25,7 +30,11 @@ export interface GatewayDeps {
   /** Reads snapshots with the listener's credentials (in this process, or over HTTP). */
   snapshots: SnapshotReader;
   verifyToken: TokenVerifier;
+  /** Who reads which table and which rows (SPEC §7). */
+  policy: AccessPolicy;
   limits: GatewayLimits;
+  /** Take the client address from the last X-Forwarded-For entry (behind a proxy you trust). */
+  trustProxy?: boolean;
   log: Logger;
   registry: Registry;
   /** Stored device subscriptions (SPEC §10), from the hub database when the gateway has one. */
@@ -62,6 +71,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
     ),
     errors: registry.counter("synchub_gateway_errors_total", "Error replies sent, by code."),
   };
+  const unknownBucket = registry.counter(
+    "synchub_gateway_unknown_bucket_total",
+    "Changes whose bucket could not be determined (the column missing from the row image): " +
+      "delivered to admins and '*' tokens only.",
+  );
+  const refusedConnections = registry.counter(
+    "synchub_gateway_refused_connections_total",
+    "WebSocket upgrades refused, by reason.",
+  );
   const hubMetrics = {
     deliveryLag: registry.histogram(
       "synchub_gateway_delivery_lag_ms",
@@ -94,7 +112,20 @@ export function createGateway(deps: GatewayDeps): Gateway {
   // Backpressure: after a dispatch, the bus waits while the sockets written to drain.
   const congestion = new Congestion(deps.limits.maxBufferedBytes / 4);
   const following = new AbortController();
-  const catalog = new BusCatalog(bus, catalogTopic(deps.topicPrefix), log.child("catalog"));
+  const topicOf = (table: TableInfo) => catalogTableTopic(deps.topicPrefix, table);
+  const catalog = new BusCatalog(
+    bus,
+    catalogTopic(deps.topicPrefix),
+    log.child("catalog"),
+    topicOf,
+    (table) => log.info("serving table", { access: deps.policy.describe(table) }),
+  );
+  const inspect = (topic: string, e: Envelope) => {
+    const table = catalog.tableOfTopic(topic);
+    if (table && bucketUnknown(deps.policy.rule(table), e)) {
+      unknownBucket.inc({ table: table.qualified });
+    }
+  };
   let hub: Hub | undefined;
   const started = (async () => {
     await bus.connect(following.signal);
@@ -106,7 +137,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     };
     const start = await bus.follow((records) => dispatch(records), following.signal);
     await catalog.load(start.get(catalog.topic) ?? []);
-    const h = new Hub(bus.epoch, start, hubMetrics, log);
+    const h = new Hub(bus.epoch, start, hubMetrics, log, inspect);
     const route = (records: readonly BusRecord[]) => {
       if (records.some((r) => r.topic === catalog.topic)) {
         catalog.apply(records.filter((r) => r.topic === catalog.topic));
@@ -132,6 +163,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
   });
 
   const sockets = new Set<WebSocket>();
+  const holders = new ConnectionCaps(
+    deps.limits.maxConnectionsPerToken ?? 20,
+    deps.limits.maxConnectionsPerAddress ?? 500,
+  );
   const app = new Hono();
   mountOps(app, "gateway", registry, () => ({ bus: hub !== undefined && bus.ready() }));
   app.get("/stats", (c) => c.json(stats.body()));
@@ -161,6 +196,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
         503,
       );
     }
+    // Connection caps, per token holder and per address: a stranger cannot hold them all.
+    const address = clientAddress(c, deps.trustProxy ?? false);
+    const refusal = holders.refusal(claims.sub, address);
+    if (refusal) {
+      refusedConnections.inc({ reason: refusal.reason });
+      return c.json(new SyncError("rate_limited", refusal.message).toBody(), 429, {
+        "retry-after": "10",
+      });
+    }
+    holders.open(claims.sub, address);
     // Heartbeat: Deno pings every idleTimeout seconds and closes a connection whose pong is late.
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw, {
       idleTimeout: deps.limits.idleTimeoutSeconds ?? 60,
@@ -169,7 +214,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       ...deps,
       hub,
       catalog,
-      topicOf: (table) => catalogTableTopic(deps.topicPrefix, table),
+      topicOf,
       congestion,
       metrics,
       stats,
@@ -183,12 +228,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
       stats.connected(claims.sub);
     };
     socket.onmessage = (ev) => session.receive(ev.data);
+    let released = false;
     socket.onclose = () => {
       clearTimeout(expiry);
       if (sockets.delete(socket)) {
         connections.dec();
         stats.disconnected(claims.sub);
       }
+      if (!released) holders.close(claims.sub, address);
+      released = true;
       session.close();
     };
     socket.onerror = () => {}; // followed by close
@@ -214,4 +262,41 @@ export function createGateway(deps: GatewayDeps): Gateway {
       return Promise.resolve();
     },
   };
+}
+
+/** Open connections per token holder and per client address, against their caps. */
+class ConnectionCaps {
+  private readonly bySub = new Map<string, number>();
+  private readonly byAddress = new Map<string, number>();
+
+  constructor(private readonly perToken: number, private readonly perAddress: number) {}
+
+  refusal(sub: string, address: string): { reason: string; message: string } | undefined {
+    if ((this.bySub.get(sub) ?? 0) >= this.perToken) {
+      return {
+        reason: "token",
+        message: `at most ${this.perToken} open connections per token holder`,
+      };
+    }
+    if ((this.byAddress.get(address) ?? 0) >= this.perAddress) {
+      return {
+        reason: "address",
+        message: `at most ${this.perAddress} open connections per address`,
+      };
+    }
+    return undefined;
+  }
+
+  open(sub: string, address: string): void {
+    this.bySub.set(sub, (this.bySub.get(sub) ?? 0) + 1);
+    this.byAddress.set(address, (this.byAddress.get(address) ?? 0) + 1);
+  }
+
+  close(sub: string, address: string): void {
+    for (const [map, key] of [[this.bySub, sub], [this.byAddress, address]] as const) {
+      const n = (map.get(key) ?? 1) - 1;
+      if (n <= 0) map.delete(key);
+      else map.set(key, n);
+    }
+  }
 }

@@ -6,6 +6,7 @@
  */
 import type { BusRecord } from "../../lib/bus/bus.ts";
 import { encodeCursor, type Offsets } from "../../lib/cursor.ts";
+import type { Envelope } from "../../lib/envelope.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Counter, Histogram } from "../../lib/metrics.ts";
 import { fill, type FrameCache, parseRecord, type Subscription } from "./subscription.ts";
@@ -17,6 +18,9 @@ export interface HubMetrics {
   dispatch: Histogram;
 }
 
+/** Looks at every envelope once, before fan-out (e.g. to count those of unknown bucket). */
+export type Inspect = (topic: string, envelope: Envelope) => void;
+
 export class Hub {
   private readonly positions = new Map<string, number[]>();
   private readonly subscriptions = new Map<string, Set<Subscription>>();
@@ -26,6 +30,7 @@ export class Hub {
     start: ReadonlyMap<string, Offsets>,
     private readonly metrics: HubMetrics,
     private readonly log: Logger,
+    private readonly inspect: Inspect = () => {},
   ) {
     for (const [topic, offsets] of start) this.positions.set(topic, [...offsets]);
   }
@@ -63,8 +68,10 @@ export class Hub {
       position[record.partition] = Math.max(position[record.partition] ?? 0, record.offset + 1);
       if (record.value === null) continue; // a tombstone: nothing to deliver
       const envelope = parseRecord(record);
-      if (envelope) this.metrics.deliveryLag.observe(now - envelope.source.ts_ms);
-      else {
+      if (envelope) {
+        this.metrics.deliveryLag.observe(now - envelope.source.ts_ms);
+        this.inspect(record.topic, envelope);
+      } else {
         this.metrics.badRecords.inc({ topic: record.topic });
         this.log.warn("skipping a bus record that is not an envelope", {
           topic: record.topic,

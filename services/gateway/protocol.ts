@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { MAX_CURSOR_LENGTH } from "../../lib/cursor.ts";
 import type { WsErrorCode } from "../../lib/errors.ts";
+import { historyMessageSchema } from "./history.ts";
 
 const ref = z.string().max(200).optional();
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
@@ -36,6 +37,7 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
   }),
   z.strictObject({ type: z.literal("unsubscribe"), ref, sub: z.string().min(1).max(100) }),
   z.strictObject({ type: z.literal("ping"), ref }),
+  historyMessageSchema, // SPEC §9 (services/gateway/history.ts)
   // SPEC §10: a device's stored subscriptions, resumed from their acknowledged cursors.
   z.strictObject({ type: z.literal("resume_device"), ref, device: z.string().min(1).max(100) }),
   z.strictObject({

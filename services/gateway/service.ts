@@ -3,6 +3,7 @@
  * tables come from the catalog on the bus, snapshots from the listener — in this process when
  * one is given, else over the listener's HTTP port with a service token.
  */
+import type { AccessPolicy } from "../../lib/access.ts";
 import type { Bus } from "../../lib/bus/bus.ts";
 import type { Config } from "../../lib/config.ts";
 import { serve, type Served } from "../../lib/http/serve.ts";
@@ -17,6 +18,7 @@ import { createGateway } from "./gateway.ts";
 
 export interface GatewayOptions {
   config: Config;
+  policy: AccessPolicy;
   jwtSecret: string;
   bus: Bus;
   log: Logger;
@@ -38,7 +40,9 @@ export function serveGateway(opts: GatewayOptions): Served {
     snapshots: opts.snapshots ??
       new HttpSnapshotReader(config.listenerUrl, serviceTokens(opts.jwtSecret, "gateway")),
     verifyToken: createTokenVerifier(opts.jwtSecret),
+    policy: opts.policy,
     limits: config.gateway,
+    trustProxy: config.crud.trustProxy,
     log,
     registry: new Registry("gateway"),
     devices: pool && new DeviceStore(pool),

@@ -2,8 +2,14 @@
  * One WebSocket connection: its token, its subscriptions, its limits. Messages are handled one at
  * a time, in arrival order; a bad message gets an error reply and the connection stays open.
  */
+import {
+  type AccessPolicy,
+  type Principal,
+  principalOf,
+  readScope,
+  tableRefusal,
+} from "../../lib/access.ts";
 import type { Bus } from "../../lib/bus/bus.ts";
-import { type BucketGrant, grantOf } from "../../lib/buckets.ts";
 import type { CatalogSource, TableInfo } from "../../lib/catalog.ts";
 import { covers, type Cursor, decodePosition } from "../../lib/cursor.ts";
 import { asSyncError, SyncError } from "../../lib/errors.ts";
@@ -14,8 +20,8 @@ import { TokenBucket } from "../../lib/rate_limit.ts";
 import type { SnapshotReader } from "../../lib/snapshot.ts";
 import type { Congestion, Drainable } from "./congestion.ts";
 import { DeviceLinks, type DeviceSource } from "./devices.ts";
+import { compileWhere, equalities } from "./filter.ts";
 import type { GatewayStats } from "./stats.ts";
-import { compileWhere } from "./filter.ts";
 import type { Hub } from "./hub.ts";
 import {
   clientMessageSchema,
@@ -25,6 +31,7 @@ import {
   type ResumeDeviceMessage,
   type SubscribeMessage,
 } from "./protocol.ts";
+import { historyReply } from "./history.ts";
 import { Subscription, SubscriptionClosed } from "./subscription.ts";
 
 export interface GatewayLimits {
@@ -38,6 +45,11 @@ export interface GatewayLimits {
   maxMessagesPerSecond?: number;
   /** Seconds between server pings; a connection that misses a pong is closed. */
   idleTimeoutSeconds?: number;
+  /** Bytes of live changes one subscription may hold while it catches up or snapshots. */
+  maxCatchUpBytes?: number;
+  /** Open connections per token holder (`sub`) and per client address. */
+  maxConnectionsPerToken?: number;
+  maxConnectionsPerAddress?: number;
 }
 
 export interface SessionMetrics {
@@ -54,6 +66,7 @@ export interface SessionDeps {
   congestion: Congestion;
   bus: Bus;
   catalog: CatalogSource;
+  policy: AccessPolicy;
   snapshots: SnapshotReader;
   topicOf(table: TableInfo): string;
   limits: GatewayLimits;
@@ -70,7 +83,7 @@ class Gone extends Error {}
 
 export class Session {
   private readonly subs = new Map<string, Subscription>();
-  private readonly grant: BucketGrant;
+  private readonly principal: Principal;
   private seq = 0;
   private work: Promise<void> = Promise.resolve();
   private closed = false;
@@ -86,7 +99,7 @@ export class Session {
     claims: Claims,
     private readonly deps: SessionDeps,
   ) {
-    this.grant = grantOf(claims.buckets);
+    this.principal = principalOf(claims);
     const perSecond = deps.limits.maxMessagesPerSecond ?? 50;
     this.rate = new TokenBucket(perSecond, perSecond * 2);
     this.devices = new DeviceLinks(deps.devices, claims.sub);
@@ -146,6 +159,10 @@ export class Session {
           return this.unsubscribe(msg.ref, msg.sub);
         case "subscribe":
           return await this.subscribe(msg);
+        case "history": // SPEC §9 (history.ts)
+          return this.send(
+            await historyReply(msg, this.principal, { ...this.deps, epoch: this.deps.hub.epoch }),
+          );
         case "resume_device":
           return await this.resumeDevice(msg);
         case "ack":
@@ -201,6 +218,10 @@ export class Session {
     }
     const table = await this.deps.catalog.table(msg.table);
     if (!table) throw new SyncError("not_found", `unknown table "${msg.table}"`);
+    const rule = this.deps.policy.rule(table);
+    const refusal = tableRefusal(this.principal, rule, table.qualified, "read");
+    if (refusal) throw refusal;
+    const view = { scope: readScope(this.principal, rule)!, rule };
     if (msg.snapshot && !table.snapshots) {
       throw new SyncError(
         "bad_request",
@@ -228,11 +249,11 @@ export class Session {
       topic,
       table,
       filter,
-      grant: this.grant,
+      view,
       from: since ? since.offsets : live,
       live,
       buffered: since !== undefined || msg.snapshot === true,
-      maxBufferedBytes: limits.maxBufferedBytes * 4,
+      maxBufferedBytes: limits.maxCatchUpBytes ?? limits.maxBufferedBytes * 4,
       visibility: since?.visibility,
       send: (frame) => this.send(frame),
       overflow: () => this.tooSlow("live changes piled up while it caught up"),
@@ -248,7 +269,13 @@ export class Session {
       else if (msg.snapshot) {
         await sub.snapshot(
           this.deps.snapshots,
-          { source: table.source, table: table.qualified, scope: scopeOf(this.grant) },
+          {
+            source: table.source,
+            table: table.qualified,
+            scope: view.scope,
+            bucketColumn: rule.bucketColumn,
+            equalities: equalities(filter),
+          },
           pace,
           (n) => metrics.snapshotRows.inc(undefined, n),
         ).catch((err) => {
@@ -334,11 +361,6 @@ export class Session {
     }
     this.deps.congestion.note(this.drainable, buffered);
   }
-}
-
-/** The rows a grant may read: its buckets, and rows without one (SPEC §5.3). */
-function scopeOf(grant: BucketGrant) {
-  return { all: grant.all, buckets: [...grant.buckets], nullBucket: true };
 }
 
 function safeJson(text: string): unknown {

@@ -1,17 +1,16 @@
 /**
- * One subscription: its table, filter and grant, where it stands in its topic (next offset per
+ * One subscription: its table, filter and view (what the access policy lets it see), where it stands in its topic (next offset per
  * partition, so a record is never delivered twice whether it comes from catch-up or the live
  * stream), and the buffer that holds live records while it catches up or snapshots. The delivery
  * decision is here; sockets are not: frames go out through `send`.
  */
 import type { Bus, BusRecord } from "../../lib/bus/bus.ts";
-import type { BucketGrant } from "../../lib/buckets.ts";
 import type { TableInfo } from "../../lib/catalog.ts";
 import { encodeCursor } from "../../lib/cursor.ts";
 import type { Envelope } from "../../lib/envelope.ts";
 import { envelopeJson } from "../../lib/envelope_json.ts";
 import { inSnapshot, type SnapshotReader, type Visibility } from "../../lib/snapshot.ts";
-import { deliveryFor, type Filter, movedEnvelope } from "./filter.ts";
+import { deliveryFor, type Filter, movedEnvelope, type View } from "./filter.ts";
 import { frames } from "./protocol.ts";
 
 export interface SubscriptionInit {
@@ -20,7 +19,8 @@ export interface SubscriptionInit {
   readonly topic: string;
   readonly table: TableInfo;
   readonly filter: Filter;
-  readonly grant: BucketGrant;
+  /** What the token may see of the table (the access policy's decision). */
+  readonly view: View;
   /** Where delivery starts, per partition. */
   readonly from: readonly number[];
   /** Where the hub stands now: a start beyond it was issued by a gateway further along. */
@@ -122,7 +122,7 @@ export class Subscription {
     const visibility = await reader.read(request, async (envelopes) => {
       for (const e of envelopes) {
         if (this.closed) throw new SubscriptionClosed();
-        if (deliveryFor(this.init.grant, this.init.filter, this.table, e) === "send") {
+        if (deliveryFor(this.init.view, this.init.filter, e) === "send") {
           this.init.send(frames.change(this.id, cursor, envelopeJson(e)));
         }
       }
@@ -164,11 +164,11 @@ export class Subscription {
     if (this.closed || record.offset < (this.next[record.partition] ?? 0)) return;
     this.next[record.partition] = record.offset + 1;
     if (!envelope || record.value === null || this.held?.(envelope.source)) return;
-    const delivery = deliveryFor(this.init.grant, this.init.filter, this.table, envelope);
+    const delivery = deliveryFor(this.init.view, this.init.filter, envelope);
     if (delivery === null) return;
     const cursor = sharedCursor ?? this.cursorAt(this.next);
     if (delivery !== "send") {
-      const moved = envelopeJson(movedEnvelope(envelope, delivery, this.table));
+      const moved = envelopeJson(movedEnvelope(envelope, delivery, this.init.view.rule));
       return this.init.send(frames.change(this.id, cursor, moved, delivery));
     }
     let frame = sharedCursor !== undefined ? cache?.get(this.id) : undefined;

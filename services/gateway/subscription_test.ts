@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { type BusRecord, messageFor } from "../../lib/bus/bus.ts";
 import { MemoryBus } from "../../lib/bus/memory_bus.ts";
-import { grantOf } from "../../lib/buckets.ts";
+import { principalOf, readScope } from "../../lib/access.ts";
+import { accessPolicy } from "../../lib/access_policy.ts";
 import { decodeCursor } from "../../lib/cursor.ts";
 import type { Envelope } from "../../lib/envelope.ts";
 import type { SnapshotReader } from "../../lib/snapshot.ts";
@@ -12,6 +13,8 @@ import { type FrameCache, Subscription, type SubscriptionInit } from "./subscrip
 
 const todos = tableInfo("public.todos", { id: "string", bucket: "string", title: "string" });
 const TOPIC = "synchub.pg.public.todos";
+const rule = accessPolicy(undefined, "bucket").rule(todos);
+const view = { scope: readScope(principalOf({ sub: "u", buckets: ["b1"] }), rule)!, rule };
 
 function change(n: number, over: Partial<Envelope> = {}): Envelope {
   const base = sampleEnvelope();
@@ -38,7 +41,7 @@ function subscription(over: Partial<SubscriptionInit> = {}) {
     topic: TOPIC,
     table: todos,
     filter: [],
-    grant: grantOf(["b1"]),
+    view,
     from: [0],
     live: [0],
     buffered: false,
@@ -120,7 +123,12 @@ Deno.test("a snapshot joins the live stream without the changes it already holds
       return { kind: "xid", snapshot: "102:102:" };
     },
   };
-  const request = { source: "pg", table: "public.todos", scope: grantScope() };
+  const request = {
+    source: "pg",
+    table: "public.todos",
+    scope: view.scope,
+    bucketColumn: "bucket",
+  };
   let rows = 0;
   await sub.snapshot(reader, request, () => Promise.resolve(), (n) => rows += n);
   assert.deepEqual(sent.map((s) => s.frame.type), ["change", "synced", "change"]);
@@ -167,7 +175,3 @@ Deno.test("resumed from a snapshot's cursor: what it holds is skipped, its curso
   assert.deepEqual(cursor.offsets, [4]);
   assert.match(sub.startCursor(), /^c2\./);
 });
-
-function grantScope() {
-  return { all: false, buckets: ["b1"], nullBucket: true };
-}

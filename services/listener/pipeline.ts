@@ -4,10 +4,11 @@
  * it *and every batch before it*. A failed publish stops the pipeline before anything later is
  * confirmed; the source then restarts from its last confirmed position.
  */
-import { type Bus, messageFor } from "../../lib/bus/bus.ts";
+import { type Bus, type BusMessage, Channel, messageFor } from "../../lib/bus/bus.ts";
 import type { Envelope } from "../../lib/envelope.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Counter, Histogram } from "../../lib/metrics.ts";
+import { fitEnvelope } from "../../lib/oversize.ts";
 import type { Source } from "./source.ts";
 
 export interface PipelineMetrics {
@@ -15,6 +16,8 @@ export interface PipelineMetrics {
   batches: Counter;
   /** Commit at the source → accepted by the bus. */
   lag: Histogram;
+  /** Changes published without their largest values, to fit the bus. */
+  oversize: Counter;
 }
 
 export interface PipelineDeps {
@@ -25,6 +28,8 @@ export interface PipelineDeps {
   metrics: PipelineMetrics;
   /** Envelopes published but not yet confirmed before the pipeline waits for the bus. */
   maxInFlight?: number;
+  /** The largest envelope the bus takes whole (lib/oversize.ts); default 1 MiB. */
+  maxEnvelopeBytes?: number;
 }
 
 /**
@@ -33,8 +38,24 @@ export interface PipelineDeps {
  * nothing to deliver twice.
  */
 export async function runPipeline(deps: PipelineDeps, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return; // stopped before it started: nothing to confirm
   const { source, bus } = deps;
   const maxInFlight = deps.maxInFlight ?? 5_000;
+  // This run's publishes in order: once one fails, none after it is accepted (see Channel).
+  const channel = new Channel();
+  const toMessage = (e: Envelope): BusMessage => {
+    const m = messageFor(deps.topicPrefix, e);
+    const fit = fitEnvelope(e, m.value!, deps.maxEnvelopeBytes ?? 1024 * 1024);
+    if (!fit.oversize) return m;
+    deps.metrics.oversize.inc({ source: source.name });
+    deps.log.warn("a change too large for the bus goes out without its largest values", {
+      id: e.id,
+      table: `${e.source.schema ?? e.source.db}.${e.source.table}`,
+      columns: fit.oversize.columns,
+      bytes: fit.oversize.bytes,
+    });
+    return { ...m, value: fit.json, envelope: fit.envelope };
+  };
   const stop = new AbortController();
   let failure: { error: unknown } | undefined;
   let confirmedChain: Promise<void> = Promise.resolve();
@@ -48,7 +69,7 @@ export async function runPipeline(deps: PipelineDeps, signal: AbortSignal): Prom
     for await (const batch of source.stream(stop.signal)) {
       if (signal.aborted) await settle(); // confirm what is published while the stream is open
       if (failure || signal.aborted) break;
-      const published = bus.publish(batch.envelopes.map((e) => messageFor(deps.topicPrefix, e)));
+      const published = bus.publish(batch.envelopes.map(toMessage), channel);
       published.catch(() => {}); // observed through the chain below
       confirmedChain = confirmedChain.then(async () => {
         await published;

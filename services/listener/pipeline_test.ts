@@ -42,6 +42,7 @@ function metrics() {
   return {
     envelopes: r.counter("e", "e"),
     batches: r.counter("b", "b"),
+    oversize: r.counter("o", "o"),
     lag: r.histogram("l", "l"),
   };
 }

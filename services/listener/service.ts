@@ -3,6 +3,7 @@
  * publishes, the snapshots it serves, its ops port.
  */
 import { Hono } from "hono";
+import { type AccessPolicy, bucketColumns } from "../../lib/access.ts";
 import type { Bus } from "../../lib/bus/bus.ts";
 import type { Config, SourceConfig } from "../../lib/config.ts";
 import { mountOps } from "../../lib/http/ops.ts";
@@ -13,6 +14,7 @@ import { Registry } from "../../lib/metrics.ts";
 import { createPool } from "../../lib/postgres/pool.ts";
 import { PgPositionStore, type PositionStore } from "../../lib/postgres/positions.ts";
 import type { SnapshotReader } from "../../lib/snapshot.ts";
+import { PgLease } from "./lease.ts";
 import { startListener } from "./listener.ts";
 import { ChangeStreamSource } from "./mongodb/change_stream_source.ts";
 import { BinlogSource } from "./mysql/binlog_source.ts";
@@ -25,6 +27,8 @@ export interface ListenerOptions {
   databaseUrl: string;
   bus: Bus;
   log: Logger;
+  /** Decides each table's bucket column (envelopes' `bucket`, catalog entries). */
+  policy: AccessPolicy;
   /** Verifies the service tokens of snapshot requests from other processes; none: not served. */
   jwtSecret?: string | undefined;
 }
@@ -38,16 +42,18 @@ export interface ListenerService extends Served {
 export function sourcesFromConfig(
   config: Config,
   databaseUrl: string,
-  deps: { positions: PositionStore; log: Logger },
+  deps: { positions: PositionStore; log: Logger; policy: AccessPolicy },
 ): Source[] {
   const { log, positions } = deps;
+  const columns = bucketColumns(deps.policy);
   const pg = new WalSource({
     name: config.postgres.sourceName,
     url: databaseUrl,
+    positions,
     slot: config.postgres.slot,
     publication: config.postgres.publication,
     publicationTables: config.postgres.publicationTables,
-    bucketColumn: config.bucketColumn,
+    bucketColumns: columns,
     log: log.child(config.postgres.sourceName),
   });
   const other = (s: SourceConfig): Source =>
@@ -56,7 +62,7 @@ export function sourcesFromConfig(
         name: s.name,
         url: s.url,
         tables: s.tables,
-        bucketColumn: config.bucketColumn,
+        bucketColumns: columns,
         serverId: s.serverId,
         positions,
         log: log.child(s.name),
@@ -65,7 +71,7 @@ export function sourcesFromConfig(
         name: s.name,
         url: s.url,
         collections: s.tables,
-        bucketColumn: config.bucketColumn,
+        bucketColumns: columns,
         positions,
         log: log.child(s.name),
       });
@@ -78,15 +84,31 @@ export function serveListener(opts: ListenerOptions): ListenerService {
   const sources = sourcesFromConfig(config, databaseUrl, {
     positions: new PgPositionStore(pool),
     log,
+    policy: opts.policy,
   });
   const registry = new Registry("listener");
-  const listener = startListener({ sources, bus, topicPrefix: config.topicPrefix, log, registry });
+  const listener = startListener({
+    sources,
+    bus,
+    topicPrefix: config.topicPrefix,
+    log,
+    registry,
+    maxEnvelopeBytes: config.envelopeMaxBytes,
+    // One listener per source is active; others wait as standbys and take over when it stops.
+    lease: new PgLease(databaseUrl, log.child("lease")),
+  });
   const snapshots = sourceSnapshots(sources);
   const app = new Hono();
-  mountOps(app, "listener", registry, () => ({
-    bus: bus.ready(),
-    ...Object.fromEntries(sources.map((s) => [`source:${s.name}`, s.ready()])),
-  }));
+  // A standby is ready: it is doing its job, which is to wait.
+  mountOps(app, "listener", registry, () => {
+    const roles = listener.roles();
+    return {
+      bus: bus.ready(),
+      ...Object.fromEntries(
+        sources.map((s) => [`source:${s.name}`, s.ready() || roles[s.name] === "standby"]),
+      ),
+    };
+  }, () => ({ roles: listener.roles() }));
   if (opts.jwtSecret) {
     mountSnapshots(app, {
       reader: snapshots,

@@ -18,6 +18,25 @@ export interface SourceBatch {
   readonly checkpoint: string | null;
 }
 
+/** How a source's position fares at its database, for metrics. */
+export interface SourceHealth {
+  /** Bytes of change the database holds that the bus does not have yet (slot lag). */
+  lagBytes?: number;
+  /** Bytes of log the database keeps for us (from the slot's restart point). */
+  retainedBytes?: number;
+  /** Seconds since the confirmed position last moved. */
+  confirmedAgeSeconds?: number;
+}
+
+/**
+ * The source's position is gone at its database — a replication slot invalidated or dropped, a
+ * binlog purged, a resume token out of the oplog: changes were lost to SyncHub. Never resumed
+ * silently; the message says how to start afresh.
+ */
+export class PositionLostError extends Error {
+  override name = "PositionLostError";
+}
+
 export interface Source {
   readonly name: string;
   readonly connector: Connector;
@@ -33,4 +52,6 @@ export interface Source {
   readonly snapshots?: SnapshotReader;
   /** Releases what the source holds between streams (connection pools). */
   close?(): Promise<void>;
+  /** How its position fares at its database (lag, retention), when it can tell. */
+  health?(): SourceHealth;
 }

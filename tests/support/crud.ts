@@ -1,10 +1,11 @@
 /** The CRUD app on a fresh test database, called through its fetch handler (no network). */
-import { accessPolicy } from "../../lib/access_policy.ts";
 import { MemoryBus } from "../../lib/bus/memory_bus.ts";
 import { HubEvents } from "../../lib/events.ts";
 import { createTokenVerifier, signToken } from "../../lib/jwt.ts";
 import { silentLogger } from "../../lib/log.ts";
 import { Registry } from "../../lib/metrics.ts";
+import { bucketColumns } from "../../lib/access.ts";
+import { accessPolicy, parsePolicy } from "../../lib/access_policy.ts";
 import { CatalogCache } from "../../lib/catalog.ts";
 import { loadCatalog } from "../../lib/postgres/catalog.ts";
 import { DeviceStore } from "../../lib/postgres/devices.ts";
@@ -36,7 +37,7 @@ export interface Api {
     opts?: { token?: string | null; body?: unknown; headers?: Record<string, string> },
   ): Promise<{ status: number; body: Json; headers: Headers }>;
   /** A token for `buckets`; `sub` names its holder (rate limits are per holder). */
-  token(buckets: string[], sub?: string): Promise<string>;
+  token(buckets: string[], sub?: string, role?: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -54,7 +55,9 @@ export function makeApp(
   url: string,
   limits: Partial<typeof TEST_LIMITS> = {},
   adminEmails: string[] = [],
+  policyText?: string,
 ) {
+  const policy = accessPolicy(policyText ? parsePolicy(policyText) : undefined, "bucket");
   const pool = createPool(url, { log: silentLogger, max: 4 });
   // SPEC §10: a bus of its own (events, cursors) and checkpoints in a directory of its own.
   const bus = new MemoryBus({ retentionMs: 3_600_000, maxBytes: 1 << 26 });
@@ -72,7 +75,8 @@ export function makeApp(
   });
   const app = createCrudApp({
     store: new RowStore(pool),
-    catalog: new CatalogCache(() => loadCatalog(pool, "synchub", "bucket")),
+    catalog: new CatalogCache(() => loadCatalog(pool, "synchub", bucketColumns(policy))),
+    policy,
     users: new UserStore(pool, {
       passwordIterations: 1000,
       refreshTokenTtlMs: 3_600_000,
@@ -85,7 +89,6 @@ export function makeApp(
     registry: new Registry("crud"),
     checks: async () => ({ database: await pool.query("SELECT 1").then(() => true, () => false) }),
     pool,
-    access: accessPolicy(undefined, "bucket"),
     events,
     positions,
     checkpoints,
@@ -102,9 +105,10 @@ export function makeApp(
 export async function api(
   limits: Partial<typeof TEST_LIMITS> = {},
   adminEmails: string[] = [],
+  policyText?: string,
 ): Promise<Api> {
   const db = await testDatabase();
-  const { pool, app, bus, checkpoints, close } = makeApp(db.url, limits, adminEmails);
+  const { pool, app, bus, checkpoints, close } = makeApp(db.url, limits, adminEmails, policyText);
   const tokenA = await signToken(SECRET, { sub: "a", buckets: ["a"] });
   return {
     app,
@@ -129,7 +133,7 @@ export async function api(
       } catch { /* not JSON */ }
       return { status: res.status, body: parsed, headers: res.headers };
     },
-    token: (buckets, sub = "x") => signToken(SECRET, { sub, buckets }),
+    token: (buckets, sub = "x", role) => signToken(SECRET, { sub, buckets, role }),
     close: async () => {
       await close();
       await pool.end();

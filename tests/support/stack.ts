@@ -2,6 +2,7 @@
  * The whole hub in this process, as `deno task dev` runs it, on a test database and free ports.
  * With `kafka`, each service gets a Kafka bus of its own, as separate processes would.
  */
+import { accessPolicy, parsePolicy } from "../../lib/access_policy.ts";
 import type { Bus } from "../../lib/bus/bus.ts";
 import { MemoryBus } from "../../lib/bus/memory_bus.ts";
 import { type Config, loadConfig } from "../../lib/config.ts";
@@ -28,7 +29,7 @@ export interface Stack {
   gateway: Served;
   listener: Served;
   wsUrl: string;
-  token(buckets: string[]): Promise<string>;
+  token(buckets: string[], role?: string): Promise<string>;
   /** Stops the listener only (the bus and gateway stay), to start it again later. */
   stopListener(): Promise<void>;
   startListener(): void;
@@ -43,6 +44,8 @@ export interface StackOptions {
   kafka?: string;
   /** False: no listener in this process (a test runs it as a process of its own). */
   listener?: boolean;
+  /** The access policy file's text (YAML); unset: the built-in rules. */
+  policy?: string;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -70,7 +73,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     return bus;
   };
   const log = silentLogger;
-  const common = { config, databaseUrl: db.url, log };
+  const policy = accessPolicy(
+    opts.policy === undefined ? undefined : parsePolicy(opts.policy),
+    config.bucketColumn,
+  );
+  const common = { config, policy, databaseUrl: db.url, log };
   const listenerBus = newBus();
   const inProcess = opts.listener !== false;
   const startListener = () => serveListener({ ...common, bus: listenerBus, jwtSecret: JWT_SECRET });
@@ -116,7 +123,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       return listener;
     },
     wsUrl: `${gateway.url.replace(/^http/, "ws")}/v1/ws`,
-    token: (buckets) => signToken(JWT_SECRET, { sub: "tester", buckets }),
+    token: (buckets, role) => signToken(JWT_SECRET, { sub: "tester", buckets, role }),
     stopListener: () => listener.stop(),
     startListener: () => {
       listener = startListener();

@@ -1,4 +1,6 @@
+import { columnNamed } from "../../lib/access.ts";
 import { silentLogger } from "../../lib/log.ts";
+import type { PositionStore } from "../../lib/postgres/positions.ts";
 import type { Envelope } from "../../lib/envelope.ts";
 import { envelopeSchema } from "../../lib/envelope.ts";
 import { WalSource } from "../../services/listener/postgres/wal_source.ts";
@@ -19,7 +21,13 @@ export interface RunningSource {
 export async function runSource(
   url: string,
   slot: string,
-  opts: { confirm?: boolean; bucketColumn?: string } = {},
+  opts: {
+    confirm?: boolean;
+    bucketColumn?: string;
+    partSize?: number;
+    positions?: PositionStore;
+    healthIntervalMs?: number;
+  } = {},
 ): Promise<RunningSource> {
   const source = new WalSource({
     name: "pg",
@@ -27,9 +35,12 @@ export async function runSource(
     slot,
     publication: "synchub",
     publicationTables: undefined,
-    bucketColumn: opts.bucketColumn ?? "bucket",
+    bucketColumns: columnNamed(opts.bucketColumn ?? "bucket"),
     log: silentLogger,
     statusIntervalMs: 200,
+    ...(opts.partSize ? { partSize: opts.partSize } : {}),
+    ...(opts.positions ? { positions: opts.positions } : {}),
+    ...(opts.healthIntervalMs ? { healthIntervalMs: opts.healthIntervalMs } : {}),
   });
   const ac = new AbortController();
   const batches: SourceBatch[] = [];
@@ -58,6 +69,7 @@ export async function runSource(
     stop: async () => {
       ac.abort();
       await running;
+      await source.close();
     },
     failure: () => failed,
   };

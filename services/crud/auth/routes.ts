@@ -29,8 +29,8 @@ export function authApp(deps: AuthDeps): Hono<CrudEnv> {
   const tokens = async (user: User, refreshToken: string) => ({
     access_token: await signToken(
       deps.jwtSecret,
-      // An admin's token reads and writes every bucket.
-      { sub: user.id, buckets: user.admin ? ["*"] : user.buckets, admin: user.admin },
+      // An admin's token may do everything (the access policy's `admin`); its buckets are its own.
+      { sub: user.id, buckets: user.buckets, ...(user.admin ? { role: "admin" } : {}) },
       deps.accessTokenTtlSeconds,
     ),
     refresh_token: refreshToken,
@@ -79,14 +79,14 @@ export function authApp(deps: AuthDeps): Hono<CrudEnv> {
   });
 
   /** An admin: the token says so and the database agrees (a revoked admin's old token is refused). */
-  const requireAdmin = async (sub: string, admin: boolean | undefined) => {
-    if (!admin || !(await users.get(sub))?.admin) {
+  const requireAdmin = async (sub: string, role: string | undefined) => {
+    if (role !== "admin" || !(await users.get(sub))?.admin) {
       throw new SyncError("forbidden", "only an admin may grant buckets");
     }
   };
 
   app.post("/admin/users/:id/buckets", async (c) => {
-    await requireAdmin(c.get("claims").sub, c.get("claims").admin);
+    await requireAdmin(c.get("claims").sub, c.get("claims").role);
     const { bucket } = parseBody(grantSchema, await jsonBody(c.req.raw));
     const user = await users.grant(c.req.param("id"), bucket);
     void deps.events?.emit("bucket.assigned", { user_id: user.id, bucket });
@@ -94,7 +94,7 @@ export function authApp(deps: AuthDeps): Hono<CrudEnv> {
   });
 
   app.delete("/admin/users/:id/buckets/:bucket", async (c) => {
-    await requireAdmin(c.get("claims").sub, c.get("claims").admin);
+    await requireAdmin(c.get("claims").sub, c.get("claims").role);
     return c.json(await users.ungrant(c.req.param("id"), c.req.param("bucket")));
   });
   return app;

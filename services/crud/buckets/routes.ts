@@ -20,7 +20,7 @@ import { bucketTables, tableNames } from "./scope.ts";
 export interface BucketDeps {
   pool: Pool;
   catalog: CatalogSource;
-  access: AccessPolicy;
+  policy: AccessPolicy;
   positions: BusPositions;
   log: Logger;
 }

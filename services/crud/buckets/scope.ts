@@ -16,7 +16,7 @@ import { SyncError } from "../../../lib/errors.ts";
 import type { BucketTable } from "../../../lib/postgres/bucket_reader.ts";
 
 export async function bucketTables(
-  deps: { catalog: CatalogSource; access: AccessPolicy },
+  deps: { catalog: CatalogSource; policy: AccessPolicy },
   principal: Principal,
   bucket: string,
   names?: readonly string[],
@@ -29,13 +29,13 @@ export async function bucketTables(
     for (const name of new Set(names)) {
       const table = await deps.catalog.table(name);
       if (!table) throw new SyncError("not_found", `unknown table "${name}"`);
-      const readable = readableBucket(deps.access, principal, table, bucket);
+      const readable = readableBucket(deps.policy, principal, table, bucket);
       if (readable instanceof SyncError) throw readable;
       if (!out.some((t) => t.table === table)) out.push(readable);
     }
     return out;
   }
-  const all = catalog.tables.map((t) => readableBucket(deps.access, principal, t, bucket));
+  const all = catalog.tables.map((t) => readableBucket(deps.policy, principal, t, bucket));
   const readable = all.filter((t): t is BucketTable => !(t instanceof SyncError));
   // A bucket the token holds in no table is refused, not answered with nothing.
   if (readable.length === 0 && all.some((t) => t instanceof SyncError && t.code === "forbidden")) {
@@ -46,12 +46,12 @@ export async function bucketTables(
 
 /** The table with its bucket column when the principal may read the bucket there, else why not. */
 function readableBucket(
-  access: AccessPolicy,
+  policy: AccessPolicy,
   principal: Principal,
   table: TableInfo,
   bucket: string,
 ): BucketTable | SyncError {
-  const rule = access.rule(table);
+  const rule = policy.rule(table);
   const refusal = tableRefusal(principal, rule, table.qualified, "read");
   if (refusal) return refusal;
   if (rule.bucketColumn === null) {

@@ -5,7 +5,6 @@
  */
 import { Hono } from "hono";
 import { type AccessPolicy, type Principal, principalOf } from "../../../lib/access.ts";
-import { grantOf } from "../../../lib/buckets.ts";
 import type { CatalogSource } from "../../../lib/catalog.ts";
 import { SyncError } from "../../../lib/errors.ts";
 import type { Pool } from "../../../lib/postgres/pool.ts";
@@ -21,7 +20,7 @@ import type { Checkpoint } from "./store.ts";
 export interface CheckpointRoutesDeps {
   checkpoints: Checkpoints;
   catalog: CatalogSource;
-  access: AccessPolicy;
+  policy: AccessPolicy;
   pool: Pool;
   rows: RowStore;
   jsonBody: JsonBody;
@@ -114,8 +113,9 @@ export function checkpointsApp(deps: CheckpointRoutesDeps): Hono<CrudEnv> {
     const counts = await restoreCheckpoint(
       {
         pool: deps.pool,
-        // Admins only (checked above): every bucket may be written.
-        write: (table, ops) => deps.rows.write(table, ops, grantOf(["*"])),
+        // As the admin who asked: the row store's guards decide through lib/access.ts.
+        write: (table, ops) =>
+          deps.rows.write(table, ops, { principal: p, rule: deps.policy.rule(table) }),
       },
       { path: checkpoints.path(checkpoint.id), bucket: checkpoint.bucket, tables },
       dryRun,

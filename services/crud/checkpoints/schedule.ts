@@ -15,7 +15,7 @@ import type { Checkpoints } from "./checkpoints.ts";
 export interface ScheduleDeps {
   checkpoints: Checkpoints;
   catalog: CatalogSource;
-  access: AccessPolicy;
+  policy: AccessPolicy;
   pool: Pool;
   log: Logger;
   /** Pending checkpoints not advanced for this long are failed (their writer is gone). */
@@ -67,7 +67,7 @@ export function startSchedule(
 async function bucketsWithRows(deps: ScheduleDeps): Promise<string[]> {
   const selects: string[] = [];
   for (const table of (await deps.catalog.get()).tables) {
-    const column = deps.access.rule(table).bucketColumn;
+    const column = deps.policy.rule(table).bucketColumn;
     if (column === null) continue;
     selects.push(
       `SELECT DISTINCT ${quoteIdent(column)}::text AS bucket FROM ${

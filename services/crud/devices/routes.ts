@@ -19,7 +19,7 @@ import { deviceRequestSchema, subscriptionRequestSchema } from "./schemas.ts";
 export interface DeviceRoutesDeps {
   devices: DeviceStore;
   catalog: CatalogSource;
-  access: AccessPolicy;
+  policy: AccessPolicy;
   positions: BusPositions;
   jsonBody: JsonBody;
 }
@@ -53,7 +53,7 @@ export function devicesApp(deps: DeviceRoutesDeps): Hono<CrudEnv> {
     if (!table) throw new SyncError("not_found", `unknown table "${body.table}"`);
     const refusal = tableRefusal(
       principalOf(claims),
-      deps.access.rule(table),
+      deps.policy.rule(table),
       table.qualified,
       "read",
     );

@@ -2,7 +2,7 @@
  * What a rows request carries, checked and shaped: bodies as writable rows, keys from the URL or
  * a body, versions from If-Match, page cursors, batches.
  */
-import { type BucketGrant, defaultBucket } from "../../../lib/buckets.ts";
+import { defaultBucket, type Principal, type TableRule } from "../../../lib/access.ts";
 import type { JsonValue, Row } from "../../../lib/envelope.ts";
 import { SyncError } from "../../../lib/errors.ts";
 import type { TableInfo } from "../../../lib/catalog.ts";
@@ -27,7 +27,11 @@ export const MAX_BATCH = 1000;
  * `[{op:"insert",row}, {op:"update",id,row}, {op:"delete",id}]`; an update or delete may name its
  * row by `id` or by the key columns in `row`, and may carry the `version` it expects.
  */
-export function parseBatch(table: TableInfo, body: unknown, grant: BucketGrant): WriteOp[] {
+export function parseBatch(
+  table: TableInfo,
+  body: unknown,
+  who: { principal: Principal; rule: TableRule },
+): WriteOp[] {
   if (!Array.isArray(body)) {
     throw new SyncError("validation_failed", "a batch is a JSON array of operations");
   }
@@ -47,7 +51,7 @@ export function parseBatch(table: TableInfo, body: unknown, grant: BucketGrant):
       const expected = version === undefined ? undefined : versionValue(String(version));
       switch (op) {
         case "insert":
-          return { op, values: withDefaultBucket(table, writableRow(table, row, "insert"), grant) };
+          return { op, values: withDefaultBucket(writableRow(table, row, "insert"), who) };
         case "update": {
           const values = writableRow(table, row ?? {}, "patch");
           return {
@@ -90,15 +94,20 @@ export function writableRow(
 }
 
 /** A new row without a bucket goes to the token's only bucket; with several it must name one. */
-export function withDefaultBucket(table: TableInfo, values: Row, grant: BucketGrant): Row {
-  const column = table.bucketColumn;
-  if (!column || values[column] !== undefined) return values;
-  const bucket = defaultBucket(grant);
+export function withDefaultBucket(
+  values: Row,
+  who: { principal: Principal; rule: TableRule },
+): Row {
+  const column = who.rule.bucketColumn;
+  if (!column || values[column] !== undefined || who.rule.write !== "bucket") return values;
+  const bucket = defaultBucket(who.principal);
   if (bucket !== null) return { ...values, [column]: bucket };
-  if (grant.all) return values;
+  if (who.principal.all || who.principal.admin) return values;
   throw new SyncError(
     "validation_failed",
-    `column "${column}" is required: the token holds several buckets`,
+    `column "${column}" is required: name the row's bucket (the token holds ${
+      who.principal.buckets.size === 0 ? "none" : "several"
+    })`,
     {
       columns: [{ column, message: "required" }],
     },

@@ -5,7 +5,15 @@
  */
 import { type SQL, sql } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
-import { type BucketGrant, bucketValue, canRead, canWrite } from "../../../lib/buckets.ts";
+import {
+  bucketOf,
+  canWrite,
+  inScope,
+  type Principal,
+  readScope,
+  type TableRule,
+} from "../../../lib/access.ts";
+import { bucketValue } from "../../../lib/buckets.ts";
 import type { JsonValue, Row } from "../../../lib/envelope.ts";
 import { SyncError } from "../../../lib/errors.ts";
 import type { ColumnInfo, TableInfo } from "../../../lib/catalog.ts";
@@ -22,8 +30,14 @@ const dialect = new PgDialect();
 
 export type Db = Pick<Pool | PoolClient, "query">;
 
+/** Who asks, and the table's rule (lib/access.ts decides; the statements carry it out). */
+export interface Access {
+  readonly principal: Principal;
+  readonly rule: TableRule;
+}
+
 export interface WriteOptions {
-  grant: BucketGrant;
+  access: Access;
   /** The version the client last saw (`If-Match`); a mismatch is a conflict. */
   expectedVersion?: number | undefined;
 }
@@ -46,7 +60,7 @@ export interface WriteResult {
 }
 
 export interface ListOptions {
-  grant: BucketGrant;
+  access: Access;
   filters: Row;
   limit: number;
   after?: readonly JsonValue[] | undefined;
@@ -65,7 +79,7 @@ export class RowStore {
   ): Promise<{ rows: Row[]; next: JsonValue[] | null }> {
     const conditions = [
       ...Object.entries(opts.filters).map(([c, v]) => equals(table, c, v)),
-      readableGuard(table, opts.grant),
+      readableGuard(opts.access),
     ];
     const pk = table.primaryKey;
     if (opts.after && pk.length > 0) {
@@ -88,12 +102,12 @@ export class RowStore {
     return { rows: page, next: more && last && pk.length > 0 ? pk.map((c) => last[c]!) : null };
   }
 
-  async get(table: TableInfo, key: Row, grant: BucketGrant): Promise<Row> {
+  async get(table: TableInfo, key: Row, access: Access): Promise<Row> {
     const [row] = await this.run(
       this.pool,
       sql`SELECT ${columns(table)} FROM ${name(table)} WHERE ${keyMatch(table, key)}`,
     );
-    if (!row || !canRead(grant, bucketOf(table, row))) throw notFound(table);
+    if (!row || !readable(access, row)) throw notFound(table);
     return row;
   }
 
@@ -104,16 +118,9 @@ export class RowStore {
     db: Db,
   ): Promise<Row> {
     const row = { ...values };
-    if (table.bucketColumn) {
-      const bucket = bucketValue(row[table.bucketColumn]);
-      if (!canWrite(opts.grant, bucket)) throw forbidden(table, bucket);
-    } else if (!opts.grant.all) {
-      // A table without buckets belongs to no tenant: only "*" tokens write it.
-      throw new SyncError(
-        "forbidden",
-        `${table.qualified} has no bucket column; writing it needs a "*" token`,
-      );
-    }
+    const { principal, rule } = opts.access;
+    const bucket = rule.bucketColumn ? bucketValue(row[rule.bucketColumn]) : null;
+    if (!canWrite(principal, rule, bucket)) throw forbidden(table, bucket);
     const names = Object.keys(row);
     const statement = names.length === 0
       ? sql`INSERT INTO ${name(table)} DEFAULT VALUES RETURNING ${columns(table)}`
@@ -143,16 +150,17 @@ export class RowStore {
         throw new SyncError("validation_failed", `column "${c}" is the key and cannot change`);
       }
     }
-    if (table.bucketColumn && Object.hasOwn(values, table.bucketColumn)) {
-      const bucket = bucketValue(values[table.bucketColumn]);
-      if (!canWrite(opts.grant, bucket)) throw forbidden(table, bucket);
+    const { principal, rule } = opts.access;
+    if (rule.bucketColumn && Object.hasOwn(values, rule.bucketColumn)) {
+      const bucket = bucketValue(values[rule.bucketColumn]);
+      if (!canWrite(principal, rule, bucket)) throw forbidden(table, bucket);
     }
     const assignments: SQL[] = [];
     for (const c of table.columns) {
       if (managed.has(c.name) || c.readOnly) continue;
       if (Object.hasOwn(values, c.name)) {
         assignments.push(sql`${col(c.name)} = ${param(table, c.name, values[c.name]!)}`);
-      } else if (mode === "replace" && c.name !== table.bucketColumn) {
+      } else if (mode === "replace" && c.name !== rule.bucketColumn) {
         assignments.push(sql`${col(c.name)} = DEFAULT`); // the bucket stays: it is tenancy, not data
       }
     }
@@ -166,8 +174,8 @@ export class RowStore {
           : sql`${col(UPDATED_AT_COLUMN)} = ${param(table, UPDATED_AT_COLUMN, clientTime)}`,
       );
     }
-    if (assignments.length === 0) return await this.get(table, key, opts.grant);
-    const guards = [keyMatch(table, key), writableGuard(table, opts.grant)];
+    if (assignments.length === 0) return await this.get(table, key, opts.access);
+    const guards = [keyMatch(table, key), writableGuard(opts.access)];
     if (versioned && opts.expectedVersion !== undefined) {
       guards.push(sql`${col(VERSION_COLUMN)} = ${sql.param(opts.expectedVersion)}`);
     }
@@ -185,7 +193,7 @@ export class RowStore {
   }
 
   private async delete(table: TableInfo, key: Row, opts: WriteOptions, db: Db): Promise<Row> {
-    const guards = [keyMatch(table, key), writableGuard(table, opts.grant)];
+    const guards = [keyMatch(table, key), writableGuard(opts.access)];
     if (isVersioned(table) && opts.expectedVersion !== undefined) {
       guards.push(sql`${col(VERSION_COLUMN)} = ${sql.param(opts.expectedVersion)}`);
     }
@@ -206,15 +214,15 @@ export class RowStore {
   async write(
     table: TableInfo,
     ops: readonly WriteOp[],
-    grant: BucketGrant,
+    access: Access,
   ): Promise<WriteResult[]> {
-    if (ops.length === 1) return [await this.apply(table, ops[0]!, grant, this.pool)];
+    if (ops.length === 1) return [await this.apply(table, ops[0]!, access, this.pool)];
     return await withTransaction(this.pool, async (db) => {
       await this.lock(table, ops.flatMap((op) => op.op === "insert" ? [] : [op.key]), db);
       const out: WriteResult[] = [];
       for (const [index, op] of ops.entries()) {
         try {
-          out.push(await this.apply(table, op, grant, db));
+          out.push(await this.apply(table, op, access, db));
         } catch (err) {
           throw inBatch(err, index);
         }
@@ -223,8 +231,8 @@ export class RowStore {
     });
   }
 
-  private async apply(table: TableInfo, op: WriteOp, grant: BucketGrant, db: Db) {
-    const opts = { grant, expectedVersion: op.expectedVersion };
+  private async apply(table: TableInfo, op: WriteOp, access: Access, db: Db) {
+    const opts = { access, expectedVersion: op.expectedVersion };
     const row = op.op === "insert"
       ? await this.insert(table, op.values, opts, db)
       : op.op === "update"
@@ -245,10 +253,9 @@ export class RowStore {
       db,
       sql`SELECT ${columns(table)} FROM ${name(table)} WHERE ${keyMatch(table, key)}`,
     );
-    if (!current || !canRead(opts.grant, bucketOf(table, current))) return notFound(table);
-    if (!canWrite(opts.grant, bucketOf(table, current))) {
-      return forbidden(table, bucketOf(table, current));
-    }
+    if (!current || !readable(opts.access, current)) return notFound(table);
+    const bucket = bucketOf(opts.access.rule, current).bucket;
+    if (!canWrite(opts.access.principal, opts.access.rule, bucket)) return forbidden(table, bucket);
     if (
       isVersioned(table) && opts.expectedVersion !== undefined &&
       current[VERSION_COLUMN] !== opts.expectedVersion
@@ -312,8 +319,10 @@ function lwwTime(table: TableInfo, values: Row): JsonValue | undefined {
   return v === null ? undefined : v;
 }
 
-function bucketOf(table: TableInfo, row: Row): string | null {
-  return table.bucketColumn ? bucketValue(row[table.bucketColumn]) : null;
+/** The row is in what the caller may read. */
+function readable(access: Access, row: Row): boolean {
+  const scope = readScope(access.principal, access.rule);
+  return scope !== null && inScope(scope, bucketOf(access.rule, row));
 }
 
 function notFound(table: TableInfo): SyncError {
@@ -324,7 +333,7 @@ function forbidden(table: TableInfo, bucket: string | null): SyncError {
   return new SyncError(
     "forbidden",
     bucket === null
-      ? `rows of ${table.qualified} without a bucket can only be written with a "*" token`
+      ? `the token may not write rows of ${table.qualified} without a bucket`
       : `the token does not grant bucket "${bucket}"`,
   );
 }
@@ -378,6 +387,10 @@ function param(table: TableInfo, column: string, value: JsonValue): SQL {
     throw new SyncError("validation_failed", `unknown column "${column}" of ${table.qualified}`);
   }
   if (value === null) return sql`NULL::${sql.raw(info.typeName)}`;
+  // A time with an offset names an instant; a column without a time zone holds it in UTC.
+  if (info.kind === "timestamp" && info.withoutTimeZone) {
+    return sql`(${sql.param(value)}::timestamptz AT TIME ZONE 'UTC')`;
+  }
   const bound = info.kind === "json"
     ? JSON.stringify(value)
     : info.kind === "bytea"
@@ -408,16 +421,25 @@ function keyMatch(table: TableInfo, key: Row): SQL {
   return and(table.primaryKey.map((c) => sql`${col(c)} = ${param(table, c, key[c]!)}`));
 }
 
-function readableGuard(table: TableInfo, grant: BucketGrant): SQL {
-  if (!table.bucketColumn || grant.all) return sql`true`;
-  const b = col(table.bucketColumn);
-  return sql`(${b} IS NULL OR ${b}::text = ANY(${sql.param([...grant.buckets])}::text[]))`;
+/** The rows the caller may read, as SQL (the access policy's scope, pushed down). */
+function readableGuard(access: Access): SQL {
+  const scope = readScope(access.principal, access.rule);
+  if (!scope) return sql`false`;
+  if (scope.all) return sql`true`;
+  const column = access.rule.bucketColumn;
+  if (!column) return sql`false`;
+  const b = col(column);
+  const mine = sql`${b}::text = ANY(${sql.param([...scope.buckets])}::text[])`;
+  return scope.nullBucket ? sql`(${b} IS NULL OR ${mine})` : mine;
 }
 
-function writableGuard(table: TableInfo, grant: BucketGrant): SQL {
-  if (grant.all) return sql`true`;
-  if (!table.bucketColumn) return sql`false`;
-  return sql`${col(table.bucketColumn)}::text = ANY(${sql.param([...grant.buckets])}::text[])`;
+/** The rows the caller may change or delete, as SQL. */
+function writableGuard(access: Access): SQL {
+  const { principal: p, rule } = access;
+  if (p.admin || rule.write === "authenticated") return sql`true`;
+  if (rule.write !== "bucket" || !rule.bucketColumn) return sql`false`;
+  if (p.all) return sql`true`;
+  return sql`${col(rule.bucketColumn)}::text = ANY(${sql.param([...p.buckets])}::text[])`;
 }
 
 /** An error of a batch's operation, naming its index. */

@@ -1,10 +1,11 @@
 /** A MongoDB source's collections as schemaless catalog entries (`db.coll`). */
 import { MongoClient } from "mongodb";
+import type { BucketColumns } from "../../../lib/access.ts";
 import type { TableInfo } from "../../../lib/catalog.ts";
 
 export async function loadMongoCollections(
   source: { name: string; url: string; tables: readonly string[] | undefined },
-  bucketColumn: string,
+  bucketColumns: BucketColumns,
 ): Promise<TableInfo[]> {
   const db = new URL(source.url).pathname.replace(/^\//, "");
   let names = source.tables ? [...source.tables] : undefined;
@@ -26,7 +27,8 @@ export async function loadMongoCollections(
     columns: [],
     column: new Map(),
     primaryKey: ["_id"],
-    bucketColumn,
+    // Schemaless: every field may be there.
+    bucketColumn: bucketColumns(`${db}.${name}`, () => true),
     replicaIdentity: "full" as const,
     source: source.name,
     connector: "mongodb" as const,

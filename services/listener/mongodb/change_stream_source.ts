@@ -5,6 +5,7 @@
  * rolled past it) or an invalidated stream is a clear error, never a silent restart at "now".
  */
 import { type ChangeStream, MongoClient } from "mongodb";
+import type { BucketColumns } from "../../../lib/access.ts";
 import type { TableInfo } from "../../../lib/catalog.ts";
 import { nowUs } from "../../../lib/envelope.ts";
 import type { Logger } from "../../../lib/log.ts";
@@ -20,7 +21,8 @@ export interface ChangeStreamSourceOptions {
   url: string;
   /** Collections of the URL's database; unset: all of them. */
   collections: readonly string[] | undefined;
-  bucketColumn: string;
+  /** Each collection's bucket field (the access policy's). */
+  bucketColumns: BucketColumns;
   positions: PositionStore;
   log: Logger;
   /** Events gathered into one batch when they are already there. */
@@ -53,7 +55,7 @@ export class ChangeStreamSource implements Source {
 
   tables(): Promise<TableInfo[]> {
     const { opts } = this;
-    return loadMongoCollections({ ...opts, tables: opts.collections }, opts.bucketColumn);
+    return loadMongoCollections({ ...opts, tables: opts.collections }, opts.bucketColumns);
   }
 
   async *stream(signal: AbortSignal): AsyncIterable<SourceBatch> {
@@ -80,7 +82,11 @@ export class ChangeStreamSource implements Source {
       });
       this.streaming = true;
       opts.log.info("watching MongoDB", { db: dbName, collections, resumed: Boolean(stored) });
-      const ctx = { sourceName: opts.name, bucketColumn: opts.bucketColumn, now: nowUs };
+      const ctx = {
+        sourceName: opts.name,
+        bucketColumn: (db: string, coll: string) => opts.bucketColumns(`${db}.${coll}`, () => true),
+        now: nowUs,
+      };
       let lastTime = "", index = 0;
       while (!signal.aborted) {
         const first = await nextEvent(stream);

@@ -31,7 +31,8 @@ export class ChangeStreamEnded extends Error {
 
 export interface EnvelopeContext {
   readonly sourceName: string;
-  readonly bucketColumn: string;
+  /** A collection's bucket field (the access policy's), or null. */
+  bucketColumn(db: string, collection: string): string | null;
   /** Microseconds since the epoch. */
   now(): number;
 }
@@ -89,7 +90,7 @@ export function toEnvelope(
       : before && after
       ? changedColumns(before, after)
       : null,
-    bucketColumn: ctx.bucketColumn,
+    bucketColumn: ctx.bucketColumn(e.ns.db, e.ns.coll),
     origin: {
       connector: "mongodb",
       name: ctx.sourceName,

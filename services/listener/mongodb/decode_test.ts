@@ -7,7 +7,7 @@ import { Binary, Decimal128, Long, ObjectId, Timestamp, UUID } from "mongodb";
 import { envelopeSchema } from "../../../lib/envelope.ts";
 import { bsonValue, ChangeStreamEnded, toEnvelope } from "./decode.ts";
 
-const ctx = { sourceName: "mongo", bucketColumn: "bucket", now: () => 1_700_000_000_999 };
+const ctx = { sourceName: "mongo", bucketColumn: () => "bucket", now: () => 1_700_000_000_999 };
 const oid = new ObjectId("64b7f1f2a1b2c3d4e5f60718");
 const clusterTime = new Timestamp({ t: 1_700_000_000, i: 3 });
 const base = {

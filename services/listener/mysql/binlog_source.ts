@@ -7,15 +7,22 @@
 import ZongJi from "@vlasky/zongji";
 import mysql from "mysql2/promise";
 import { AsyncQueue } from "../../../lib/async_queue.ts";
+import type { BucketColumns } from "../../../lib/access.ts";
 import type { TableInfo } from "../../../lib/catalog.ts";
 import { nowUs } from "../../../lib/envelope.ts";
 import type { Logger } from "../../../lib/log.ts";
 import { type PositionStore, ThrottledSaver } from "../../../lib/postgres/positions.ts";
-import type { Source, SourceBatch } from "../source.ts";
-import { BinlogAssembler, type BinlogEvent, type ColumnOf, toEnvelopes } from "./decode.ts";
+import { PositionLostError, type Source, type SourceBatch, type SourceHealth } from "../source.ts";
+import {
+  BinlogDecoder,
+  type BinlogEvent,
+  type BinlogSpot,
+  type ColumnOf,
+  toEnvelopes,
+} from "./decode.ts";
 import { type BinlogCheckpoint, decodeCheckpoint, encodeCheckpoint } from "./position.ts";
 import { loadMySqlTables } from "./catalog.ts";
-import { capturedTables, type TableMeta, tableMeta } from "./schema.ts";
+import { capturedTables, type TableMeta, tableMeta } from "../../../lib/mysql/schema.ts";
 import { readSnapshot } from "./snapshot.ts";
 import { checkServer } from "./setup.ts";
 
@@ -25,12 +32,16 @@ export interface BinlogSourceOptions {
   url: string;
   /** `db.table` names; unset: every table of the URL's database. */
   tables: readonly string[] | undefined;
-  bucketColumn: string;
+  /** Each table's bucket column (the access policy's). */
+  bucketColumns: BucketColumns;
   /** This replica's server id: unique among the server's replicas. */
   serverId: number;
   positions: PositionStore;
   log: Logger;
+  /** Decoded changes held before the binlog socket is paused. */
   maxQueued?: number;
+  /** Changes per part of a transaction (a transaction of any size streams in parts). */
+  partSize?: number;
 }
 
 interface ZongJiEvent {
@@ -51,6 +62,7 @@ export class BinlogSource implements Source {
   readonly name: string;
   private streaming = false;
   private readonly saver: ThrottledSaver;
+  private confirmedAt = Date.now();
 
   constructor(private readonly opts: BinlogSourceOptions) {
     this.name = opts.name;
@@ -67,11 +79,16 @@ export class BinlogSource implements Source {
 
   confirm(checkpoint: string): Promise<void> {
     this.saver.save(checkpoint);
+    this.confirmedAt = Date.now();
     return Promise.resolve();
   }
 
+  health(): SourceHealth {
+    return { confirmedAgeSeconds: Math.round((Date.now() - this.confirmedAt) / 1000) };
+  }
+
   tables(): Promise<TableInfo[]> {
-    return loadMySqlTables(this.opts, this.opts.bucketColumn);
+    return loadMySqlTables(this.opts, this.opts.bucketColumns);
   }
 
   async *stream(signal: AbortSignal): AsyncIterable<SourceBatch> {
@@ -99,7 +116,13 @@ export class BinlogSource implements Source {
       }
       const ctx = {
         sourceName: opts.name,
-        bucketColumn: opts.bucketColumn,
+        bucketColumn: (db: string, table: string) => {
+          const meta = metas.get(`${db}.${table}`);
+          return opts.bucketColumns(
+            `${db}.${table}`,
+            (c) => !!meta?.columns.some((x) => x.name === c),
+          );
+        },
         primaryKey: (db: string, table: string) => metas.get(`${db}.${table}`)?.primaryKey ?? [],
         now: nowUs,
       };
@@ -133,17 +156,21 @@ export class BinlogSource implements Source {
           paused = false;
         },
       });
-      const assembler = new BinlogAssembler({
+      // Transactions leave in parts as their row events come; a part that is not the last one
+      // has nothing to confirm yet. Past `maxQueued` changes the binlog socket pauses.
+      const decoder = new BinlogDecoder({
         jsonColumns: (db, table) => metas.get(`${db}.${table}`)?.jsonColumns ?? new Set(),
-      });
+      }, opts.partSize ?? 500);
       const push = (event: BinlogEvent) => {
-        const tx = assembler.push(event);
-        if (!tx) return;
-        const gtidSet = z.gtidSet ? String(z.gtidSet) : undefined;
-        const checkpoint = encodeCheckpoint({ gtid: gtidSet, file: tx.file, pos: tx.pos });
-        if (!queue.push({ envelopes: toEnvelopes(tx, ctx), checkpoint })) {
-          binlogSocket()?.pause();
-          paused = true;
+        for (const part of decoder.push(event)) {
+          const gtidSet = z.gtidSet ? String(z.gtidSet) : undefined;
+          const checkpoint = part.commit === null
+            ? null
+            : encodeCheckpoint({ gtid: gtidSet, file: part.commit.file, pos: part.commit.pos });
+          if (!queue.push({ envelopes: toEnvelopes(part, ctx), checkpoint })) {
+            binlogSocket()?.pause();
+            paused = true;
+          }
         }
       };
       z.on("binlog", (raw) => {
@@ -154,7 +181,7 @@ export class BinlogSource implements Source {
           queue.fail(err);
         }
       });
-      z.on("error", (err: Error) => queue.fail(err));
+      z.on("error", (err: Error) => queue.fail(explainBinlogError(err, opts.name)));
       z.on("ready", () => {
         this.streaming = true;
         opts.log.info("streaming the binlog", { from: start, tables: [...metas.keys()] });
@@ -198,7 +225,7 @@ function fromZongji(ev: ZongJiEvent, z: ZongJi): BinlogEvent | undefined {
   switch (name) {
     case "gtid":
     case "mariadbgtid":
-      return { kind: "begin", gtid: ev.gtid };
+      return { kind: "begin", gtid: ev.gtid, ...spotOf(ev, z) };
     case "writerows":
     case "updaterows":
     case "deleterows": {
@@ -212,27 +239,25 @@ function fromZongji(ev: ZongJiEvent, z: ZongJi): BinlogEvent | undefined {
         table: t.tableName,
         columns,
         rows: ev.rows! as never,
+        ...spotOf(ev, z),
       };
     }
     case "xid":
-      return commitOf(ev, z);
+      return { kind: "commit", gtid: ev.gtid, ...spotOf(ev, z) };
     case "query":
       // Non-transactional tables commit with a COMMIT statement rather than an XID event.
-      return /^\s*COMMIT\b/i.test(ev.query ?? "") ? commitOf(ev, z) : undefined;
+      return /^\s*COMMIT\b/i.test(ev.query ?? "")
+        ? { kind: "commit", gtid: ev.gtid, ...spotOf(ev, z) }
+        : undefined;
     default:
       return undefined;
   }
 }
 
-function commitOf(ev: ZongJiEvent, z: ZongJi): BinlogEvent {
+/** Where zongji stands after this event: the binlog file, the offset after it, its time. */
+function spotOf(ev: ZongJiEvent, z: ZongJi): BinlogSpot {
   const o = (z as unknown as { options: { filename: string; position: number } }).options;
-  return {
-    kind: "commit",
-    gtid: ev.gtid,
-    file: o.filename,
-    pos: o.position,
-    timestampMs: ev.timestamp,
-  };
+  return { file: o.filename, pos: o.position, timestampMs: ev.timestamp };
 }
 
 export function connectionOptions(url: string) {
@@ -245,4 +270,25 @@ export function connectionOptions(url: string) {
     password: decodeURIComponent(u.password),
     ...(database ? { database } : {}),
   };
+}
+
+/**
+ * The server no longer has the binlog at our stored position (purged, or the GTIDs we need are
+ * gone): changes were lost to SyncHub. Said plainly, with the way back — never skipped silently.
+ */
+export function explainBinlogError(err: Error, source: string): Error {
+  const e = err as Error & { errno?: number; code?: string };
+  if (
+    e.errno === 1236 || e.code === "ER_MASTER_FATAL_ERROR_READING_BINLOG" ||
+    /purged binary logs|could not find first log file|binlog truncated/i.test(e.message)
+  ) {
+    return new PositionLostError(
+      `the binlog position stored for source "${source}" is no longer on the server ` +
+        `(${e.message}): changes since were lost to SyncHub. To start afresh with a new snapshot: ` +
+        `DELETE FROM synchub.source_positions WHERE source = '${source}', restart the listener, and ` +
+        `have clients subscribe with snapshot: true. Keep binlogs longer than the listener may be ` +
+        `down (binlog_expire_logs_seconds).`,
+    );
+  }
+  return err;
 }

@@ -1,11 +1,12 @@
 /** A MySQL source's captured tables as catalog entries (`db.table`), for the bus's catalog. */
 import mysql from "mysql2/promise";
+import type { BucketColumns } from "../../../lib/access.ts";
 import type { ColumnInfo, ColumnKind, TableInfo } from "../../../lib/catalog.ts";
-import { capturedTables, tableMeta } from "./schema.ts";
+import { capturedTables, tableMeta } from "../../../lib/mysql/schema.ts";
 
 export async function loadMySqlTables(
   source: { name: string; url: string; tables: readonly string[] | undefined },
-  bucketColumn: string,
+  bucketColumns: BucketColumns,
 ): Promise<TableInfo[]> {
   const u = new URL(source.url);
   const database = u.pathname.replace(/^\//, "");
@@ -37,7 +38,7 @@ export async function loadMySqlTables(
         columns,
         column: new Map(columns.map((c) => [c.name, c])),
         primaryKey: meta.primaryKey,
-        bucketColumn: columns.some((c) => c.name === bucketColumn) ? bucketColumn : null,
+        bucketColumn: bucketColumns(`${t.db}.${t.table}`, (c) => columns.some((x) => x.name === c)),
         replicaIdentity: "full",
         source: source.name,
         connector: "mysql",

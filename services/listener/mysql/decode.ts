@@ -1,37 +1,31 @@
 /**
  * Binlog events → envelopes, without I/O. The source turns zongji's events into `BinlogEvent`s;
- * `BinlogAssembler` gathers a transaction's row events until its commit; `toEnvelopes` makes
- * SPEC §2 envelopes of it; `mysqlValue` maps values (SPEC §2 value mapping).
+ * `BinlogDecoder` turns a transaction's row events into parts as they come; `toEnvelopes` makes
+ * SPEC §2 envelopes of a part; lib/mysql/values.ts maps values (SPEC §2 value mapping).
  */
-import { Buffer } from "node:buffer";
 import {
   type Envelope,
-  type JsonValue,
   makeEnvelope,
+  markerOrigin,
   pickKey,
   type Row,
+  type SyncOrigin,
 } from "../../../lib/envelope.ts";
+import { type ColumnOf, mapRow } from "../../../lib/mysql/values.ts";
 import { changePosition } from "./position.ts";
 
-/** MySQL column type codes (binlog TABLE_MAP), the ones whose values need mapping. */
-const TYPE = {
-  TIMESTAMP: 7,
-  DATE: 10,
-  DATETIME: 12,
-  NEWDATE: 14,
-  BIT: 16,
-  TIMESTAMP2: 17,
-  DATETIME2: 18,
-};
+export { type ColumnOf, mapRow, mysqlValue } from "../../../lib/mysql/values.ts";
 
-export interface ColumnOf {
-  readonly name: string;
-  readonly type: number;
+/** Where an event sits in the binlog: the file, the offset after it, and its timestamp. */
+export interface BinlogSpot {
+  readonly file: string;
+  readonly pos: number;
+  readonly timestampMs: number;
 }
 
 export type BinlogEvent =
-  | { kind: "begin"; gtid: string | undefined }
-  | {
+  | ({ kind: "begin"; gtid: string | undefined } & BinlogSpot)
+  | ({
     kind: "rows";
     op: "c" | "u" | "d";
     db: string;
@@ -40,8 +34,8 @@ export type BinlogEvent =
     rows:
       | readonly Record<string, unknown>[]
       | readonly { before: Record<string, unknown>; after: Record<string, unknown> }[];
-  }
-  | { kind: "commit"; gtid: string | undefined; file: string; pos: number; timestampMs: number };
+  } & BinlogSpot)
+  | ({ kind: "commit"; gtid: string | undefined } & BinlogSpot);
 
 export interface BinlogChange {
   readonly op: "c" | "u" | "d";
@@ -51,13 +45,28 @@ export interface BinlogChange {
   readonly after: Row | null;
 }
 
-export interface BinlogTransaction {
+/** A transaction as its first event says. The binlog writes transactions whole, one after another, so
+ * where one begins sorts in commit order like where it ends. */
+export interface BinlogTxHeader {
   readonly gtid: string | undefined;
   readonly file: string;
-  /** Where the commit ends: the offset a restart may resume from. */
   readonly pos: number;
   readonly timestampMs: number;
-  readonly changes: readonly BinlogChange[];
+  /** Written by a SyncHub sync service (its marker row came first), else null. */
+  origin: SyncOrigin | null;
+}
+
+export interface PlacedBinlogChange {
+  readonly change: BinlogChange;
+  readonly index: number;
+  readonly tableOrder: number;
+}
+
+/** A part of a transaction; its last part carries where the commit ends (a resume point). */
+export interface BinlogPart {
+  readonly tx: BinlogTxHeader;
+  readonly changes: readonly PlacedBinlogChange[];
+  readonly commit: BinlogSpot | null;
 }
 
 export interface DecodeContext {
@@ -65,93 +74,130 @@ export interface DecodeContext {
   jsonColumns(db: string, table: string): ReadonlySet<string>;
 }
 
-export class BinlogAssembler {
-  private changes: BinlogChange[] = [];
-  private open = false;
+/**
+ * Streams the binlog's transactions as they are decoded: their row events leave in parts of at
+ * most `partSize` changes, so no transaction is ever held whole.
+ */
+export class BinlogDecoder {
+  private tx:
+    | {
+      header: BinlogTxHeader;
+      index: number;
+      perTable: Map<string, number>;
+      part: PlacedBinlogChange[];
+    }
+    | undefined;
 
-  constructor(private readonly ctx: DecodeContext) {}
+  constructor(private readonly ctx: DecodeContext, private readonly partSize = 500) {}
 
   /** True between transactions. */
   get idle(): boolean {
-    return !this.open;
+    return this.tx === undefined;
   }
 
-  push(event: BinlogEvent): BinlogTransaction | null {
+  /** Feeds one event; returns the parts it completed (full ones, or the committed rest). */
+  push(event: BinlogEvent): BinlogPart[] {
     switch (event.kind) {
       case "begin":
-        this.open = true;
-        this.changes = [];
-        return null;
+        this.open(event, event.gtid);
+        return [];
       case "rows": {
-        this.open = true;
+        if (!this.tx) this.open(event, undefined); // no GTID event: the rows begin it
         const json = this.ctx.jsonColumns(event.db, event.table);
         const row = (r: Record<string, unknown>) => mapRow(r, event.columns, json);
+        const full: BinlogPart[] = [];
         for (const r of event.rows) {
+          let change: BinlogChange;
           if (event.op === "u") {
             const { before, after } = r as {
               before: Record<string, unknown>;
               after: Record<string, unknown>;
             };
-            this.changes.push({
+            change = {
               op: "u",
               db: event.db,
               table: event.table,
               before: row(before),
               after: row(after),
-            });
+            };
           } else {
             const image = row(r as Record<string, unknown>);
-            this.changes.push({
+            change = {
               op: event.op,
               db: event.db,
               table: event.table,
               before: event.op === "d" ? image : null,
               after: event.op === "c" ? image : null,
-            });
+            };
           }
+          const part = this.add(change);
+          if (part) full.push(part);
         }
-        return null;
+        return full;
       }
       case "commit": {
-        const tx = {
-          gtid: event.gtid,
-          file: event.file,
-          pos: event.pos,
-          timestampMs: event.timestampMs,
-          changes: this.changes,
-        };
-        this.changes = [];
-        this.open = false;
-        return tx;
+        const tx = this.tx;
+        this.tx = undefined;
+        if (!tx) return []; // a COMMIT of a transaction with no rows for us
+        return [{ tx: tx.header, changes: tx.part, commit: event }];
       }
     }
+  }
+
+  private open(spot: BinlogSpot, gtid: string | undefined): void {
+    this.tx = {
+      header: { gtid, file: spot.file, pos: spot.pos, timestampMs: spot.timestampMs, origin: null },
+      index: 0,
+      perTable: new Map(),
+      part: [],
+    };
+  }
+
+  private add(change: BinlogChange): BinlogPart | null {
+    const tx = this.tx!;
+    tx.index++;
+    if (tx.index === 1) {
+      // A transaction the sync service wrote starts with its marker row: tag it, skip the row.
+      const origin = markerOrigin(change.table, change.after);
+      if (origin) {
+        tx.header.origin = origin;
+        return null;
+      }
+    }
+    const table = `${change.db}.${change.table}`;
+    const tableOrder = (tx.perTable.get(table) ?? 0) + 1;
+    tx.perTable.set(table, tableOrder);
+    tx.part.push({ change, index: tx.index, tableOrder });
+    if (tx.part.length < this.partSize) return null;
+    const full = tx.part;
+    tx.part = [];
+    return { tx: tx.header, changes: full, commit: null };
   }
 }
 
 export interface EnvelopeContext {
   readonly sourceName: string;
-  readonly bucketColumn: string;
+  /** A table's bucket column (the access policy's), or null. */
+  bucketColumn(db: string, table: string): string | null;
   primaryKey(db: string, table: string): readonly string[];
   /** Microseconds since the epoch. */
   now(): number;
 }
 
-export function toEnvelopes(tx: BinlogTransaction, ctx: EnvelopeContext): Envelope[] {
-  const perTable = new Map<string, number>();
+/** The envelopes of a part of a transaction. */
+export function toEnvelopes(part: BinlogPart, ctx: EnvelopeContext): Envelope[] {
+  const { tx } = part;
   const txId = tx.gtid ?? `${tx.file}:${tx.pos}`;
   const emittedUs = ctx.now();
-  return tx.changes.map((c, i) => {
-    const tableKey = `${c.db}.${c.table}`;
-    const tableOrder = (perTable.get(tableKey) ?? 0) + 1;
-    perTable.set(tableKey, tableOrder);
-    const position = changePosition(tx.file, tx.pos, i + 1);
+  return part.changes.map(({ change: c, index, tableOrder }) => {
+    const position = changePosition(tx.file, tx.pos, index);
     return makeEnvelope({
       id: `${ctx.sourceName}:${position}`,
       op: c.op,
       before: c.before,
       after: c.after,
       key: ctx.primaryKey(c.db, c.table),
-      bucketColumn: ctx.bucketColumn,
+      bucketColumn: ctx.bucketColumn(c.db, c.table),
       origin: {
         connector: "mysql",
         name: ctx.sourceName,
@@ -161,8 +207,9 @@ export function toEnvelopes(tx: BinlogTransaction, ctx: EnvelopeContext): Envelo
         position,
         txId: tx.gtid ?? null,
         commitUs: tx.timestampMs * 1000,
+        writer: tx.origin,
       },
-      transaction: { id: txId, total_order: i + 1, data_collection_order: tableOrder },
+      transaction: { id: txId, total_order: index, data_collection_order: tableOrder },
       emittedUs,
     });
   });
@@ -190,7 +237,7 @@ export function snapshotEnvelope(
     before: null,
     after: row,
     key,
-    bucketColumn: ctx.bucketColumn,
+    bucketColumn: ctx.bucketColumn(where.db, where.table),
     origin: {
       connector: "mysql",
       name: ctx.sourceName,
@@ -205,66 +252,4 @@ export function snapshotEnvelope(
     transaction: null,
     emittedUs: ctx.now(),
   });
-}
-
-export function mapRow(
-  r: Record<string, unknown>,
-  columns: readonly ColumnOf[],
-  json: ReadonlySet<string>,
-): Row {
-  const types = new Map(columns.map((c) => [c.name, c.type]));
-  const row: Row = {};
-  for (const [name, v] of Object.entries(r)) {
-    if (v === undefined) continue;
-    row[name] = mysqlValue(v, types.get(name) ?? -1, json.has(name));
-  }
-  return row;
-}
-
-/**
- * A binlog or query value as an envelope value: big integers and decimals (strings already) stay
- * strings, binary becomes base64, DATETIME an ISO-8601 local time, TIMESTAMP an ISO-8601 UTC
- * instant, MariaDB's JSON text parsed. Expects zongji/mysql2 with `dateStrings` and UTC.
- */
-export function mysqlValue(v: unknown, type: number, isJson = false): JsonValue {
-  if (v === null || v === undefined) return null;
-  if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
-  if (v instanceof Uint8Array) {
-    if (type === TYPE.BIT) return bitValue(v);
-    return Buffer.from(v).toString("base64");
-  }
-  if (v instanceof Date) {
-    if (Number.isNaN(v.getTime())) return null;
-    const iso = v.toISOString();
-    return type === TYPE.DATE || type === TYPE.NEWDATE
-      ? iso.slice(0, 10)
-      : isUtc(type)
-      ? iso
-      : iso.slice(0, -1);
-  }
-  if (typeof v === "string") {
-    if (isJson) {
-      try {
-        return JSON.parse(v);
-      } catch {
-        return v;
-      }
-    }
-    if (isUtc(type)) return `${v.replace(" ", "T")}Z`;
-    if (type === TYPE.DATETIME || type === TYPE.DATETIME2) return v.replace(" ", "T");
-    return v;
-  }
-  if (typeof v === "number") return Number.isFinite(v) ? v : String(v);
-  if (typeof v === "boolean") return v;
-  return v as JsonValue; // MySQL JSON columns: already parsed JSON values
-}
-
-function isUtc(type: number): boolean {
-  return type === TYPE.TIMESTAMP || type === TYPE.TIMESTAMP2;
-}
-
-function bitValue(bytes: Uint8Array): JsonValue {
-  let n = 0n;
-  for (const b of bytes) n = (n << 8n) | BigInt(b);
-  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString();
 }

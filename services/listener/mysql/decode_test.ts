@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { envelopeSchema } from "../../../lib/envelope.ts";
-import { BinlogAssembler, mysqlValue, snapshotEnvelope, toEnvelopes } from "./decode.ts";
+import { BinlogDecoder, mysqlValue, snapshotEnvelope, toEnvelopes } from "./decode.ts";
 
 const cols = [
   { name: "id", type: 8 },
@@ -12,15 +12,18 @@ const cols = [
 const ctx = { jsonColumns: () => new Set(["doc"]) };
 const env = {
   sourceName: "shop",
-  bucketColumn: "bucket",
+  bucketColumn: () => "bucket",
   primaryKey: () => ["id"],
   now: () => 1_700_000_000_999,
 };
 
+const spot = { file: "binlog.000001", pos: 4711, timestampMs: 1_700_000_000_000 };
+
 Deno.test("a binlog transaction becomes ordered envelopes with key, before, after and changed", () => {
-  const a = new BinlogAssembler(ctx);
-  assert.equal(a.push({ kind: "begin", gtid: "0-1-7" }), null);
+  const a = new BinlogDecoder(ctx);
+  assert.deepEqual(a.push({ kind: "begin", gtid: "0-1-7", ...spot }), []);
   a.push({
+    ...spot,
     kind: "rows",
     op: "c",
     db: "app",
@@ -29,6 +32,7 @@ Deno.test("a binlog transaction becomes ordered envelopes with key, before, afte
     rows: [{ id: 1, bucket: "a", doc: '{"k":[1]}', n: 1 }],
   });
   a.push({
+    ...spot,
     kind: "rows",
     op: "u",
     db: "app",
@@ -40,6 +44,7 @@ Deno.test("a binlog transaction becomes ordered envelopes with key, before, afte
     }],
   });
   a.push({
+    ...spot,
     kind: "rows",
     op: "d",
     db: "app",
@@ -47,15 +52,16 @@ Deno.test("a binlog transaction becomes ordered envelopes with key, before, afte
     columns: cols,
     rows: [{ id: 9, bucket: null, doc: null, n: 0 }],
   });
-  const tx = a.push({
+  const [tx] = a.push({
     kind: "commit",
     gtid: "0-1-7",
     file: "binlog.000001",
-    pos: 4711,
+    pos: 5000,
     timestampMs: 1_700_000_000_000,
-  })!;
+  });
   assert.equal(a.idle, true);
-  const envs = toEnvelopes(tx, env);
+  assert.deepEqual(tx!.commit?.pos, 5000, "the commit's end: where a restart resumes");
+  const envs = toEnvelopes(tx!, env);
   for (const e of envs) envelopeSchema.parse(e);
   assert.deepEqual(envs.map((e) => e.op), ["c", "u", "d"]);
   assert.deepEqual(
@@ -111,4 +117,42 @@ Deno.test("snapshot rows are op r as of the snapshot's binlog position", () => {
   envelopeSchema.parse(e);
   assert.deepEqual([e.op, e.source.snapshot, e.bucket, e.key], ["r", "true", "b", { id: 3 }]);
   assert.equal(e.source.position, "binlog.000002:000000000099:0000000000");
+});
+
+Deno.test("a large binlog transaction leaves in parts; a sync marker first tags it", () => {
+  const a = new BinlogDecoder(ctx, 2);
+  const marker = [{ name: "instance", type: 15 }, { name: "direction", type: 15 }];
+  a.push({ kind: "begin", gtid: "0-1-8", ...spot });
+  assert.deepEqual(
+    a.push({
+      ...spot,
+      kind: "rows",
+      op: "u",
+      db: "app",
+      table: "synchub_sync_marker",
+      columns: marker,
+      rows: [{
+        before: { instance: "s", direction: "local_to_cloud" },
+        after: { instance: "s", direction: "local_to_cloud" },
+      }],
+    }),
+    [],
+  );
+  const rows = [1, 2, 3, 4, 5].map((id) => ({ id, bucket: "a", doc: null, n: id }));
+  const parts = a.push({
+    ...spot,
+    kind: "rows",
+    op: "c",
+    db: "app",
+    table: "t",
+    columns: cols,
+    rows,
+  });
+  assert.deepEqual(parts.map((p) => [p.changes.length, p.commit]), [[2, null], [2, null]]);
+  const last = a.push({ kind: "commit", gtid: "0-1-8", ...spot, pos: 9000 });
+  assert.equal(last[0]!.changes.length, 1);
+  const envs = [...parts, ...last].flatMap((p) => toEnvelopes(p, env));
+  assert.deepEqual(envs.map((e) => e.transaction!.total_order), [2, 3, 4, 5, 6]);
+  assert.ok(envs.every((e) => e.source.origin?.direction === "local_to_cloud"));
+  assert.equal(new Set(envs.map((e) => e.id)).size, 5);
 });

@@ -6,7 +6,7 @@ import type mysql from "mysql2/promise";
 
 export type Flavor = "mysql" | "mariadb";
 
-import { BinlogConfigError } from "./schema.ts";
+import { BinlogConfigError } from "../../../lib/mysql/schema.ts";
 
 /** Refuses, with the fix in the message, a server or user the binlog source cannot work with. */
 export async function checkServer(conn: mysql.Connection): Promise<Flavor> {

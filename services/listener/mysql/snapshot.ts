@@ -9,7 +9,7 @@ import type { Envelope, Row } from "../../../lib/envelope.ts";
 import type { SourceBatch } from "../source.ts";
 import { type EnvelopeContext, mapRow, snapshotEnvelope } from "./decode.ts";
 import { type BinlogCheckpoint, encodeCheckpoint } from "./position.ts";
-import { BinlogConfigError, type TableMeta } from "./schema.ts";
+import { BinlogConfigError, type TableMeta } from "../../../lib/mysql/schema.ts";
 import type { Flavor } from "./setup.ts";
 
 export async function* readSnapshot(

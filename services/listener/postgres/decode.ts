@@ -1,10 +1,16 @@
 /**
- * pgoutput messages → envelopes, without I/O. `TransactionAssembler` gathers the messages of one
- * transaction (pgoutput protocol 1 sends a transaction whole, at commit); `toEnvelopes` turns a
- * finished transaction into SPEC §2 envelopes.
+ * pgoutput messages → envelopes, without I/O. `TransactionDecoder` turns a transaction's messages
+ * into parts as they arrive — no transaction is ever held whole, whatever its size — and
+ * `toEnvelopes` turns a part into SPEC §2 envelopes.
  */
 import type { Pgoutput } from "pg-logical-replication";
-import { type Envelope, makeEnvelope, type Row } from "../../../lib/envelope.ts";
+import {
+  type Envelope,
+  makeEnvelope,
+  markerOrigin,
+  type Row,
+  type SyncOrigin,
+} from "../../../lib/envelope.ts";
 import { textDecoderFor } from "../../../lib/postgres/values.ts";
 import { changePosition, parseLsn } from "./position.ts";
 
@@ -16,14 +22,29 @@ export type DecodedChange =
   | { op: "d"; relation: Relation; before: Row | null; keyTuple: Row | null }
   | { op: "t"; relation: Relation };
 
-export interface DecodedTransaction {
+/** What a transaction is, as its BEGIN (and, for the sync's marker, its first change) says. */
+export interface TxHeader {
   readonly xid: number;
   readonly commitLsn: bigint;
-  /** Where the commit record ends: the LSN to confirm once this transaction is on the bus. */
-  readonly endLsn: bigint;
   /** Commit time, microseconds since the epoch. */
   readonly commitUs: number;
-  readonly changes: readonly DecodedChange[];
+  /** Written by a SyncHub sync service (its marker row came first), else null. */
+  origin: SyncOrigin | null;
+}
+
+/** A change with its place in its transaction (1-based) and among its table's changes there. */
+export interface PlacedChange {
+  readonly change: DecodedChange;
+  readonly index: number;
+  readonly tableOrder: number;
+}
+
+/** A part of a transaction, in order; its last part carries where the commit record ends. */
+export interface DecodedPart {
+  readonly tx: TxHeader;
+  readonly changes: readonly PlacedChange[];
+  /** The LSN to confirm once the whole transaction is on the bus; null before its last part. */
+  readonly endLsn: bigint | null;
 }
 
 /**
@@ -35,97 +56,121 @@ export function adoptValueMapping(relation: Relation): void {
   for (const column of relation.columns) column.parser = textDecoderFor(column.typeOid);
 }
 
-export class TransactionAssembler {
-  private current:
-    | { xid: number; commitLsn: bigint; commitUs: number; changes: DecodedChange[] }
+export class TransactionDecoder {
+  private tx:
+    | { header: TxHeader; index: number; perTable: Map<number, number>; part: PlacedChange[] }
     | undefined;
+
+  /** `partSize`: the most changes a part holds before it leaves, ahead of the commit. */
+  constructor(private readonly partSize = 500) {}
 
   /** True between transactions: nothing received is waiting for its commit. */
   get idle(): boolean {
-    return this.current === undefined;
+    return this.tx === undefined;
   }
 
-  /** Feeds one message; returns the transaction when this message committed it. */
-  push(msg: Pgoutput.Message): DecodedTransaction | null {
+  /** Feeds one message; returns a part when one is full or the transaction committed. */
+  push(msg: Pgoutput.Message): DecodedPart | null {
     switch (msg.tag) {
       case "begin":
-        this.current = {
-          xid: msg.xid >>> 0,
-          commitLsn: parseLsn(msg.commitLsn ?? "0/0"),
-          commitUs: Number(msg.commitTime as bigint),
-          changes: [],
+        this.tx = {
+          header: {
+            xid: msg.xid >>> 0,
+            commitLsn: parseLsn(msg.commitLsn ?? "0/0"),
+            commitUs: Number(msg.commitTime as bigint),
+            origin: null,
+          },
+          index: 0,
+          perTable: new Map(),
+          part: [],
         };
         return null;
       case "relation":
         adoptValueMapping(msg);
         return null;
       case "insert":
-        this.add({ op: "c", relation: msg.relation, after: clean(msg.new) });
-        return null;
+        return this.add({ op: "c", relation: msg.relation, after: clean(msg.new) });
       case "update":
-        this.add({
+        return this.add({
           op: "u",
           relation: msg.relation,
           before: msg.old ? clean(msg.old) : null,
           after: clean(msg.new),
         });
-        return null;
       case "delete":
-        this.add({
+        return this.add({
           op: "d",
           relation: msg.relation,
           before: msg.old ? clean(msg.old) : null,
           keyTuple: msg.key ? clean(msg.key) : null,
         });
-        return null;
-      case "truncate":
-        for (const relation of msg.relations) this.add({ op: "t", relation });
-        return null;
+      case "truncate": {
+        let full: DecodedPart | null = null;
+        for (const relation of msg.relations) full = this.add({ op: "t", relation }) ?? full;
+        return full;
+      }
       case "commit": {
-        const tx = this.current;
-        this.current = undefined;
+        const tx = this.tx;
+        this.tx = undefined;
         if (!tx) throw new Error("pgoutput commit without begin");
-        return { ...tx, endLsn: parseLsn(msg.commitEndLsn ?? "0/0") };
+        return { tx: tx.header, changes: tx.part, endLsn: parseLsn(msg.commitEndLsn ?? "0/0") };
       }
       default:
         return null; // origin, type and logical messages carry no row changes
     }
   }
 
-  private add(change: DecodedChange): void {
-    if (!this.current) throw new Error(`pgoutput ${change.op} outside a transaction`);
-    this.current.changes.push(change);
+  private add(change: DecodedChange): DecodedPart | null {
+    const tx = this.tx;
+    if (!tx) throw new Error(`pgoutput ${change.op} outside a transaction`);
+    tx.index++;
+    if (tx.index === 1) {
+      // A transaction the sync service wrote starts with its marker row: tag it, skip the row.
+      const image = change.op === "c" || change.op === "u" ? change.after : null;
+      const origin = markerOrigin(change.relation.name, image);
+      if (origin) {
+        tx.header.origin = origin;
+        return null;
+      }
+    }
+    const oid = change.relation.relationOid;
+    const tableOrder = (tx.perTable.get(oid) ?? 0) + 1;
+    tx.perTable.set(oid, tableOrder);
+    tx.part.push({ change, index: tx.index, tableOrder });
+    if (tx.part.length < this.partSize) return null;
+    const full = tx.part;
+    tx.part = [];
+    return { tx: tx.header, changes: full, endLsn: null };
   }
 }
 
 export interface EnvelopeContext {
   readonly sourceName: string;
   readonly db: string;
-  readonly bucketColumn: string;
+  /** The bucket column of a relation (the access policy's), or null. */
+  bucketColumn(relation: Relation): string | null;
   /** The row key columns of a relation: its primary key where it has one. */
   keyColumns(relation: Relation): readonly string[];
   /** Microseconds since the epoch. */
   now(): number;
 }
 
-export function toEnvelopes(tx: DecodedTransaction, ctx: EnvelopeContext): Envelope[] {
-  const perTable = new Map<number, number>();
+/** The envelopes of a part of a transaction. */
+export function toEnvelopes(part: DecodedPart, ctx: EnvelopeContext): Envelope[] {
+  const { tx } = part;
   const txId = String(tx.xid);
   const emittedUs = ctx.now();
-  return tx.changes.map((change, i) => {
+  return part.changes.map(({ change, index, tableOrder }) => {
     const { relation } = change;
-    const tableOrder = (perTable.get(relation.relationOid) ?? 0) + 1;
-    perTable.set(relation.relationOid, tableOrder);
-    const position = changePosition(tx.commitLsn, i + 1);
-    const t = change.op === "t";
+    const position = changePosition(tx.commitLsn, index);
     return makeEnvelope({
       id: `${ctx.sourceName}:${position}`,
       op: change.op,
       before: change.op === "u" || change.op === "d" ? change.before : null,
       after: change.op === "c" || change.op === "u" ? change.after : null,
-      key: t ? {} : ctx.keyColumns(relation),
+      key: change.op === "t" ? {} : ctx.keyColumns(relation),
       keyImage: change.op === "d" ? change.keyTuple : null,
-      bucketColumn: ctx.bucketColumn,
+      bucketColumn: ctx.bucketColumn(relation),
       origin: {
         connector: "postgresql",
         name: ctx.sourceName,
@@ -135,8 +180,9 @@ export function toEnvelopes(tx: DecodedTransaction, ctx: EnvelopeContext): Envel
         position,
         txId,
         commitUs: tx.commitUs,
+        writer: tx.origin,
       },
-      transaction: { id: txId, total_order: i + 1, data_collection_order: tableOrder },
+      transaction: { id: txId, total_order: index, data_collection_order: tableOrder },
       emittedUs,
     });
   });

@@ -6,7 +6,7 @@ import {
   adoptValueMapping,
   type EnvelopeContext,
   toEnvelopes,
-  TransactionAssembler,
+  TransactionDecoder,
 } from "./decode.ts";
 
 function relation(
@@ -42,7 +42,7 @@ function relation(
 const ctx: EnvelopeContext = {
   sourceName: "pg",
   db: "app",
-  bucketColumn: "bucket",
+  bucketColumn: () => "bucket",
   keyColumns: () => ["id"],
   now: () => 1_700_000_000_500,
 };
@@ -61,8 +61,9 @@ const commit: Pgoutput.MessageCommit = {
   commitTime: 1_700_000_000_123_456n,
 };
 
+/** A small transaction: one part, its last, with the commit's end. */
 function assemble(messages: Pgoutput.Message[]) {
-  const a = new TransactionAssembler();
+  const a = new TransactionDecoder();
   const done = messages.map((m) => a.push(m)).filter((t) => t !== null);
   assert.equal(done.length, 1);
   assert.equal(a.idle, true);
@@ -166,8 +167,71 @@ Deno.test("relation messages switch column parsing to the SPEC value mapping", (
 });
 
 Deno.test("messages outside a transaction are refused; origin and type messages are ignored", () => {
-  const a = new TransactionAssembler();
+  const a = new TransactionDecoder();
   assert.throws(() => a.push({ tag: "insert", relation: relation(1, "t"), new: { id: 1 } }));
   assert.equal(a.push({ tag: "origin", originLsn: null, originName: "x" }), null);
   assert.throws(() => a.push(commit));
+});
+
+Deno.test("a large transaction leaves in parts as it is decoded; only its last part has the end", () => {
+  const todos = relation(1, "todos");
+  const notes = relation(2, "notes");
+  const d = new TransactionDecoder(3);
+  const parts = [];
+  assert.equal(d.push(begin(9)), null);
+  for (let i = 1; i <= 7; i++) {
+    const part = d.push({
+      tag: "insert",
+      relation: i % 2 ? todos : notes,
+      new: { id: i, bucket: "a", body: "x", n: i },
+    });
+    if (part) parts.push(part);
+    assert.equal(d.idle, false, "in a transaction until its commit");
+  }
+  assert.deepEqual(parts.map((p) => [p.changes.length, p.endLsn]), [[3, null], [3, null]]);
+  const last = d.push(commit)!;
+  assert.deepEqual([last.changes.length, last.endLsn], [1, 0x0A000050n]);
+  assert.equal(d.idle, true);
+  const envs = [...parts, last].flatMap((p) => toEnvelopes(p, ctx));
+  assert.deepEqual(envs.map((e) => e.transaction?.total_order), [1, 2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(
+    envs.map((e) => e.transaction?.data_collection_order),
+    [1, 1, 2, 2, 3, 3, 4],
+    "per table, across parts",
+  );
+  const positions = envs.map((e) => e.source.position);
+  assert.deepEqual([...positions].sort(), positions);
+  assert.equal(new Set(envs.map((e) => e.id)).size, 7);
+});
+
+Deno.test("a transaction the sync service wrote is tagged with its origin; its marker is not sent", () => {
+  const marker = relation(3, "synchub_sync_marker");
+  const todos = relation(1, "todos");
+  const tx = assemble([
+    begin(11),
+    {
+      tag: "update",
+      relation: marker,
+      key: null,
+      old: null,
+      new: { instance: "sync-a", direction: "cloud_to_local", slot: 0, txn: 5 },
+    },
+    { tag: "insert", relation: todos, new: { id: 1, bucket: "a", body: "x", n: 1 } },
+    commit,
+  ]);
+  const envs = toEnvelopes(tx, ctx);
+  assert.deepEqual(envs.map((e) => e.source.table), ["todos"]);
+  assert.deepEqual(envs[0]!.source.origin, { instance: "sync-a", direction: "cloud_to_local" });
+  assert.equal(envs[0]!.transaction?.total_order, 2, "its place in the transaction, marker first");
+  envelopeSchema.parse(envs[0]);
+  // A marker row that is not the first change marks nothing.
+  const other = assemble([
+    begin(12),
+    { tag: "insert", relation: todos, new: { id: 2, bucket: "a", body: "y", n: 1 } },
+    { tag: "insert", relation: marker, new: { instance: "x", direction: "y", slot: 0, txn: 1 } },
+    commit,
+  ]);
+  const plain = toEnvelopes(other, ctx);
+  assert.deepEqual(plain.map((e) => e.source.origin), [undefined, undefined]);
+  assert.deepEqual(plain.map((e) => e.source.table), ["todos", "synchub_sync_marker"]);
 });

@@ -1,13 +1,22 @@
 /** What logical replication needs before the first byte streams: settings, publication, slot. */
 import type pg from "pg";
+import type { BucketColumns } from "../../../lib/access.ts";
 import type { Logger } from "../../../lib/log.ts";
 import { ensurePublication } from "../../../lib/postgres/publication.ts";
+import { PositionLostError } from "../source.ts";
 
 export interface WalSetup {
   publication: string;
   publicationTables: readonly string[] | undefined;
   slot: string;
-  bucketColumn: string;
+  /** Each table's bucket column (the access policy's). */
+  bucketColumns: BucketColumns;
+}
+
+/** What the listener remembers of a slot it used: for telling a lost slot from a new one. */
+export interface SlotMemory {
+  /** The last position confirmed through this slot, if it was ever used. */
+  known(): Promise<string | null>;
 }
 
 export interface Prepared {
@@ -21,6 +30,7 @@ export async function prepareReplication(
   db: Pick<pg.ClientBase, "query">,
   setup: WalSetup,
   log: Logger,
+  memory?: SlotMemory,
 ): Promise<Prepared> {
   const settings = (await db.query<{ wal_level: string; db: string }>(
     "SELECT current_setting('wal_level') AS wal_level, current_database() AS db",
@@ -35,11 +45,17 @@ export async function prepareReplication(
     log.info("created publication", { publication: setup.publication });
   }
 
-  const slot = (await db.query<{ plugin: string; database: string }>(
-    "SELECT plugin, database FROM pg_replication_slots WHERE slot_name = $1",
+  const slot = (await db.query<{ plugin: string; database: string; wal_status: string | null }>(
+    "SELECT plugin, database, wal_status FROM pg_replication_slots WHERE slot_name = $1",
     [setup.slot],
   )).rows[0];
+  if (slot?.wal_status === "lost") {
+    throw slotLost(setup.slot, "was invalidated (wal_status = lost)");
+  }
   if (!slot) {
+    // A slot that disappeared is never silently made anew: the changes since are lost to us.
+    const known = await memory?.known();
+    if (known) throw slotLost(setup.slot, `is gone (it had confirmed up to ${known})`);
     try {
       await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [setup.slot]);
       log.info("created replication slot", { slot: setup.slot });
@@ -54,16 +70,18 @@ export async function prepareReplication(
   }
 
   // Without a full old image a delete cannot say which bucket it belonged to.
-  const partial = await db.query<{ t: string }>(
-    `SELECT format('%I.%I', pt.schemaname, pt.tablename) AS t
+  const partial = await db.query<{ t: string; columns: string[] }>(
+    `SELECT pt.schemaname || '.' || pt.tablename AS t, array_agg(a.attname::text) AS columns
        FROM pg_publication_tables pt
        JOIN pg_namespace n ON n.nspname = pt.schemaname
        JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
-       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $2 AND NOT a.attisdropped
-      WHERE pt.pubname = $1 AND c.relreplident <> 'f'`,
-    [setup.publication, setup.bucketColumn],
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE pt.pubname = $1 AND c.relreplident <> 'f'
+      GROUP BY 1`,
+    [setup.publication],
   );
-  for (const { t } of partial.rows) {
+  for (const { t, columns } of partial.rows) {
+    if (setup.bucketColumns(t, (c) => columns.includes(c)) === null) continue;
     log.warn(
       "table has a bucket column but not REPLICA IDENTITY FULL: its deletes carry no bucket and " +
         "reach only tokens holding '*'; run ALTER TABLE ... REPLICA IDENTITY FULL",
@@ -90,4 +108,15 @@ export async function primaryKeyOf(
     [relid],
   );
   return rows.map((r) => r.attname);
+}
+
+/** A lost slot, with the way back. */
+export function slotLost(slot: string, what: string): PositionLostError {
+  return new PositionLostError(
+    `replication slot "${slot}" ${what}: changes since were lost to SyncHub. To start afresh: ` +
+      `SELECT pg_drop_replication_slot('${slot}') (if it is still there), DELETE FROM ` +
+      `synchub.source_positions WHERE source = 'slot:${slot}', restart the listener (a new slot; ` +
+      `with SNAPSHOT_MODE=initial the tables are published again), and have clients subscribe ` +
+      `with snapshot: true. To keep it from happening, size max_slot_wal_keep_size (README: Operations).`,
+  );
 }

@@ -15,16 +15,12 @@ import type { Logger } from "../../../lib/log.ts";
 import { learnUserArrayTypes, loadCatalog } from "../../../lib/postgres/catalog.ts";
 import { createPool, type Pool } from "../../../lib/postgres/pool.ts";
 import { PgSnapshotReader } from "../../../lib/postgres/snapshot.ts";
+import { type PositionStore, ThrottledSaver } from "../../../lib/postgres/positions.ts";
 import { SESSION_OPTIONS } from "../../../lib/postgres/values.ts";
-import type { Source, SourceBatch } from "../source.ts";
-import {
-  type DecodedTransaction,
-  type Relation,
-  toEnvelopes,
-  TransactionAssembler,
-} from "./decode.ts";
+import type { Source, SourceBatch, SourceHealth } from "../source.ts";
+import { type DecodedPart, type Relation, toEnvelopes, TransactionDecoder } from "./decode.ts";
 import { formatLsn, parseLsn } from "./position.ts";
-import { prepareReplication, primaryKeyOf, type WalSetup } from "./setup.ts";
+import { prepareReplication, primaryKeyOf, slotLost, type WalSetup } from "./setup.ts";
 
 export interface WalSourceOptions extends WalSetup {
   name: string;
@@ -34,10 +30,19 @@ export interface WalSourceOptions extends WalSetup {
   log: Logger;
   /** Decoded changes held before the socket is paused. */
   maxQueued?: number;
+  /** Changes per part of a transaction (a transaction of any size streams in parts). */
+  partSize?: number;
   /** How often the confirmed position is reported even when nothing changes. */
   statusIntervalMs?: number;
   /** Looks up a table's primary key; replaceable so tests can make it slow. */
   primaryKey?: typeof primaryKeyOf;
+  /**
+   * Where the last confirmed LSN is remembered (the hub database): a slot that disappears later is
+   * then known as lost, never silently recreated. Unset: not remembered.
+   */
+  positions?: PositionStore;
+  /** How often the slot's health (lag, retention, invalidation) is read. */
+  healthIntervalMs?: number;
 }
 
 type Socket = { pause(): void; resume(): void };
@@ -55,6 +60,10 @@ export class WalSource implements Source {
   private streaming = false;
   private service: LogicalReplicationService | undefined;
   private statusTimer: ReturnType<typeof setTimeout> | undefined;
+  private healthTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly saver: ThrottledSaver | undefined;
+  private slotHealth: SourceHealth = {};
+  private confirmedAt = Date.now();
 
   constructor(private readonly opts: WalSourceOptions) {
     this.name = opts.name;
@@ -64,6 +73,14 @@ export class WalSource implements Source {
       applicationName: "synchub-listener-reads",
     });
     this.catalog = new CatalogCache(() => this.loadCatalog());
+    if (opts.positions) {
+      this.saver = new ThrottledSaver(
+        opts.positions,
+        slotMemoryKey(opts.slot),
+        (err) => opts.log.warn("could not remember the confirmed position", { err }),
+        1_000,
+      );
+    }
     this.snapshots = new PgSnapshotReader(this.pool, {
       sourceName: opts.name,
       catalog: () => this.catalog.get(),
@@ -80,19 +97,24 @@ export class WalSource implements Source {
 
   private loadCatalog(): Promise<Catalog> {
     const { opts } = this;
-    return loadCatalog(this.pool, opts.publication, opts.bucketColumn, opts.log, opts.name);
+    return loadCatalog(this.pool, opts.publication, opts.bucketColumns, opts.log, opts.name);
   }
 
   async close(): Promise<void> {
+    await this.saver?.flush();
     await this.pool.end().catch(() => {});
   }
 
+  health(): SourceHealth {
+    return {
+      ...this.slotHealth,
+      confirmedAgeSeconds: Math.round((Date.now() - this.confirmedAt) / 1000),
+    };
+  }
+
   confirm(checkpoint: string): Promise<void> {
-    const lsn = parseLsn(checkpoint);
-    if (lsn > this.confirmed) {
-      this.confirmed = lsn;
-      this.scheduleStatus();
-    }
+    this.raiseConfirmed(parseLsn(checkpoint));
+    this.scheduleStatus();
     return Promise.resolve();
   }
 
@@ -110,31 +132,40 @@ export class WalSource implements Source {
     );
     const socket = () =>
       (service as unknown as { _connection?: { stream?: Socket } })._connection?.stream;
-    const queue = new AsyncQueue<DecodedTransaction>({
+    // Parts of transactions, as decoded: past `maxQueued` changes the socket pauses, and WAL
+    // waits in PostgreSQL — memory stays bounded whatever the size of a transaction.
+    const queue = new AsyncQueue<DecodedPart>({
       highWater: opts.maxQueued ?? 5000,
       onDrain: () => socket()?.resume(),
-      weigh: (tx) => Math.max(1, tx.changes.length),
+      weigh: (part) => Math.max(1, part.changes.length),
     });
-    const assembler = new TransactionAssembler();
+    const decoder = new TransactionDecoder(opts.partSize ?? 500);
     const keys = new Map<number, readonly string[]>();
     const onAbort = () => queue.end();
     signal.addEventListener("abort", onAbort, { once: true });
 
     try {
       await meta.connect();
-      const prepared = await prepareReplication(meta, opts, opts.log);
+      const prepared = await prepareReplication(meta, opts, opts.log, {
+        known: () => opts.positions?.load(slotMemoryKey(opts.slot)) ?? Promise.resolve(null),
+      });
       await learnUserArrayTypes(meta);
       // Replies to the server's keepalives need a position even before we confirm anything.
       if (prepared.confirmedLsn) this.raiseConfirmed(parseLsn(prepared.confirmedLsn));
       this.received = this.confirmed;
+      this.saver?.save(formatLsn(this.confirmed)); // a slot used once is remembered
+      this.healthTimer = setInterval(
+        () => this.readHealth().catch((err) => queue.fail(err)),
+        opts.healthIntervalMs ?? 10_000,
+      );
 
       service.on("data", (_lsn: string, msg: Pgoutput.Message) => {
         try {
           if (msg.tag === "relation") keys.delete(msg.relationOid); // the table may have changed
-          const tx = assembler.push(msg);
-          if (!tx) return;
-          this.received = tx.endLsn;
-          if (!queue.push(tx)) socket()?.pause();
+          const part = decoder.push(msg);
+          if (!part) return;
+          if (part.endLsn !== null) this.received = part.endLsn;
+          if (!queue.push(part)) socket()?.pause();
         } catch (err) {
           queue.fail(err);
         }
@@ -142,7 +173,7 @@ export class WalSource implements Source {
       service.on("heartbeat", (lsn: string, _ts: number, shouldRespond: boolean) => {
         // Between transactions, with every transaction received already confirmed, the WAL up to
         // the server's send position holds nothing for us: the slot may move past it.
-        if (assembler.idle && this.received <= this.confirmed) this.raiseConfirmed(parseLsn(lsn));
+        if (decoder.idle && this.received <= this.confirmed) this.raiseConfirmed(parseLsn(lsn));
         if (shouldRespond) this.sendStatus();
       });
       service.on("error", (err: Error) => queue.fail(err));
@@ -162,11 +193,11 @@ export class WalSource implements Source {
         );
       this.statusTimer = setInterval(() => this.sendStatus(), opts.statusIntervalMs ?? 10_000);
 
-      for await (const tx of queue) {
-        // Keys are resolved per transaction, so a relation message arriving meanwhile cannot
-        // take a key away from a transaction being finished.
+      for await (const part of queue) {
+        // Keys are resolved per part, so a relation message arriving meanwhile cannot take a key
+        // away from a part being finished.
         const txKeys = new Map<number, readonly string[]>();
-        for (const { relation: r } of tx.changes) {
+        for (const { change: { relation: r } } of part.changes) {
           if (txKeys.has(r.relationOid)) continue;
           let key = keys.get(r.relationOid);
           if (!key) {
@@ -177,19 +208,21 @@ export class WalSource implements Source {
           }
           txKeys.set(r.relationOid, key);
         }
-        const envelopes = toEnvelopes(tx, {
+        const envelopes = toEnvelopes(part, {
           sourceName: opts.name,
           db: prepared.db,
-          bucketColumn: opts.bucketColumn,
+          bucketColumn: (r: Relation) => bucketColumnOf(r, opts.bucketColumns),
           keyColumns: (r: Relation) => txKeys.get(r.relationOid) ?? r.keyColumns,
           now: nowUs,
         });
-        yield { envelopes, checkpoint: formatLsn(tx.endLsn) };
+        // A transaction is confirmed only once its last part is on the bus (with all before it).
+        yield { envelopes, checkpoint: part.endLsn === null ? null : formatLsn(part.endLsn) };
       }
     } finally {
       signal.removeEventListener("abort", onAbort);
       this.streaming = false;
       clearInterval(this.statusTimer);
+      clearInterval(this.healthTimer);
       this.sendStatus();
       this.service = undefined;
       await service.stop().catch(() => {});
@@ -199,7 +232,33 @@ export class WalSource implements Source {
   }
 
   private raiseConfirmed(lsn: bigint): void {
-    if (lsn > this.confirmed) this.confirmed = lsn;
+    if (lsn <= this.confirmed) return;
+    this.confirmed = lsn;
+    this.confirmedAt = Date.now();
+    this.saver?.save(formatLsn(lsn));
+  }
+
+  /**
+   * The slot as the server sees it: lag and retained WAL for metrics; invalidated (max_slot_wal_
+   * keep_size passed) or dropped is a PositionLostError — never a silent restart at "now".
+   */
+  private async readHealth(): Promise<void> {
+    const { rows: [slot] } = await this.pool.query<
+      { lag: number | null; retained: number | null; wal_status: string | null }
+    >(
+      `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::float8 AS lag,
+              pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8 AS retained, wal_status
+         FROM pg_replication_slots WHERE slot_name = $1`,
+      [this.opts.slot],
+    );
+    if (!slot) throw slotLost(this.opts.slot, "was dropped while in use");
+    if (slot.wal_status === "lost") {
+      throw slotLost(this.opts.slot, "was invalidated (wal_status = lost)");
+    }
+    this.slotHealth = {
+      ...(slot.lag !== null ? { lagBytes: Math.max(0, slot.lag) } : {}),
+      ...(slot.retained !== null ? { retainedBytes: Math.max(0, slot.retained) } : {}),
+    };
   }
 
   private statusPending = false;
@@ -221,4 +280,24 @@ export class WalSource implements Source {
       this.opts.log.warn("could not report the confirmed position", { err })
     );
   }
+}
+
+const relationBuckets = new WeakMap<Relation, string | null>();
+
+/** A relation's bucket column, decided once per relation message. */
+function bucketColumnOf(relation: Relation, columns: WalSourceOptions["bucketColumns"]) {
+  let column = relationBuckets.get(relation);
+  if (column === undefined) {
+    column = columns(
+      `${relation.schema}.${relation.name}`,
+      (c) => relation.columns.some((rc) => rc.name === c),
+    );
+    relationBuckets.set(relation, column);
+  }
+  return column;
+}
+
+/** Where a slot's last confirmed LSN is remembered in synchub.source_positions. */
+export function slotMemoryKey(slot: string): string {
+  return `slot:${slot}`;
 }

@@ -1,7 +1,5 @@
-/** Reading requests: a JSON body with a size limit, and the client's address. */
-import type { Context } from "hono";
-import { getConnInfo } from "hono/deno";
-import { SyncError } from "../../lib/errors.ts";
+/** Reading requests: a JSON body with a size limit (the CRUD API and the sync control API). */
+import { SyncError } from "../errors.ts";
 
 /** The body as JSON, refused once it passes `maxBytes` (before reading it, when it says its size). */
 export async function readJson(req: Request, maxBytes: number): Promise<unknown> {
@@ -38,21 +36,4 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
     at += c.byteLength;
   }
   return out;
-}
-
-/**
- * The client's address: the connection's or, behind a trusted proxy, the address that proxy saw —
- * the last X-Forwarded-For entry, the one it appended. The entries before it are the client's to
- * write, so taking the first would let a client pick a fresh address for every request.
- */
-export function clientAddress(c: Context, trustProxy: boolean): string {
-  if (trustProxy) {
-    const forwarded = c.req.header("x-forwarded-for")?.split(",").at(-1)?.trim();
-    if (forwarded) return forwarded;
-  }
-  try {
-    return getConnInfo(c).remote.address ?? "unknown";
-  } catch {
-    return "unknown"; // called without a connection (tests calling app.fetch)
-  }
 }

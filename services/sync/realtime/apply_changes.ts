@@ -1,0 +1,184 @@
+/**
+ * Applies one source side's changes to the other side (SPEC §8.2 realtime), for phase 2 to feed
+ * from the bus: each change is checked against the target's current row by hashes
+ * (conflict.ts), conflicts go to the table's strategy, parked rows stay parked, and the writes
+ * commit in one transaction (the marker first) before the position is stored. Several changes
+ * to one key in a batch are merged in order: the first `before`, the last `after`.
+ */
+import type { Envelope, Row } from "../../../lib/envelope.ts";
+import type { Side, TableConfig } from "../config.ts";
+import { checkChange } from "../conflict.ts";
+import { directionTo, markerFor, other, type SyncContext } from "../context.ts";
+import type { WriteOp } from "../engine/database.ts";
+import { applyIsolating } from "../engine/isolate.ts";
+import { hashSpec, keyHash, keyOf, keyString, rowHash } from "../row_hash.ts";
+import type { NewConflict } from "../state_store/store.ts";
+import { decide, type Version } from "../strategies.ts";
+import { SchemaMismatch, shapeMismatch, type TableShape } from "../table_shape.ts";
+
+export interface SourceChange {
+  readonly op: "c" | "u" | "d" | "r";
+  readonly before: Row | null;
+  readonly after: Row | null;
+  /** Commit time at the source: a delete's time for last_write_wins. */
+  readonly tsMs: number;
+}
+
+/** The part of an envelope the applier needs; truncates are not propagated (null). */
+export function changeOf(
+  e: Pick<Envelope, "op" | "before" | "after" | "source">,
+): SourceChange | null {
+  if (e.op === "t") return null;
+  return { op: e.op, before: e.before, after: e.after, tsMs: e.source.ts_ms };
+}
+
+export interface ApplyResult {
+  applied: number;
+  skipped: number;
+  conflicts: number;
+  parked: number;
+  rejected: number;
+}
+
+export async function applyChanges(
+  ctx: SyncContext,
+  table: TableConfig,
+  source: Side,
+  changes: readonly SourceChange[],
+  opts: { position?: string; shapes?: Record<Side, TableShape> } = {},
+): Promise<ApplyResult> {
+  const target = other(source);
+  const shapes = opts.shapes ?? {
+    local: await ctx.databases.local.describe(table),
+    cloud: await ctx.databases.cloud.describe(table),
+  };
+  const mismatch = shapeMismatch(shapes[source], shapes[target], target);
+  if (mismatch) throw new SchemaMismatch(mismatch);
+  const spec = hashSpec(shapes[source], table);
+  const result: ApplyResult = { applied: 0, skipped: 0, conflicts: 0, parked: 0, rejected: 0 };
+
+  const merged = new Map<string, SourceChange>();
+  for (const c of changes) {
+    const image = c.after ?? c.before;
+    if (!image) continue;
+    const k = keyString(image, spec);
+    const earlier = merged.get(k);
+    merged.set(k, earlier ? mergeChanges(earlier, c) : c);
+  }
+  const keys = [...merged.keys()];
+  const hashes = keys.map((k) => keyHash(table.name, k));
+  const parked = await ctx.store.openConflicts(table.name, hashes);
+  const tombstoned = await ctx.store.tombstoned(table.name, hashes);
+  const found = await ctx.databases[target].readByKeys(
+    shapes[target],
+    [...merged.values()].map((c) => keyOf((c.after ?? c.before)!, spec)),
+  );
+  const current = new Map(found.map((r) => [keyString(r, spec), r]));
+
+  const ops: WriteOp[] = [];
+  const deleted: string[] = [];
+  const upserted: string[] = [];
+  for (const [i, k] of keys.entries()) {
+    const c = merged.get(k)!;
+    const kh = hashes[i]!;
+    const image = (c.after ?? c.before)!;
+    const there = current.get(k) ?? null;
+    const mine: Version = c.op === "d" ? { row: null, deletedAtMs: c.tsMs } : { row: c.after };
+    const versions = { [source]: mine, [target]: { row: there } } as Record<Side, Version>;
+    const conflict: NewConflict = {
+      table: table.name,
+      primary_key: keyOf(image, spec),
+      key_hash: kh,
+      local_data: versions.local.row,
+      cloud_data: versions.cloud.row,
+      conflict_type: "update_update",
+    };
+    if (c.op === "d") deleted.push(kh);
+    else upserted.push(kh);
+    if (parked.has(kh)) {
+      await ctx.store.recordConflict(conflict); // keeps each side's newest version
+      result.parked++;
+      continue;
+    }
+    const verdict = checkChange({
+      op: c.op,
+      beforeHash: c.before ? rowHash(c.before, spec) : null,
+      afterHash: c.after ? rowHash(c.after, spec) : null,
+      targetHash: there ? rowHash(there, spec) : null,
+      targetDeleted: tombstoned.has(kh),
+    });
+    if (verdict.kind === "skip") {
+      result.skipped++;
+      continue;
+    }
+    if (verdict.kind === "conflict") {
+      const decision = decide({ local: versions.local, cloud: versions.cloud, table });
+      const record = { ...conflict, conflict_type: verdict.type };
+      if (decision.action === "park") {
+        if ((await ctx.store.recordConflict(record)).created) result.conflicts++;
+        result.parked++;
+        continue;
+      }
+      const hashOf = (v: Version) => (v.row ? rowHash(v.row, spec) : "deleted");
+      const { created } = await ctx.store.recordConflict({
+        ...record,
+        resolved_by: {
+          strategy: decision.strategy,
+          data: versions[decision.winner].row,
+          versions: `${hashOf(versions.local)}:${hashOf(versions.cloud)}`,
+        },
+      });
+      if (created) result.conflicts++;
+      // The target's version wins: nothing to write here; its own change travels the other way.
+      if (decision.winner === target) {
+        result.skipped++;
+        continue;
+      }
+    }
+    ops.push(
+      c.op === "d"
+        ? { kind: "delete", key: keyOf(image, spec) }
+        : { kind: "upsert", row: c.after! },
+    );
+  }
+
+  // A delete seen in realtime is remembered, so a batch run never brings the row back.
+  await ctx.store.addTombstones(table.name, deleted);
+  await ctx.store.clearTombstones(table.name, upserted);
+  const outcome = await applyIsolating(
+    ctx.databases[target],
+    shapes[target],
+    ops,
+    markerFor(ctx, target),
+    async (op, reason) => {
+      const row = op.kind === "upsert" ? op.row : op.key;
+      const k = keyString(row, spec);
+      const { created } = await ctx.store.recordConflict({
+        table: table.name,
+        primary_key: keyOf(row, spec),
+        key_hash: keyHash(table.name, k),
+        local_data: source === "local" ? row : current.get(k) ?? null,
+        cloud_data: source === "cloud" ? row : current.get(k) ?? null,
+        conflict_type: "apply_error",
+        error: `${target} refused the row: ${reason}`,
+      });
+      if (created) result.conflicts++;
+    },
+  );
+  result.applied = outcome.applied;
+  result.rejected = outcome.rejected;
+  // Only now that the target has committed (a crash before this replays the batch: harmless).
+  await ctx.store.recordProgress(table.name, directionTo(target), {
+    rows: outcome.applied,
+    ...(opts.position === undefined ? {} : { position: opts.position }),
+  });
+  return result;
+}
+
+/** Two changes of one row in commit order as one: the first's before, the last's after. */
+export function mergeChanges(first: SourceChange, last: SourceChange): SourceChange {
+  if (last.op === "d") return { op: "d", before: first.before, after: null, tsMs: last.tsMs };
+  // Created in this batch stays a create; anything else compares the target with `first.before`.
+  const op = first.op === "c" || first.op === "r" ? first.op : "u";
+  return { op, before: first.before, after: last.after, tsMs: last.tsMs };
+}
