@@ -1,4 +1,5 @@
 /** Builds the CRUD service from configuration and serves it. */
+import { stopStep } from "../../lib/shutdown.ts";
 import { type AccessPolicy, bucketColumns } from "../../lib/access.ts";
 import type { Bus } from "../../lib/bus/bus.ts";
 import type { Config } from "../../lib/config.ts";
@@ -111,9 +112,10 @@ export function serveCrud(
     stop: async () => {
       stopSchedule();
       connecting.abort();
-      await served.stop();
-      await checkpoints.close();
-      await pool.end();
+      await stopStep("crud: http", () => served.stop());
+      // A writer process still running is stopped; its checkpoint is marked failed.
+      await stopStep("crud: checkpoints", () => checkpoints.close());
+      await stopStep("crud: database pool", () => pool.end());
     },
   };
 }
