@@ -94,6 +94,7 @@ async function runInProcess(
     jwtSecret,
     bus,
     snapshots: listener.snapshots,
+    databaseUrl,
     log: log.child("gateway"),
   });
   stops.push(() => gateway.stop());
@@ -102,6 +103,7 @@ async function runInProcess(
     policy,
     databaseUrl,
     jwtSecret,
+    bus,
     log: log.child("crud"),
     // SPEC §9: the demo page's "use dev token" button.
     devToken: () => signToken(jwtSecret, { sub: "dev-demo-a", buckets: ["demo-a"] }, 24 * 3600),

@@ -14,9 +14,10 @@ import type { Registry } from "../../lib/metrics.ts";
 import type { SnapshotReader } from "../../lib/snapshot.ts";
 import type { TableInfo } from "../../lib/catalog.ts";
 import type { Envelope } from "../../lib/envelope.ts";
-import { catalogTableTopic, catalogTopic } from "../../lib/topics.ts";
+import { catalogTableTopic, catalogTopic, isTableTopic } from "../../lib/topics.ts";
 import { BusCatalog } from "./catalog.ts";
 import { Congestion } from "./congestion.ts";
+import type { DeviceSource } from "./devices.ts";
 import { bucketUnknown } from "./filter.ts";
 import { Hub } from "./hub.ts";
 import {
@@ -27,6 +28,7 @@ import {
   type WsServer,
 } from "../../lib/websocket/mod.ts";
 import { type GatewayLimits, Session, type SessionMetrics } from "./session.ts";
+import { GatewayStats } from "./stats.ts";
 
 export interface GatewayDeps {
   bus: Bus;
@@ -42,6 +44,8 @@ export interface GatewayDeps {
   trustProxy?: boolean;
   log: Logger;
   registry: Registry;
+  /** Stored device subscriptions (SPEC §10), from the hub database when the gateway has one. */
+  devices?: DeviceSource | undefined;
 }
 
 export interface Gateway {
@@ -114,6 +118,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
     ),
   };
 
+  const stats = new GatewayStats({
+    changes: registry.counter(
+      "synchub_gateway_changes_total",
+      "Changes taken from the bus (tombstones and hub events not counted).",
+    ),
+    delivered: registry.counter(
+      "synchub_gateway_changes_delivered_total",
+      "Change frames sent to clients.",
+    ),
+    connections,
+    subscriptions: () => hub?.count() ?? 0,
+  });
+
   // Backpressure: after a dispatch, the bus waits while the sockets written to drain.
   const congestion = new Congestion(deps.limits.maxBufferedBytes / 4);
   const following = new AbortController();
@@ -148,6 +165,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
         catalog.apply(records.filter((r) => r.topic === catalog.topic));
         records = records.filter((r) => r.topic !== catalog.topic);
       }
+      // Hub events (SPEC §10) share the prefix; they are for other consumers, not subscribers.
+      if (records.some((r) => !isTableTopic(deps.topicPrefix, r.topic))) {
+        records = records.filter((r) => isTableTopic(deps.topicPrefix, r.topic));
+      }
+      stats.taken(records);
       h.dispatch(records);
     };
     route(early);
@@ -169,6 +191,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   );
   const app = new Hono();
   mountOps(app, "gateway", registry, () => ({ bus: hub !== undefined && bus.ready() }));
+  app.get("/stats", (c) => c.json(stats.body()));
 
   app.get("/v1/ws", async (c) => {
     const token = tokenFromRequest(c.req.raw);
@@ -221,6 +244,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       topicOf,
       congestion,
       metrics,
+      stats,
     });
     // The token's lifetime bounds the connection's.
     const expiresIn = Math.min(claims.exp * 1000 - Date.now(), 2 ** 31 - 1);
@@ -228,6 +252,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     socket.onopen = () => {
       sockets.add(socket);
       connections.inc();
+      stats.connected(claims.sub);
     };
     socket.onmessage = (data) => session.receive(data);
     // Far over the size limit (hardMessageLimit): say why before the server closes with 1009.
@@ -235,7 +260,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
     let released = false;
     socket.onclose = () => {
       clearTimeout(expiry);
-      if (sockets.delete(socket)) connections.dec();
+      if (sockets.delete(socket)) {
+        connections.dec();
+        stats.disconnected(claims.sub);
+      }
       if (!released) holders.close(claims.sub, address);
       released = true;
       session.close();

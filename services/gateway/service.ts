@@ -13,6 +13,8 @@ import type { Logger } from "../../lib/log.ts";
 import { Registry } from "../../lib/metrics.ts";
 import type { SnapshotReader } from "../../lib/snapshot.ts";
 import { HttpSnapshotReader } from "../../lib/snapshot_http.ts";
+import { createPool } from "../../lib/postgres/pool.ts";
+import { DeviceStore } from "../../lib/postgres/devices.ts";
 import { createGateway } from "./gateway.ts";
 
 export interface GatewayOptions {
@@ -23,10 +25,16 @@ export interface GatewayOptions {
   log: Logger;
   /** The listener's snapshots when it runs in this process. */
   snapshots?: SnapshotReader;
+  /** The hub database, for device subscriptions (SPEC §10); without it they are not served. */
+  databaseUrl?: string | undefined;
 }
 
 export async function serveGateway(opts: GatewayOptions): Promise<Served> {
   const { config, log } = opts;
+  const databaseUrl = opts.databaseUrl ?? config.databaseUrl;
+  const pool = databaseUrl
+    ? createPool(databaseUrl, { log, max: 4, applicationName: "synchub-gateway" })
+    : undefined;
   const gateway = createGateway({
     bus: opts.bus,
     topicPrefix: config.topicPrefix,
@@ -38,6 +46,7 @@ export async function serveGateway(opts: GatewayOptions): Promise<Served> {
     trustProxy: config.crud.trustProxy,
     log,
     registry: new Registry("gateway"),
+    devices: pool && new DeviceStore(pool),
   });
   const at = { host: config.host, port: config.ports.gateway, portVariable: "GATEWAY_PORT" };
   const server = await listening(
@@ -55,6 +64,7 @@ export async function serveGateway(opts: GatewayOptions): Promise<Served> {
       await stopStep("gateway: subscriptions", () => gateway.stop());
       // Sockets got 1001 above; whatever has not closed within 2 s is dropped.
       await stopStep("gateway: sockets", () => server.shutdown(2_000));
+      if (pool) await stopStep("gateway: device database pool", () => pool.end());
     },
   };
 }
