@@ -1,8 +1,8 @@
 /**
  * The sync service put together: both sides opened (retrying with back-off while a database is
  * unreachable, each failure logged), the marker tables ensured, `/health`, `/ready` and
- * `/metrics` served, and on the first start (an empty state store) one batch run by itself.
- * Realtime (phase 2) and the control API (issue 16) attach here.
+ * `/metrics` served, realtime capture started (when `sync.realtime`), and on the first start (an
+ * empty state store) one batch run by itself. The control API (issue 16) attaches here.
  */
 import { Hono } from "hono";
 import { mountOps } from "../../lib/http/ops.ts";
@@ -16,11 +16,15 @@ import type { SyncContext } from "./context.ts";
 import type { SyncDatabase } from "./engine/database.ts";
 import { openDatabase } from "./engine/open.ts";
 import { openStateStore } from "./state_store/open.ts";
+import { type Realtime, startRealtime } from "./realtime/realtime.ts";
+import type { RealtimeStatus } from "./realtime/status.ts";
 
 export interface SyncService {
   readonly url: string;
   /** Settles when the first-start batch run (if any) has ended. */
   readonly firstRun: Promise<unknown>;
+  /** Realtime sync's state, for the control API and the scheduler's fallback runs. */
+  readonly realtime: RealtimeStatus;
   stop(): Promise<void>;
 }
 
@@ -46,6 +50,7 @@ export async function startSync(
   });
   const work = new AbortController();
   signal.addEventListener("abort", () => work.abort(), { once: true });
+  let realtime: Realtime | undefined;
 
   const firstRun = (async () => {
     for (const side of SIDES) {
@@ -60,7 +65,15 @@ export async function startSync(
       store,
       log,
     };
-    if (await store.isEmpty()) {
+    const empty = await store.isEmpty();
+    // --- realtime (issue 15 phase 2): capture starts before the first batch run reads, so
+    // nothing written meanwhile is missed.
+    if (config.sync.realtime) {
+      realtime = await startRealtime(ctx, { registry, log: log.child("realtime") }, work.signal);
+      await realtime?.started;
+    }
+    // --- end realtime
+    if (empty) {
       log.info("empty state store: first batch run", { tables: config.sync.tables.length });
       await runBatch(ctx, { signal: work.signal });
     }
@@ -69,9 +82,11 @@ export async function startSync(
   return {
     url: server.url,
     firstRun,
+    realtime: { state: () => realtime?.state() ?? { running: false, tables: [] } },
     async stop() {
       work.abort();
       await firstRun;
+      await realtime?.stop();
       await server.stop();
       await Promise.all([opened.local?.close(), opened.cloud?.close(), store.close()]);
     },

@@ -22,15 +22,27 @@ export interface SourceChange {
   readonly after: Row | null;
   /** Commit time at the source: a delete's time for last_write_wins. */
   readonly tsMs: number;
+  /** The row's key, for a delete whose source sent no old image (PostgreSQL's default). */
+  readonly key?: Row;
 }
 
 /** The part of an envelope the applier needs; truncates are not propagated (null). */
 export function changeOf(
-  e: Pick<Envelope, "op" | "before" | "after" | "source">,
+  e: Pick<Envelope, "op" | "before" | "after" | "source" | "key">,
 ): SourceChange | null {
   if (e.op === "t") return null;
-  return { op: e.op, before: e.before, after: e.after, tsMs: e.source.ts_ms };
+  return { op: e.op, before: e.before, after: e.after, tsMs: e.source.ts_ms, key: e.key };
 }
+
+/** The image that names the row: the new one, else the old one, else the key alone. */
+const imageOf = (c: SourceChange): Row | null => c.after ?? c.before ?? c.key ?? null;
+
+/**
+ * A source image completed with the target's values for the columns it does not carry
+ * (unchanged TOAST values, oversize ones): those are taken as unchanged, as the write leaves
+ * them alone too.
+ */
+const completed = (image: Row, target: Row | null): Row => target ? { ...target, ...image } : image;
 
 export interface ApplyResult {
   applied: number;
@@ -59,7 +71,7 @@ export async function applyChanges(
 
   const merged = new Map<string, SourceChange>();
   for (const c of changes) {
-    const image = c.after ?? c.before;
+    const image = imageOf(c);
     if (!image) continue;
     const k = keyString(image, spec);
     const earlier = merged.get(k);
@@ -71,7 +83,7 @@ export async function applyChanges(
   const tombstoned = await ctx.store.tombstoned(table.name, hashes);
   const found = await ctx.databases[target].readByKeys(
     shapes[target],
-    [...merged.values()].map((c) => keyOf((c.after ?? c.before)!, spec)),
+    [...merged.values()].map((c) => keyOf(imageOf(c)!, spec)),
   );
   const current = new Map(found.map((r) => [keyString(r, spec), r]));
 
@@ -81,7 +93,7 @@ export async function applyChanges(
   for (const [i, k] of keys.entries()) {
     const c = merged.get(k)!;
     const kh = hashes[i]!;
-    const image = (c.after ?? c.before)!;
+    const image = imageOf(c)!;
     const there = current.get(k) ?? null;
     const mine: Version = c.op === "d" ? { row: null, deletedAtMs: c.tsMs } : { row: c.after };
     const versions = { [source]: mine, [target]: { row: there } } as Record<Side, Version>;
@@ -102,8 +114,8 @@ export async function applyChanges(
     }
     const verdict = checkChange({
       op: c.op,
-      beforeHash: c.before ? rowHash(c.before, spec) : null,
-      afterHash: c.after ? rowHash(c.after, spec) : null,
+      beforeHash: c.before ? rowHash(completed(c.before, there), spec) : null,
+      afterHash: c.after ? rowHash(completed(c.after, there), spec) : null,
       targetHash: there ? rowHash(there, spec) : null,
       targetDeleted: tombstoned.has(kh),
     });
@@ -177,8 +189,12 @@ export async function applyChanges(
 
 /** Two changes of one row in commit order as one: the first's before, the last's after. */
 export function mergeChanges(first: SourceChange, last: SourceChange): SourceChange {
-  if (last.op === "d") return { op: "d", before: first.before, after: null, tsMs: last.tsMs };
+  const key = last.key ?? first.key;
+  const keyed = key ? { key } : {};
+  if (last.op === "d") {
+    return { op: "d", before: first.before, after: null, tsMs: last.tsMs, ...keyed };
+  }
   // Created in this batch stays a create; anything else compares the target with `first.before`.
   const op = first.op === "c" || first.op === "r" ? first.op : "u";
-  return { op, before: first.before, after: last.after, tsMs: last.tsMs };
+  return { op, before: first.before, after: last.after, tsMs: last.tsMs, ...keyed };
 }

@@ -1,0 +1,318 @@
+/**
+ * Realtime sync in one direction: the captured side's envelopes, as the bus delivers them, are
+ * routed (routing.ts), spread over a worker pool by key (key_pool.ts) and applied to the other
+ * side with `applyChanges` — each worker's batch a transaction per table of up to `batch_size`
+ * rows. A change counts as done once the target committed it (or it was dropped); the watermark
+ * over those (watermark.ts) is what the capture may confirm and what `sync_state.position`
+ * stores. A target that refuses for now is retried with back-off, never skipped; a table whose
+ * schema does not match is marked `error` and its changes are skipped until it matches again.
+ */
+import type { BusRecord } from "../../../lib/bus/bus.ts";
+import { type Envelope, pickKey } from "../../../lib/envelope.ts";
+import type { Logger } from "../../../lib/log.ts";
+import { backoffDelay, classifyFailure, sleep } from "../../../lib/retry.ts";
+import type { Side, TableConfig } from "../config.ts";
+import { directionTo, other, type SyncContext } from "../context.ts";
+import type { Direction } from "../state_store/store.ts";
+import { SchemaMismatch } from "../table_shape.ts";
+import { applyChanges, type ApplyResult, type SourceChange } from "./apply_changes.ts";
+import { KeyPool } from "./key_pool.ts";
+import type { RealtimeMetrics } from "./metrics.ts";
+import { committedAtUs, routeEnvelope, type RoutingRules } from "./routing.ts";
+import type { ShapeCache } from "./shapes.ts";
+import type { RealtimeTableState } from "./status.ts";
+import { Watermark } from "./watermark.ts";
+
+export interface DirectionDeps {
+  ctx: SyncContext;
+  /** The captured side; its changes go to the other. */
+  source: Side;
+  /** The capture's source name, as envelopes carry it. */
+  sourceName: string;
+  rules: RoutingRules;
+  shapes: ShapeCache;
+  metrics: RealtimeMetrics;
+  log: Logger;
+}
+
+interface Item {
+  readonly seq: number;
+  readonly table: TableConfig;
+  readonly change: SourceChange;
+  readonly atUs: number;
+}
+
+export interface TableStats {
+  status: RealtimeTableState;
+  rows: number;
+  lagMs: number | null;
+  position: string | null;
+  error: string | null;
+}
+
+export class DirectionApplier {
+  readonly direction: Direction;
+  private readonly watermark: Watermark<{ table: string | undefined; position: string }>;
+  private readonly pool: KeyPool<Item>;
+  private readonly seqOf = new WeakMap<Envelope, number>();
+  private readonly stats = new Map<string, TableStats>();
+  private readonly positions = new Map<string, string>();
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private readonly closing = new AbortController();
+  private accepting = true;
+  /** Changes held (queued or being applied) before the bus is slowed down. */
+  private readonly highWater: number;
+  private readonly labels: { direction: Direction };
+
+  constructor(private readonly deps: DirectionDeps) {
+    this.direction = directionTo(other(deps.source));
+    this.labels = { direction: this.direction };
+    const { workers, batch_size } = deps.ctx.config.sync;
+    this.highWater = Math.max(1_000, 2 * workers * batch_size);
+    this.watermark = new Watermark((covered) => {
+      for (const { table, position } of covered) if (table) this.positions.set(table, position);
+      this.scheduleFlush();
+    });
+    this.pool = new KeyPool<Item>({
+      workers,
+      maxBatch: batch_size,
+      run: (items) => this.run(items),
+      onError: (err) => deps.log.error("realtime worker failed", { err }),
+    });
+  }
+
+  /** The bus follower: takes this capture's records; resolves when there is room for more. */
+  readonly handle = (records: readonly BusRecord[]): Promise<void> | void => {
+    if (!this.accepting) return;
+    for (const r of records) {
+      const e = r.envelope;
+      if (!e || e.source.name !== this.deps.sourceName) continue;
+      const route = routeEnvelope(e, this.deps.rules);
+      const info = { table: route.table?.name, position: e.source.position };
+      if (route.kind === "drop") {
+        const seq = this.watermark.add(info);
+        this.seqOf.set(e, seq);
+        this.deps.metrics.changes.inc({ ...this.labels, outcome: route.reason });
+        this.watermark.done(seq);
+        continue;
+      }
+      const atUs = committedAtUs(e);
+      for (const part of byKey(route.change, e)) {
+        const seq = this.watermark.add(info);
+        this.seqOf.set(e, seq);
+        this.pool.push(`${route.table.name}\u0000${part.key}`, {
+          seq,
+          table: route.table,
+          change: part.change,
+          atUs,
+        });
+      }
+    }
+    this.deps.metrics.pending.set(this.watermark.pending, this.labels);
+    if (this.pool.size >= this.highWater) return this.pool.room(this.highWater);
+  };
+
+  /**
+   * Resolves once everything up to this envelope is committed on the target (or dropped);
+   * rejects when the applier stops first — then nothing from there on may be confirmed.
+   */
+  committed(e: Envelope): Promise<void> {
+    const seq = this.seqOf.get(e);
+    if (seq === undefined) return Promise.reject(new Error("realtime sync is stopping"));
+    return this.watermark.reached(seq);
+  }
+
+  /** Stops taking records (what arrives later is neither applied nor confirmed). */
+  pause(): void {
+    this.accepting = false;
+  }
+
+  /** True once nothing taken is still waiting for its target. */
+  idle(): boolean {
+    return this.pool.size === 0;
+  }
+
+  /** Ends retries and work; what is not committed is not confirmed (the capture replays it). */
+  async close(): Promise<void> {
+    this.accepting = false;
+    this.closing.abort();
+    this.pool.stop();
+    this.watermark.close(new Error("realtime sync stopped"));
+    clearTimeout(this.flushTimer);
+    await this.flush();
+  }
+
+  tables(): ReadonlyMap<string, TableStats> {
+    return this.stats;
+  }
+
+  private async run(items: Item[]): Promise<void> {
+    const byTable = new Map<string, Item[]>();
+    for (const item of items) {
+      const group = byTable.get(item.table.name);
+      if (group) group.push(item);
+      else byTable.set(item.table.name, [item]);
+    }
+    for (const group of byTable.values()) await this.applyTable(group);
+  }
+
+  private async applyTable(group: Item[]): Promise<void> {
+    const { ctx, shapes, source, log } = this.deps;
+    const table = group[0]!.table;
+    for (let attempt = 0; !this.closing.signal.aborted; attempt++) {
+      try {
+        const result = await applyChanges(
+          ctx,
+          table,
+          source,
+          group.map((i) => i.change),
+          { shapes: await shapes.get(table) },
+        );
+        await this.succeeded(table, group, result);
+        return;
+      } catch (err) {
+        if (this.closing.signal.aborted) return; // not done: the capture replays it
+        if (err instanceof SchemaMismatch) {
+          shapes.forget(table, err);
+          await this.skipped(table, group, err.message);
+          return;
+        }
+        const kind = classifyFailure(err);
+        const stats = this.statsOf(table.name);
+        stats.status = "retrying";
+        stats.error = err instanceof Error ? err.message : String(err);
+        this.deps.metrics.retries.inc({ ...this.labels, kind });
+        const delay = backoffDelay(kind, attempt);
+        if (attempt % 10 === 0) {
+          log.warn("could not apply changes; retrying (nothing after them is confirmed)", {
+            table: table.name,
+            direction: this.direction,
+            kind,
+            attempt,
+            retry_in_ms: delay,
+            err,
+          });
+        }
+        await sleep(delay, this.closing.signal);
+      }
+    }
+  }
+
+  private async succeeded(table: TableConfig, group: Item[], r: ApplyResult): Promise<void> {
+    const stats = this.statsOf(table.name);
+    if (stats.status === "error") {
+      await this.deps.ctx.store.setTableStatus(table.name, this.direction, "ok");
+      this.deps.log.info("table syncs again", { table: table.name, direction: this.direction });
+    }
+    const nowUs = (performance.timeOrigin + performance.now()) * 1000;
+    const labels = { table: table.name, direction: this.direction };
+    for (const item of group) {
+      this.deps.metrics.lag.observe(Math.max(0, nowUs - item.atUs) / 1e6, labels);
+      this.watermark.done(item.seq);
+    }
+    stats.status = "streaming";
+    stats.error = null;
+    stats.rows += r.applied;
+    stats.lagMs = Math.max(0, Math.round((nowUs - group.at(-1)!.atUs) / 1000));
+    const count = (outcome: string, n: number) => {
+      if (n > 0) this.deps.metrics.changes.inc({ ...this.labels, outcome }, n);
+    };
+    count("applied", r.applied);
+    count("skipped", r.skipped);
+    count("conflict", r.conflicts);
+    count("parked", r.parked);
+    count("rejected", r.rejected);
+    this.deps.metrics.pending.set(this.watermark.pending, this.labels);
+  }
+
+  private async skipped(table: TableConfig, group: Item[], reason: string): Promise<void> {
+    const stats = this.statsOf(table.name);
+    if (stats.status !== "error" || stats.error !== reason) {
+      this.deps.log.error("schema mismatch: the table's changes are skipped until it matches", {
+        table: table.name,
+        direction: this.direction,
+        reason,
+      });
+      await this.deps.ctx.store.setTableStatus(table.name, this.direction, "error", reason)
+        .catch((err) => this.deps.log.warn("could not record the table's status", { err }));
+    }
+    stats.status = "error";
+    stats.error = reason;
+    this.deps.metrics.changes.inc({ ...this.labels, outcome: "schema_mismatch" }, group.length);
+    for (const item of group) this.watermark.done(item.seq);
+    this.deps.metrics.pending.set(this.watermark.pending, this.labels);
+  }
+
+  private statsOf(table: string): TableStats {
+    let s = this.stats.get(table);
+    if (!s) {
+      this.stats.set(
+        table,
+        s = {
+          status: "streaming",
+          rows: 0,
+          lagMs: null,
+          position: null,
+          error: null,
+        },
+      );
+    }
+    return s;
+  }
+
+  /** Table positions reach the state store at most every 100 ms (a crash replays the rest). */
+  private scheduleFlush(): void {
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      void this.flush();
+    }, 100);
+  }
+
+  private flush(): Promise<void> {
+    const batch = [...this.positions];
+    this.positions.clear();
+    this.flushing = this.flushing.then(async () => {
+      for (const [table, position] of batch) {
+        this.statsOf(table).position = position;
+        await this.deps.ctx.store.recordProgress(table, this.direction, { rows: 0, position })
+          .catch((err) => {
+            if (!this.positions.has(table)) this.positions.set(table, position);
+            this.deps.log.warn("could not store the table's position", { table, err });
+          });
+      }
+    });
+    return this.flushing;
+  }
+}
+
+/**
+ * The change as the pool sees it: keyed by the source's key columns. An update that changes the
+ * key is a delete of the old key and a create of the new one, each on its key's worker.
+ */
+export function byKey(
+  change: SourceChange,
+  e: Pick<Envelope, "key">,
+): { key: string; change: SourceChange }[] {
+  const columns = Object.keys(e.key);
+  const { before, after } = change;
+  if (
+    change.op === "u" && before && after &&
+    columns.some((c) =>
+      Object.hasOwn(before, c) && JSON.stringify(before[c]) !== JSON.stringify(after[c])
+    )
+  ) {
+    const oldKey = pickKey(before, columns);
+    return [
+      {
+        key: JSON.stringify(oldKey),
+        change: { op: "d", before, after: null, tsMs: change.tsMs, key: oldKey },
+      },
+      {
+        key: JSON.stringify(e.key),
+        change: { op: "c", before: null, after, tsMs: change.tsMs, key: e.key },
+      },
+    ];
+  }
+  return [{ key: JSON.stringify(e.key), change }];
+}
