@@ -71,7 +71,11 @@ export class DirectionApplier {
     const { workers, batch_size } = deps.ctx.config.sync;
     this.highWater = Math.max(1_000, 2 * workers * batch_size);
     this.watermark = new Watermark((covered) => {
-      for (const { table, position } of covered) if (table) this.positions.set(table, position);
+      for (const { table, position } of covered) {
+        if (!table) continue;
+        this.positions.set(table, position);
+        this.statsOf(table).position = position;
+      }
       this.scheduleFlush();
     });
     this.pool = new KeyPool<Item>({
@@ -274,7 +278,6 @@ export class DirectionApplier {
     this.positions.clear();
     this.flushing = this.flushing.then(async () => {
       for (const [table, position] of batch) {
-        this.statsOf(table).position = position;
         await this.deps.ctx.store.recordProgress(table, this.direction, { rows: 0, position })
           .catch((err) => {
             if (!this.positions.has(table)) this.positions.set(table, position);
