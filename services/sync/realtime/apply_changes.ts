@@ -14,6 +14,7 @@ import { applyIsolating } from "../engine/isolate.ts";
 import { hashSpec, keyHash, keyOf, keyString, rowHash } from "../row_hash.ts";
 import type { NewConflict } from "../state_store/store.ts";
 import { decide, type Version } from "../strategies.ts";
+import { type Settlement, settleSource } from "./settle_source.ts";
 import { SchemaMismatch, shapeMismatch, type TableShape } from "../table_shape.ts";
 
 export interface SourceChange {
@@ -88,6 +89,7 @@ export async function applyChanges(
   const current = new Map(found.map((r) => [keyString(r, spec), r]));
 
   const ops: WriteOp[] = [];
+  const settlements: Settlement[] = [];
   const deleted: string[] = [];
   const upserted: string[] = [];
   for (const [i, k] of keys.entries()) {
@@ -126,6 +128,10 @@ export async function applyChanges(
     if (verdict.kind === "conflict") {
       const decision = decide({ local: versions.local, cloud: versions.cloud, table });
       const record = { ...conflict, conflict_type: verdict.type };
+      if (there) {
+        const desired = decision.action === "park" ? mine.row : versions[decision.winner].row;
+        settlements.push({ there, desired, image });
+      }
       if (decision.action === "park") {
         if ((await ctx.store.recordConflict(record)).created) result.conflicts++;
         result.parked++;
@@ -179,6 +185,8 @@ export async function applyChanges(
   );
   result.applied = outcome.applied;
   result.rejected = outcome.rejected;
+  // The other direction may have copied the target's row onto the source meanwhile.
+  result.applied += await settleSource(ctx, source, shapes[source], spec, settlements);
   // Only now that the target has committed (a crash before this replays the batch: harmless).
   await ctx.store.recordProgress(table.name, directionTo(target), {
     rows: outcome.applied,

@@ -21,6 +21,7 @@ import type { RealtimeMetrics } from "./metrics.ts";
 import { committedAtUs, routeEnvelope, type RoutingRules } from "./routing.ts";
 import type { ShapeCache } from "./shapes.ts";
 import type { RealtimeTableState } from "./status.ts";
+import type { Turns } from "./turns.ts";
 import { Watermark } from "./watermark.ts";
 
 export interface DirectionDeps {
@@ -31,6 +32,8 @@ export interface DirectionDeps {
   sourceName: string;
   rules: RoutingRules;
   shapes: ShapeCache;
+  /** Shared by both directions: one row's changes from either side never interleave. */
+  turns: Turns;
   metrics: RealtimeMetrics;
   log: Logger;
 }
@@ -81,7 +84,7 @@ export class DirectionApplier {
     this.pool = new KeyPool<Item>({
       workers,
       maxBatch: batch_size,
-      run: (items) => this.run(items),
+      run: (items, worker) => this.run(items, worker),
       onError: (err) => deps.log.error("realtime worker failed", { err }),
     });
   }
@@ -151,14 +154,20 @@ export class DirectionApplier {
     return this.stats;
   }
 
-  private async run(items: Item[]): Promise<void> {
+  private async run(items: Item[], worker: number): Promise<void> {
     const byTable = new Map<string, Item[]>();
     for (const item of items) {
       const group = byTable.get(item.table.name);
       if (group) group.push(item);
       else byTable.set(item.table.name, [item]);
     }
-    for (const group of byTable.values()) await this.applyTable(group);
+    for (const group of byTable.values()) {
+      // The same key lands in the same worker slot in both directions (same hash, same count).
+      await this.deps.turns.run(
+        `${group[0]!.table.name}\u0000${worker}`,
+        () => this.applyTable(group),
+      );
+    }
   }
 
   private async applyTable(group: Item[]): Promise<void> {

@@ -27,6 +27,7 @@ import { DirectionApplier } from "./direction.ts";
 import { GatedBus } from "./gated_bus.ts";
 import { realtimeMetrics } from "./metrics.ts";
 import { ShapeCache } from "./shapes.ts";
+import { Turns } from "./turns.ts";
 import type { RealtimeState, RealtimeStatus, RealtimeTableStatus } from "./status.ts";
 
 export interface Realtime extends RealtimeStatus {
@@ -47,6 +48,7 @@ export async function startRealtime(
   const { log } = deps;
   const metrics = realtimeMetrics(deps.registry);
   const shapes = new ShapeCache(ctx);
+  const turns = new Turns();
   const captured = capturedSides(ctx.config.sync.mode);
   const setupErrors = new Map<string, string>(); // `${table}|${direction}` → why not captured
   const plans: CapturePlan[] = [];
@@ -81,6 +83,7 @@ export async function startRealtime(
         committed: await committedPositions(ctx.store, plan),
       },
       shapes,
+      turns,
       metrics,
       log: log.child(plan.direction),
     });
