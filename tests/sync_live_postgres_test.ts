@@ -4,7 +4,7 @@
  * inserts, updates, deletes; no echo; each conflict strategy; a target that drops mid-stream.
  */
 import assert from "node:assert/strict";
-import { liveSync, syncTransactions, tableRows, waitEqual } from "./support/sync_live.ts";
+import { liveSync, syncTransactions, waitEqual } from "./support/sync_live.ts";
 import { postgresSide, type SideDb } from "./support/sync.ts";
 import { waitFor } from "./support/wait.ts";
 

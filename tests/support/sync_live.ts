@@ -51,14 +51,15 @@ export async function liveSync(
   const service = await startSync({ config, log: silentLogger, host: "127.0.0.1" }, stop.signal);
   await service.firstRun;
   await waitFor(() => service.realtime.state().running, "realtime capture to stream", 60_000);
+  let stopped: Promise<void> | undefined;
   return {
     config,
     service,
     dir,
     store: () => openSqliteStore(`${dir}/state.db`),
-    async stop() {
+    stop() {
       stop.abort();
-      await service.stop();
+      return stopped ??= service.stop();
     },
   };
 }

@@ -216,7 +216,8 @@ class MySqlDatabase implements SyncDatabase {
   }
 
   close(): Promise<void> {
-    return this.pool.end();
+    // A connection the network cut makes end() reject: closing must still succeed.
+    return this.pool.end().catch(() => {});
   }
 
   private async upsert(conn: mysql.PoolConnection, shape: TableShape, rows: readonly Row[]) {
