@@ -1,20 +1,21 @@
 /**
- * Applies one source side's changes to the other side (SPEC §8.2 realtime), for phase 2 to feed
- * from the bus: each change is checked against the target's current row by hashes
- * (conflict.ts), conflicts go to the table's strategy, parked rows stay parked, and the writes
- * commit in one transaction (the marker first) before the position is stored. Several changes
- * to one key in a batch are merged in order: the first `before`, the last `after`.
+ * Applies one source side's changes to the other side (SPEC §8.2 realtime): each change is
+ * checked against the target's current row by hashes (conflict.ts), conflicts go to the table's
+ * strategy, parked rows stay parked (`planChanges`), and the writes of one or several tables
+ * commit in one transaction, the marker first, before anything is recorded as synced
+ * (commit_plans.ts). Several changes to one key in a batch are merged in order: the first
+ * `before`, the last `after`.
  */
 import type { Envelope, Row } from "../../../lib/envelope.ts";
 import type { Side, TableConfig } from "../config.ts";
 import { checkChange } from "../conflict.ts";
-import { directionTo, markerFor, other, type SyncContext } from "../context.ts";
+import { other, type SyncContext } from "../context.ts";
 import type { WriteOp } from "../engine/database.ts";
-import { applyIsolating } from "../engine/isolate.ts";
-import { hashSpec, keyHash, keyOf, keyString, rowHash } from "../row_hash.ts";
+import { type HashSpec, hashSpec, keyHash, keyOf, keyString, rowHash } from "../row_hash.ts";
 import type { NewConflict } from "../state_store/store.ts";
 import { decide, type Version } from "../strategies.ts";
-import { type Settlement, settleSource } from "./settle_source.ts";
+import { commitPlans } from "./commit_plans.ts";
+import type { Settlement } from "./settle_source.ts";
 import { SchemaMismatch, shapeMismatch, type TableShape } from "../table_shape.ts";
 
 export interface SourceChange {
@@ -53,6 +54,25 @@ export interface ApplyResult {
   rejected: number;
 }
 
+/** One table's share of a batch, decided but not written yet. */
+export interface TablePlan {
+  readonly table: TableConfig;
+  readonly source: Side;
+  readonly shapes: Record<Side, TableShape>;
+  readonly spec: HashSpec;
+  /** Writes for the target. */
+  readonly ops: WriteOp[];
+  /** Conflicts whose source may need setting as decided (settle_source.ts). */
+  readonly settlements: Settlement[];
+  /** Key hashes deleted / upserted by this batch (tombstones). */
+  readonly deleted: string[];
+  readonly upserted: string[];
+  /** The target's rows as read, by key string. */
+  readonly current: ReadonlyMap<string, Row>;
+  readonly result: ApplyResult;
+}
+
+/** Decides and writes one table's changes; the position, if given, is stored after the commit. */
 export async function applyChanges(
   ctx: SyncContext,
   table: TableConfig,
@@ -60,11 +80,29 @@ export async function applyChanges(
   changes: readonly SourceChange[],
   opts: { position?: string; shapes?: Record<Side, TableShape> } = {},
 ): Promise<ApplyResult> {
-  const target = other(source);
   const shapes = opts.shapes ?? {
     local: await ctx.databases.local.describe(table),
     cloud: await ctx.databases.cloud.describe(table),
   };
+  const plan = await planChanges(ctx, table, source, changes, shapes);
+  const { mismatched } = await commitPlans(ctx, [plan], opts.position);
+  const why = mismatched.get(table.name);
+  if (why) throw new SchemaMismatch(why);
+  return plan.result;
+}
+
+/**
+ * Reads what the decisions need (the target's rows, parked rows, tombstones), records conflicts,
+ * and returns the writes; throws SchemaMismatch when the target cannot take the source's rows.
+ */
+export async function planChanges(
+  ctx: SyncContext,
+  table: TableConfig,
+  source: Side,
+  changes: readonly SourceChange[],
+  shapes: Record<Side, TableShape>,
+): Promise<TablePlan> {
+  const target = other(source);
   const mismatch = shapeMismatch(shapes[source], shapes[target], target);
   if (mismatch) throw new SchemaMismatch(mismatch);
   const spec = hashSpec(shapes[source], table);
@@ -160,39 +198,18 @@ export async function applyChanges(
     );
   }
 
-  // A delete seen in realtime is remembered, so a batch run never brings the row back.
-  await ctx.store.addTombstones(table.name, deleted);
-  await ctx.store.clearTombstones(table.name, upserted);
-  const outcome = await applyIsolating(
-    ctx.databases[target],
-    shapes[target],
+  return {
+    table,
+    source,
+    shapes,
+    spec,
     ops,
-    markerFor(ctx, target),
-    async (op, reason) => {
-      const row = op.kind === "upsert" ? op.row : op.key;
-      const k = keyString(row, spec);
-      const { created } = await ctx.store.recordConflict({
-        table: table.name,
-        primary_key: keyOf(row, spec),
-        key_hash: keyHash(table.name, k),
-        local_data: source === "local" ? row : current.get(k) ?? null,
-        cloud_data: source === "cloud" ? row : current.get(k) ?? null,
-        conflict_type: "apply_error",
-        error: `${target} refused the row: ${reason}`,
-      });
-      if (created) result.conflicts++;
-    },
-  );
-  result.applied = outcome.applied;
-  result.rejected = outcome.rejected;
-  // The other direction may have copied the target's row onto the source meanwhile.
-  result.applied += await settleSource(ctx, source, shapes[source], spec, settlements);
-  // Only now that the target has committed (a crash before this replays the batch: harmless).
-  await ctx.store.recordProgress(table.name, directionTo(target), {
-    rows: outcome.applied,
-    ...(opts.position === undefined ? {} : { position: opts.position }),
-  });
-  return result;
+    settlements,
+    deleted,
+    upserted,
+    current,
+    result,
+  };
 }
 
 /** Two changes of one row in commit order as one: the first's before, the last's after. */

@@ -1,10 +1,10 @@
 /**
  * Realtime sync in one direction: the captured side's envelopes, as the bus delivers them, are
  * routed (routing.ts), spread over a worker pool by key (key_pool.ts) and applied to the other
- * side with `applyChanges` — each worker's batch a transaction per table of up to `batch_size`
- * rows. A change counts as done once the target committed it (or it was dropped); the watermark
- * over those (watermark.ts) is what the capture may confirm and what `sync_state.position`
- * stores. A target that refuses for now is retried with back-off, never skipped; a table whose
+ * side — each worker's batch (up to `batch_size` rows, any number of tables) planned table by
+ * table (`planChanges`) and committed in one transaction (`commitPlans`). A change counts as
+ * done once the target committed it (or it was dropped); the watermark over those
+ * (watermark.ts) is what the capture may confirm and what `sync_state.position` stores. A target that refuses for now is retried with back-off, never skipped; a table whose
  * schema does not match is marked `error` and its changes are skipped until it matches again.
  */
 import type { BusRecord } from "../../../lib/bus/bus.ts";
@@ -15,7 +15,13 @@ import type { Side, TableConfig } from "../config.ts";
 import { directionTo, other, type SyncContext } from "../context.ts";
 import type { Direction } from "../state_store/store.ts";
 import { SchemaMismatch } from "../table_shape.ts";
-import { applyChanges, type ApplyResult, type SourceChange } from "./apply_changes.ts";
+import {
+  type ApplyResult,
+  planChanges,
+  type SourceChange,
+  type TablePlan,
+} from "./apply_changes.ts";
+import { commitPlans } from "./commit_plans.ts";
 import { KeyPool } from "./key_pool.ts";
 import type { RealtimeMetrics } from "./metrics.ts";
 import { committedAtUs, routeEnvelope, type RoutingRules } from "./routing.ts";
@@ -161,45 +167,56 @@ export class DirectionApplier {
       if (group) group.push(item);
       else byTable.set(item.table.name, [item]);
     }
-    for (const group of byTable.values()) {
-      // The same key lands in the same worker slot in both directions (same hash, same count).
-      await this.deps.turns.run(
-        `${group[0]!.table.name}\u0000${worker}`,
-        () => this.applyTable(group),
-      );
-    }
+    // One key lands in the same worker slot both ways (same hash, same count): taking turns
+    // per slot keeps the two directions' check-then-write on a row from interleaving.
+    await this.deps.turns.run(String(worker), () => this.applyBatch([...byTable.values()]));
   }
 
-  private async applyTable(group: Item[]): Promise<void> {
+  /** The worker's batch: every table's plan, then one commit for all of them. */
+  private async applyBatch(groups: Item[][]): Promise<void> {
     const { ctx, shapes, source, log } = this.deps;
-    const table = group[0]!.table;
-    for (let attempt = 0; !this.closing.signal.aborted; attempt++) {
+    let pending = groups;
+    const skipped = new Set<Item[]>();
+    for (let attempt = 0; pending.length > 0 && !this.closing.signal.aborted; attempt++) {
       try {
-        const result = await applyChanges(
-          ctx,
-          table,
-          source,
-          group.map((i) => i.change),
-          { shapes: await shapes.get(table) },
-        );
-        await this.succeeded(table, group, result);
+        const plans: { group: Item[]; plan: TablePlan }[] = [];
+        for (const group of pending) {
+          const table = group[0]!.table;
+          try {
+            const changes = group.map((i) => i.change);
+            plans.push({
+              group,
+              plan: await planChanges(ctx, table, source, changes, await shapes.get(table)),
+            });
+          } catch (err) {
+            if (!(err instanceof SchemaMismatch)) throw err;
+            await this.skipped(table, group, err);
+            skipped.add(group);
+          }
+        }
+        const { mismatched } = await commitPlans(ctx, plans.map((p) => p.plan));
+        for (const { group, plan } of plans) {
+          const why = mismatched.get(plan.table.name);
+          if (why) await this.skipped(plan.table, group, new SchemaMismatch(why));
+          else await this.succeeded(plan.table, group, plan.result);
+        }
         return;
       } catch (err) {
         if (this.closing.signal.aborted) return; // not done: the capture replays it
-        if (err instanceof SchemaMismatch) {
-          shapes.forget(table, err);
-          await this.skipped(table, group, err.message);
-          return;
-        }
+        // Tables found broken meanwhile are done (skipped); the rest is tried again.
+        pending = pending.filter((g) => !skipped.has(g));
         const kind = classifyFailure(err);
-        const stats = this.statsOf(table.name);
-        stats.status = "retrying";
-        stats.error = err instanceof Error ? err.message : String(err);
+        const text = err instanceof Error ? err.message : String(err);
+        for (const g of pending) {
+          const stats = this.statsOf(g[0]!.table.name);
+          stats.status = "retrying";
+          stats.error = text;
+        }
         this.deps.metrics.retries.inc({ ...this.labels, kind });
         const delay = backoffDelay(kind, attempt);
         if (attempt % 10 === 0) {
           log.warn("could not apply changes; retrying (nothing after them is confirmed)", {
-            table: table.name,
+            tables: pending.map((g) => g[0]!.table.name),
             direction: this.direction,
             kind,
             attempt,
@@ -239,7 +256,9 @@ export class DirectionApplier {
     this.deps.metrics.pending.set(this.watermark.pending, this.labels);
   }
 
-  private async skipped(table: TableConfig, group: Item[], reason: string): Promise<void> {
+  private async skipped(table: TableConfig, group: Item[], err: SchemaMismatch): Promise<void> {
+    this.deps.shapes.forget(table, err);
+    const reason = err.message;
     const stats = this.statsOf(table.name);
     if (stats.status !== "error" || stats.error !== reason) {
       this.deps.log.error("schema mismatch: the table's changes are skipped until it matches", {
