@@ -179,21 +179,23 @@ export class DirectionApplier {
     const skipped = new Set<Item[]>();
     for (let attempt = 0; pending.length > 0 && !this.closing.signal.aborted; attempt++) {
       try {
-        const plans: { group: Item[]; plan: TablePlan }[] = [];
-        for (const group of pending) {
+        // Tables plan side by side: their reads of the target go out together.
+        const planned = await Promise.all(pending.map(async (group) => {
           const table = group[0]!.table;
           try {
             const changes = group.map((i) => i.change);
-            plans.push({
+            return {
               group,
               plan: await planChanges(ctx, table, source, changes, await shapes.get(table)),
-            });
+            };
           } catch (err) {
             if (!(err instanceof SchemaMismatch)) throw err;
             await this.skipped(table, group, err);
             skipped.add(group);
+            return undefined;
           }
-        }
+        }));
+        const plans = planned.filter((p): p is { group: Item[]; plan: TablePlan } => !!p);
         const { mismatched } = await commitPlans(ctx, plans.map((p) => p.plan));
         for (const { group, plan } of plans) {
           const why = mismatched.get(plan.table.name);
