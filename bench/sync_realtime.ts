@@ -111,6 +111,7 @@ export interface RealtimeFigures {
   p99_ms: number;
   max_ms: number;
   peak_rss_mb: number;
+  cpu_pct: number;
 }
 
 /**
@@ -163,6 +164,7 @@ export async function realtimeRun(
     const writers = 4;
     const interval = (1000 / opts.rate) * writers;
     const started = performance.now();
+    const cpuBefore = await cpuSeconds(child.pid);
     await Promise.all(Array.from({ length: writers }, async (_, w) => {
       let nextId = w * 10_000_000;
       const idsOf = new Map<string, number[]>();
@@ -190,6 +192,7 @@ export async function realtimeRun(
       }
     }));
     const elapsed = (performance.now() - started) / 1000;
+    const cpu = (await cpuSeconds(child.pid)) - cpuBefore;
     for (const t of TABLES) {
       for (let i = 0;; i++) {
         if (await local.fingerprint(t) === await cloud.fingerprint(t)) break;
@@ -217,6 +220,8 @@ export async function realtimeRun(
       p99_ms: round(s.p99),
       max_ms: round(s.max),
       peak_rss_mb: Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]) / 1024),
+      /** The service's CPU while the load ran, in % of one core. */
+      cpu_pct: Math.round((cpu / elapsed) * 100),
     };
   } finally {
     await stopChild(child, "SIGTERM", 15_000);
@@ -239,4 +244,11 @@ async function firstRunEnded(path: string): Promise<void> {
     await sleep(50);
   }
   throw new Error("the sync service's first batch run did not end");
+}
+
+/** CPU time (user + system) of a process so far, in seconds. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks (USER_HZ = 100)
 }

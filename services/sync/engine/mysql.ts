@@ -53,8 +53,13 @@ export async function openMySql(
     supportBigNumbers: true,
     charset: "utf8mb4",
   });
-  // Timestamps travel in UTC, as the binlog source reads them.
-  pool.on("connection", (c) => c.query("SET time_zone = '+00:00'"));
+  // Timestamps travel in UTC, as the binlog source reads them. READ COMMITTED: the key lookups
+  // FOR UPDATE then lock rows, not gaps, so concurrent batches inserting into one table do not
+  // deadlock on each other's gap locks.
+  pool.on("connection", (c) => {
+    c.query("SET time_zone = '+00:00'");
+    c.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+  });
   const db = new MySqlDatabase(side, redactUrl(url), pool, database, opts.connections);
   try {
     await pool.query("SELECT 1");

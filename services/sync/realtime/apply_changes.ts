@@ -64,7 +64,7 @@ export interface TablePlan {
   readonly ops: WriteOp[];
   /** Conflicts whose source may need setting as decided (settle_source.ts). */
   readonly settlements: Settlement[];
-  /** Key hashes deleted / upserted by this batch (tombstones). */
+  /** Key hashes deleted by this batch, and upserted ones that had a tombstone. */
   readonly deleted: string[];
   readonly upserted: string[];
   /** The target's rows as read, by key string. */
@@ -85,7 +85,11 @@ export async function applyChanges(
     cloud: await ctx.databases.cloud.describe(table),
   };
   const plan = await planChanges(ctx, table, source, changes, shapes);
-  const { mismatched } = await commitPlans(ctx, [plan], opts.position);
+  const { mismatched } = await commitPlans(
+    ctx,
+    [plan],
+    opts.position === undefined ? {} : { position: opts.position },
+  );
   const why = mismatched.get(table.name);
   if (why) throw new SchemaMismatch(why);
   return plan.result;
@@ -146,7 +150,7 @@ export async function planChanges(
       conflict_type: "update_update",
     };
     if (c.op === "d") deleted.push(kh);
-    else upserted.push(kh);
+    else if (tombstoned.has(kh)) upserted.push(kh); // only tombstones that exist need clearing
     if (parked.has(kh)) {
       await ctx.store.recordConflict(conflict); // keeps each side's newest version
       result.parked++;

@@ -14,8 +14,13 @@ import { settleSource } from "./settle_source.ts";
 export async function commitPlans(
   ctx: SyncContext,
   plans: readonly TablePlan[],
-  position?: string,
+  opts: {
+    position?: string;
+    /** False: the caller records rows synced itself (realtime does, with its positions). */
+    recordProgress?: boolean;
+  } = {},
 ): Promise<{ mismatched: ReadonlyMap<string, string> }> {
+  const { position } = opts;
   const first = plans[0];
   if (!first) return { mismatched: new Map() };
   const source = first.source;
@@ -56,6 +61,7 @@ export async function commitPlans(
     p.result.applied = outcome.appliedBy.get(p.table.name) ?? 0;
     // The other direction may have copied the target's row onto the source meanwhile.
     p.result.applied += await settleSource(ctx, source, p.shapes[source], p.spec, p.settlements);
+    if (opts.recordProgress === false) continue;
     // Only now that the target has committed (a crash before this replays the batch: harmless).
     await ctx.store.recordProgress(p.table.name, directionTo(target), {
       rows: p.result.applied,

@@ -66,6 +66,8 @@ export class DirectionApplier {
   private readonly seqOf = new WeakMap<Envelope, number>();
   private readonly stats = new Map<string, TableStats>();
   private readonly positions = new Map<string, string>();
+  /** Rows committed since the last flush, per table (rows_synced grows with the positions). */
+  private readonly rows = new Map<string, number>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private readonly closing = new AbortController();
@@ -196,7 +198,9 @@ export class DirectionApplier {
           }
         }));
         const plans = planned.filter((p): p is { group: Item[]; plan: TablePlan } => !!p);
-        const { mismatched } = await commitPlans(ctx, plans.map((p) => p.plan));
+        const { mismatched } = await commitPlans(ctx, plans.map((p) => p.plan), {
+          recordProgress: false, // with the positions, every 100 ms (flush)
+        });
         for (const { group, plan } of plans) {
           const why = mismatched.get(plan.table.name);
           if (why) await this.skipped(plan.table, group, new SchemaMismatch(why));
@@ -246,6 +250,10 @@ export class DirectionApplier {
     stats.status = "streaming";
     stats.error = null;
     stats.rows += r.applied;
+    if (r.applied > 0) {
+      this.rows.set(table.name, (this.rows.get(table.name) ?? 0) + r.applied);
+      this.scheduleFlush();
+    }
     stats.lagMs = Math.max(0, Math.round((nowUs - group.at(-1)!.atUs) / 1000));
     const count = (outcome: string, n: number) => {
       if (n > 0) this.deps.metrics.changes.inc({ ...this.labels, outcome }, n);
@@ -295,7 +303,10 @@ export class DirectionApplier {
     return s;
   }
 
-  /** Table positions reach the state store at most every 100 ms (a crash replays the rest). */
+  /**
+   * Table positions and rows synced reach the state store at most every 100 ms (a crash replays
+   * the rest; rows_synced may then miss what the last 100 ms committed).
+   */
   private scheduleFlush(): void {
     this.flushTimer ??= setTimeout(() => {
       this.flushTimer = undefined;
@@ -304,15 +315,27 @@ export class DirectionApplier {
   }
 
   private flush(): Promise<void> {
-    const batch = [...this.positions];
+    const tables = new Set([...this.positions.keys(), ...this.rows.keys()]);
+    const batch = [...tables].map((t) => ({
+      table: t,
+      position: this.positions.get(t),
+      rows: this.rows.get(t) ?? 0,
+    }));
     this.positions.clear();
+    this.rows.clear();
     this.flushing = this.flushing.then(async () => {
-      for (const [table, position] of batch) {
-        await this.deps.ctx.store.recordProgress(table, this.direction, { rows: 0, position })
-          .catch((err) => {
-            if (!this.positions.has(table)) this.positions.set(table, position);
-            this.deps.log.warn("could not store the table's position", { table, err });
-          });
+      for (const { table, position, rows } of batch) {
+        await this.deps.ctx.store.recordProgress(table, this.direction, {
+          rows,
+          ...(position === undefined ? {} : { position }),
+        }).catch((err) => {
+          // Kept for the next flush (a position only if no later one came meanwhile).
+          this.rows.set(table, (this.rows.get(table) ?? 0) + rows);
+          if (position !== undefined && !this.positions.has(table)) {
+            this.positions.set(table, position);
+          }
+          this.deps.log.warn("could not record the table's progress", { table, err });
+        });
       }
     });
     return this.flushing;

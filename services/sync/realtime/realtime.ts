@@ -98,7 +98,22 @@ export async function startRealtime(
     log,
     registry: deps.registry,
     onFailure: (name, err) => {
-      failures.set(name, err instanceof Error ? err.message : String(err));
+      let why = err instanceof Error ? err.message : String(err);
+      const plan = plans.find((p) => p.spec.name === name);
+      if (plan && (err as { name?: string })?.name === "PositionLostError") {
+        // The listener's way back names its own store; the sync keeps positions in its own.
+        why += ` — the sync service keeps this position in its state store: DELETE FROM ` +
+          `sync_capture_positions WHERE source = '${plan.memoryKey}'` +
+          (plan.spec.connector === "postgresql"
+            ? ` (and drop the slot ${plan.spec.slot} if it is still there)`
+            : "") +
+          `, restart, and run a batch to catch up`;
+        log.error("realtime capture lost its position; batch runs must catch up", {
+          source: name,
+          reason: why,
+        });
+      }
+      failures.set(name, why);
       metrics.captureFailures.inc({ source: name });
     },
   });
