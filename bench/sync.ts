@@ -14,8 +14,10 @@ import { mysqlBenchDb, pgBenchDb, prepareTables, realtimeRun } from "./sync_real
 
 const ROOT = new URL("..", import.meta.url).pathname;
 /** As `deno task sync` runs the service (deno.json). */
-const V8_FLAGS = (Deno.env.get("SYNC_V8_FLAGS") ?? "--v8-flags=--max-semi-space-size=4").split(" ")
-  .filter(Boolean);
+const V8_FLAGS =
+  (Deno.env.get("SYNC_V8_FLAGS") ?? "--v8-flags=--max-semi-space-size=4,--max-old-space-size=160")
+    .split(" ")
+    .filter(Boolean);
 
 export async function syncBenches(
   dir: string,

@@ -113,6 +113,10 @@ export async function startRealtime(
           reason: why,
         });
       }
+      if (/REPLICATION_SLOT|same server_uuid\/server_id/.test(why)) {
+        why += " — the sync service names its slots and binlog server ids from sync.instance: " +
+          "give each running sync service its own instance";
+      }
       failures.set(name, why);
       metrics.captureFailures.inc({ source: name });
     },
