@@ -120,3 +120,61 @@ t("realtime PostgreSQL: rapid updates on one side never ping-pong", async () => 
     await dropAll(s);
   }
 });
+
+t(
+  "realtime PostgreSQL: a schema mismatch fails only its table; a refused row is an apply_error",
+  async () => {
+    const [local, cloud] = await Promise.all([postgresSide(), postgresSide()]);
+    const s = { local, cloud };
+    for (const side of [local, cloud]) {
+      await side.sql("CREATE TABLE good (id int PRIMARY KEY, v text NOT NULL)");
+      await side.sql("ALTER TABLE good REPLICA IDENTITY FULL");
+    }
+    await local.sql("CREATE TABLE narrow (id int PRIMARY KEY, a int, b int)");
+    await cloud.sql("CREATE TABLE narrow (id int PRIMARY KEY, a int)");
+    // Cloud refuses duplicate values of v; local does not care.
+    await cloud.sql("CREATE UNIQUE INDEX good_v ON good (v)");
+    const live = await liveSync(s, {
+      mode: "local_to_cloud",
+      tables: [{ name: "narrow" }, { name: "good" }],
+    });
+    try {
+      await local.sql("INSERT INTO narrow VALUES (1, 1, 1)");
+      await local.sql("INSERT INTO good VALUES (1, 'x'), (2, 'x'), (3, 'y')");
+      await waitFor(
+        async () => (await cloud.sql("SELECT id FROM good ORDER BY id")).length === 2,
+        "the rows cloud takes",
+      );
+      assert.deepEqual(await cloud.sql("SELECT id, v FROM good ORDER BY id"), [
+        { id: 1, v: "x" },
+        { id: 3, v: "y" },
+      ]);
+      assert.deepEqual(await cloud.sql("SELECT * FROM narrow"), []);
+      await waitFor(
+        () =>
+          live.service.realtime.state().tables.find((x) => x.name === "narrow")?.status === "error",
+        "narrow marked error",
+      );
+      const state = live.service.realtime.state().tables;
+      assert.match(
+        state.find((x) => x.name === "narrow")!.error ?? "",
+        /b .*missing on cloud|column/,
+      );
+      assert.equal(state.find((x) => x.name === "good")!.status, "streaming");
+      const store = await live.store();
+      try {
+        assert.equal((await store.tableState("narrow", "local_to_cloud"))?.status, "error");
+        const { conflicts } = await store.listConflicts({ status: "unresolved" });
+        assert.equal(conflicts.length, 1);
+        assert.equal(conflicts[0]?.conflict_type, "apply_error");
+        assert.deepEqual(conflicts[0]?.primary_key, { id: 2 });
+        assert.match(conflicts[0]?.error ?? "", /duplicate key|unique/i);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await live.stop();
+      await dropAll(s);
+    }
+  },
+);
