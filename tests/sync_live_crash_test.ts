@@ -111,7 +111,10 @@ for (const engine of engines) {
         await writing;
         await writeChanges(s.local, engine.now, 200, 99); // more while it is down
         sync.start();
-        await waitEqual(s, ["items"], 120_000);
+        await waitEqual(s, ["items"], 120_000).catch((err) => {
+          console.error(`sync process log (last lines):\n${sync.logs.slice(-40).join("\n")}`);
+          throw err;
+        });
         const store = await openSqliteStore(`${dir}/state.db`);
         try {
           const state = await store.tableState("items", "local_to_cloud");

@@ -4,7 +4,8 @@
  * The listener's pipeline confirms a source position only after its publish resolved, so the
  * binlog position stored and the slot's confirmed LSN never pass a change the target does not
  * have (SPEC §8.2 "Nothing lost"). The followers themselves take records at once, so the
- * workers can group many small source transactions into one target transaction.
+ * workers can group many small source transactions into one target transaction. Each capture
+ * publishes on a bus of its own, so one direction's backpressure never holds up the other's.
  */
 import type {
   Bus,
@@ -21,12 +22,19 @@ export interface CommitGate {
   committed(e: Envelope): Promise<void>;
 }
 
+/** Where one capture's envelopes go, and what its publishes wait for. */
+export interface CaptureLane {
+  readonly bus: Bus;
+  readonly gate: CommitGate;
+}
+
 export class GatedBus implements Bus {
   readonly transport: Bus["transport"];
 
+  /** `inner` carries everything that is not a capture's envelopes (the catalog). */
   constructor(
     private readonly inner: Bus,
-    private readonly gateOf: (source: string) => CommitGate | undefined,
+    private readonly laneOf: (source: string) => CaptureLane | undefined,
   ) {
     this.transport = inner.transport;
   }
@@ -36,10 +44,12 @@ export class GatedBus implements Bus {
   }
 
   async publish(messages: readonly BusMessage[], channel?: Channel): Promise<void> {
+    // A pipeline's publish holds one source's envelopes (or none: the catalog).
     const last = messages.at(-1)?.envelope;
-    await this.inner.publish(messages, channel);
-    const gate = last && this.gateOf(last.source.name);
-    if (gate) await gate.committed(last);
+    const lane = last && this.laneOf(last.source.name);
+    if (!lane) return await this.inner.publish(messages, channel);
+    await lane.bus.publish(messages, channel);
+    await lane.gate.committed(last);
   }
 
   connect(signal?: AbortSignal): Promise<void> {

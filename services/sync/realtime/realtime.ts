@@ -1,7 +1,7 @@
 /**
  * Realtime sync (SPEC §8.2) put together: each captured side is a listener source (WalSource or
- * BinlogSource, through services/listener/capture.ts) publishing on an in-process bus; one
- * applier per direction follows it and applies to the other side. The bus makes a publish wait
+ * BinlogSource, through services/listener/capture.ts) publishing on an in-process bus of its own;
+ * the applier of its direction follows that bus and applies to the other side. The bus makes a publish wait
  * for the target's commit (gated_bus.ts), so positions are confirmed — the binlog position in
  * the state store, the slot's LSN in PostgreSQL — only after the target has the changes.
  */
@@ -24,7 +24,7 @@ import { MARKER_TABLE } from "../engine/database.ts";
 import type { Direction, StateStore } from "../state_store/store.ts";
 import { SchemaMismatch } from "../table_shape.ts";
 import { DirectionApplier } from "./direction.ts";
-import { GatedBus } from "./gated_bus.ts";
+import { type CaptureLane, GatedBus } from "./gated_bus.ts";
 import { realtimeMetrics } from "./metrics.ts";
 import { ShapeCache } from "./shapes.ts";
 import { Turns } from "./turns.ts";
@@ -67,7 +67,10 @@ export async function startRealtime(
     plans.push(plan);
   }
 
-  const bus = new MemoryBus({ retentionMs: 1_000, maxBytes: 1 << 20 });
+  // Nothing reads the buses' history: they keep little of it.
+  const memoryBus = () => new MemoryBus({ retentionMs: 1_000, maxBytes: 1 << 20 });
+  const catalogBus = memoryBus();
+  const lanes = new Map<string, CaptureLane>();
   const follow = new AbortController();
   const appliers = new Map<string, DirectionApplier>();
   const sources: Source[] = [];
@@ -88,12 +91,14 @@ export async function startRealtime(
       log: log.child(plan.direction),
     });
     appliers.set(plan.spec.name, applier);
+    const bus = memoryBus();
     await bus.follow(applier.handle, follow.signal);
+    lanes.set(plan.spec.name, { bus, gate: applier });
     sources.push(captureSource(plan.spec, log.child(`capture-${plan.side}`)));
   }
   const capture: Listener = startCapture({
     sources,
-    bus: new GatedBus(bus, (name) => appliers.get(name)),
+    bus: new GatedBus(catalogBus, (name) => lanes.get(name)),
     topicPrefix: "synchub_sync",
     log,
     registry: deps.registry,
@@ -187,7 +192,9 @@ export async function startRealtime(
       await Promise.all([...appliers.values()].map((a) => a.close()));
       await capturing;
       follow.abort();
-      await bus.close();
+      await Promise.all(
+        [catalogBus, ...[...lanes.values()].map((l) => l.bus)].map((b) => b.close()),
+      );
     },
   };
 }
