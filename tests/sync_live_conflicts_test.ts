@@ -171,7 +171,7 @@ for (const engine of engines) {
         assert.equal(all[0]?.resolved, false);
         assert.equal(all[0]?.cloud_data?.v, "cloud");
         assert.equal(
-          live.service.realtime.state().tables.every((x) => x.status === "streaming"),
+          live.service.realtime.state().tables.every((x) => x.state === "streaming"),
           true,
         );
       },

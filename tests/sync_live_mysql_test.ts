@@ -6,7 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { MYSQL_MARKER_DDL } from "../services/sync/engine/mysql.ts";
-import { liveSync, syncTransactions, waitEqual } from "./support/sync_live.ts";
+import { silentLogger } from "../lib/log.ts";
+import { validateSyncConfig } from "../services/sync/config.ts";
+import { startSync } from "../services/sync/service.ts";
+import { liveSync, syncConfigFor, syncTransactions, waitEqual } from "./support/sync_live.ts";
 import { mysqlSide, mysqlUrls, type SideDb, withTwoMySql } from "./support/sync.ts";
 import { waitFor } from "./support/wait.ts";
 
@@ -81,7 +84,8 @@ withTwoMySql("realtime sync on MariaDB", (ignore) => {
       const state = live.service.realtime.state();
       assert.equal(state.running, true);
       const c2l = state.tables.find((x) => x.direction === "cloud_to_local")!;
-      assert.equal(c2l.status, "streaming");
+      assert.equal(c2l.state, "streaming");
+      assert.equal(c2l.status, "ok");
       assert.equal(c2l.rows_synced, 2);
       assert.ok(c2l.position?.startsWith("binlog."), c2l.position ?? "no position");
     } finally {
@@ -121,5 +125,61 @@ withTwoMySql("realtime sync on MariaDB", (ignore) => {
       await live.stop();
       await Promise.all([s.local.drop(), s.cloud.drop()]);
     }
+  });
+});
+
+withTwoMySql("realtime capture that cannot run", (ignore) => {
+  Deno.test({
+    name: "realtime MariaDB: capture that cannot run (no REPLICATION grants) is failed, with why",
+    ignore,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      const s = await mysqlSides();
+      // DML only: the binlog may not be read.
+      const url = new URL(s.local.url);
+      const user = `n${crypto.randomUUID().replace(/-/g, "").slice(0, 10)}`;
+      await s.local.sql(`CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY 'pw'`);
+      await s.local.sql(
+        `GRANT SELECT, INSERT, UPDATE, DELETE ON ${
+          url.pathname.slice(1)
+        }.* TO '${user}'@'127.0.0.1'`,
+      );
+      url.username = user;
+      url.password = "pw";
+      const dir = await Deno.makeTempDir({ prefix: "sync-failed-" });
+      const config = validateSyncConfig(
+        syncConfigFor({ local: { ...s.local, url: url.toString() }, cloud: s.cloud }, dir, {
+          mode: "local_to_cloud",
+          tables: [{ name: "items" }],
+        }),
+        {},
+      );
+      const stop = new AbortController();
+      const service = await startSync(
+        { config, log: silentLogger, host: "127.0.0.1" },
+        stop.signal,
+      );
+      const seen: (string | undefined)[] = [];
+      const off = service.realtime.onChange?.((state) => seen.push(state.failed));
+      try {
+        await service.firstRun; // the batch run still runs: realtime's failure is not fatal
+        await waitFor(() => service.realtime.state().failed, "the failed state");
+        const state = service.realtime.state();
+        assert.equal(state.running, false);
+        assert.match(state.failed ?? "", /local capture: .*REPLICATION/);
+        assert.equal(state.tables[0]?.state, "error");
+        assert.equal(state.tables[0]?.status, "error");
+        await waitFor(() => seen.some((f) => f !== undefined), "a change notification");
+        const metrics = await fetch(`${service.url}/metrics`).then((r) => r.text());
+        assert.match(metrics, /synchub_sync_realtime_capture_up\{side="local"\} 0/);
+      } finally {
+        off?.();
+        stop.abort();
+        await service.stop();
+        await Promise.all([s.local.drop(), s.cloud.drop()]);
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
+    },
   });
 });

@@ -60,7 +60,8 @@ t("realtime PostgreSQL: inserts, updates and deletes flow both ways, no echo", a
     assert.equal(state.running, true);
     assert.equal(state.failed, undefined);
     const l2c = state.tables.find((x) => x.direction === "local_to_cloud")!;
-    assert.equal(l2c.status, "streaming");
+    assert.equal(l2c.state, "streaming");
+    assert.equal(l2c.status, "ok");
     assert.equal(l2c.rows_synced, 5); // 3 inserts, 1 delete, 1 insert
     assert.ok(l2c.lag_ms !== null && l2c.lag_ms >= 0);
     assert.ok(l2c.position);
@@ -159,7 +160,7 @@ t(
       assert.deepEqual(await cloud.sql("SELECT * FROM narrow"), []);
       await waitFor(
         () =>
-          live.service.realtime.state().tables.find((x) => x.name === "narrow")?.status === "error",
+          live.service.realtime.state().tables.find((x) => x.name === "narrow")?.state === "error",
         "narrow marked error",
       );
       const state = live.service.realtime.state().tables;
@@ -167,7 +168,7 @@ t(
         state.find((x) => x.name === "narrow")!.error ?? "",
         /b .*missing on cloud|column/,
       );
-      assert.equal(state.find((x) => x.name === "good")!.status, "streaming");
+      assert.equal(state.find((x) => x.name === "good")!.state, "streaming");
       const store = await live.store();
       try {
         assert.equal((await store.tableState("narrow", "local_to_cloud"))?.status, "error");

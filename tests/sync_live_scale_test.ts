@@ -125,7 +125,7 @@ for (const engine of engines) {
       }
       const state = live.service.realtime.state();
       assert.equal(state.tables.length, 48);
-      assert.ok(state.tables.every((x) => x.status === "streaming"), JSON.stringify(state));
+      assert.ok(state.tables.every((x) => x.state === "streaming"), JSON.stringify(state));
       const synced = state.tables.reduce((n, x) => n + x.rows_synced, 0);
       assert.equal(synced, 24 * 22, "20 inserts, 1 update and 1 delete per table, once each");
     } finally {
@@ -153,7 +153,7 @@ for (const engine of engines) {
       await s.local.sql("UPDATE items SET v = 'a2' WHERE id = 1");
       await s.local.sql("DELETE FROM items WHERE id = 2");
       await waitFor(
-        () => live.service.realtime.state().tables[0]?.status === "retrying",
+        () => live.service.realtime.state().tables[0]?.state === "retrying",
         "the status to show the retries",
       );
       assert.ok(live.service.realtime.state().tables[0]!.error, "the reason is shown");
@@ -179,13 +179,13 @@ for (const engine of engines) {
       proxy.setDown(true);
       await s.local.sql("INSERT INTO items (id, v) VALUES (4, 'd')");
       await waitFor(
-        () => live.service.realtime.state().tables[0]?.status === "retrying",
+        () => live.service.realtime.state().tables[0]?.state === "retrying",
         "retrying again",
       );
       proxy.setDown(false);
       await waitEqual(s, ["items"]);
       await waitFor(
-        () => live.service.realtime.state().tables[0]?.status === "streaming",
+        () => live.service.realtime.state().tables[0]?.state === "streaming",
         "streaming again",
       );
     } finally {

@@ -17,7 +17,7 @@ import type { SyncDatabase } from "./engine/database.ts";
 import { openDatabase } from "./engine/open.ts";
 import { openStateStore } from "./state_store/open.ts";
 import { type Realtime, startRealtime } from "./realtime/realtime.ts";
-import type { RealtimeStatus } from "./realtime/status.ts";
+import { LateRealtimeStatus, type RealtimeStatus } from "./realtime/status.ts";
 
 export interface SyncService {
   readonly url: string;
@@ -51,6 +51,7 @@ export async function startSync(
   const work = new AbortController();
   signal.addEventListener("abort", () => work.abort(), { once: true });
   let realtime: Realtime | undefined;
+  const realtimeStatus = new LateRealtimeStatus();
 
   const firstRun = (async () => {
     for (const side of SIDES) {
@@ -70,6 +71,7 @@ export async function startSync(
     // nothing written meanwhile is missed.
     if (config.sync.realtime) {
       realtime = await startRealtime(ctx, { registry, log: log.child("realtime") }, work.signal);
+      if (realtime) realtimeStatus.attach(realtime);
       await realtime?.started;
     }
     // --- end realtime
@@ -82,7 +84,7 @@ export async function startSync(
   return {
     url: server.url,
     firstRun,
-    realtime: { state: () => realtime?.state() ?? { running: false, tables: [] } },
+    realtime: realtimeStatus,
     async stop() {
       work.abort();
       await firstRun;

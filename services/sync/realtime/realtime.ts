@@ -28,9 +28,15 @@ import { type CaptureLane, GatedBus } from "./gated_bus.ts";
 import { realtimeMetrics } from "./metrics.ts";
 import { ShapeCache } from "./shapes.ts";
 import { Turns } from "./turns.ts";
-import type { RealtimeState, RealtimeStatus, RealtimeTableStatus } from "./status.ts";
+import {
+  type RealtimeState,
+  type RealtimeStatus,
+  type RealtimeTableStatus,
+  tableStatusOf,
+} from "./status.ts";
 
 export interface Realtime extends RealtimeStatus {
+  onChange(listener: (state: RealtimeState) => void): () => void;
   /** Settles once every side's capture streams or has failed once (the first batch run waits). */
   readonly started: Promise<void>;
   stop(): Promise<void>;
@@ -127,13 +133,23 @@ export async function startRealtime(
     },
   });
 
+  const listeners = new Set<(state: RealtimeState) => void>();
+  let last: { running: boolean; failed: string | undefined } | undefined;
   const gauge = () => {
     for (const [i, s] of sources.entries()) {
       metrics.captureUp.set(s.ready() ? 1 : 0, { side: plans[i]!.side });
       if (s.ready()) failures.delete(s.name);
     }
   };
-  const timer = setInterval(gauge, 1_000);
+  /** Tells the listeners when `running` or `failed` changed (checked every second). */
+  const watch = () => {
+    if (listeners.size === 0) return;
+    const now = state();
+    if (last && last.running === now.running && last.failed === now.failed) return;
+    last = { running: now.running, failed: now.failed };
+    for (const l of listeners) l(now);
+  };
+  const timer = setInterval(() => (gauge(), watch()), 1_000);
   const started = (async () => {
     while (!signal.aborted && !sources.every((s) => s.ready() || failures.has(s.name))) {
       await sleep(50, signal);
@@ -155,7 +171,7 @@ export async function startRealtime(
       for (const t of ctx.config.sync.tables) {
         const s = stats.get(t.name);
         const setup = setupErrors.get(`${t.name}|${plan.direction}`);
-        const status = setup
+        const state = setup
           ? "error"
           : !ready
           ? (captureError ? "error" : "starting")
@@ -163,7 +179,8 @@ export async function startRealtime(
         tables.push({
           name: t.name,
           direction: plan.direction,
-          status,
+          status: tableStatusOf(state),
+          state,
           rows_synced: s?.rows ?? 0,
           lag_ms: s?.lagMs ?? null,
           position: s?.position ?? null,
@@ -181,6 +198,10 @@ export async function startRealtime(
   return {
     started,
     state,
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     async stop() {
       clearInterval(timer);
       // The pipelines stop reading and wait for what they published; the appliers finish it.

@@ -1,9 +1,11 @@
 /**
  * What realtime sync tells the control API and the scheduler (issue 16): whether capture runs,
  * why it cannot (`failed`: the scheduler's fallback batch runs go by it), and per table and
- * direction how it fares. A provider interface, so the API needs nothing else of realtime.
+ * direction how it fares. A provider interface, so the API needs nothing else of realtime. Its
+ * shape is the one the control API expects (`status` as the state store's table status); the
+ * finer `state` says more.
  */
-import type { Direction } from "../state_store/store.ts";
+import type { Direction, TableStatus } from "../state_store/store.ts";
 
 export type RealtimeTableState =
   /** Capture is being set up (slot, publication, binlog position). */
@@ -18,7 +20,9 @@ export type RealtimeTableState =
 export interface RealtimeTableStatus {
   name: string;
   direction: Direction;
-  status: RealtimeTableState;
+  /** idle while starting, ok while streaming, error while retrying or broken (see `error`). */
+  status: TableStatus;
+  state: RealtimeTableState;
   /** Rows this process has applied in realtime since it started. */
   rows_synced: number;
   /** Commit at the source → committed on the target, for the last change applied. */
@@ -38,7 +42,36 @@ export interface RealtimeState {
 
 export interface RealtimeStatus {
   state(): RealtimeState;
+  /** Called on every change of `running` or `failed`; returns the unsubscribe. */
+  onChange?(listener: (state: RealtimeState) => void): () => void;
 }
 
-/** Realtime switched off (`sync.realtime: false`): nothing runs, nothing fails. */
-export const realtimeOff: RealtimeStatus = { state: () => ({ running: false, tables: [] }) };
+/** The state store's word for a realtime table state. */
+export function tableStatusOf(state: RealtimeTableState): TableStatus {
+  return state === "starting" ? "idle" : state === "streaming" ? "ok" : "error";
+}
+
+/**
+ * The provider the service hands out at once, before realtime has started (the databases open
+ * first): not running until `attach`; listeners registered early carry over.
+ */
+export class LateRealtimeStatus implements RealtimeStatus {
+  #inner: Required<RealtimeStatus> | undefined;
+  readonly #listeners = new Set<(state: RealtimeState) => void>();
+
+  attach(inner: Required<RealtimeStatus>): void {
+    this.#inner = inner;
+    inner.onChange((s) => {
+      for (const l of this.#listeners) l(s);
+    });
+  }
+
+  state(): RealtimeState {
+    return this.#inner?.state() ?? { running: false, tables: [] };
+  }
+
+  onChange(listener: (state: RealtimeState) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}
