@@ -203,8 +203,17 @@ try {
     ) report(f);
   }
   if (runs("sync")) {
-    console.error("\n== Sync: MariaDB → MariaDB ==");
-    for (const f of await syncBenches(dir, { rows: 100_000 })) report(f);
+    console.error("\n== Sync: MariaDB → MariaDB (and PostgreSQL → PostgreSQL realtime) ==");
+    const syncFigures = await syncBenches(dir, {
+      rows: 100_000,
+      rate: 1_000,
+      seconds: SCALE.latencySeconds * 2,
+      postgresDatabase: async (name) => {
+        await postgres.createDatabase(name);
+        return postgres.url(name);
+      },
+    });
+    for (const f of syncFigures) report(f);
   }
   printTable();
 } finally {

@@ -10,13 +10,26 @@ import { freePort, stopChild } from "../tools/servers/process.ts";
 import { createLogger } from "../lib/log.ts";
 import { mariaDbInstalled, startMariaDb } from "../tools/servers/mariadb.ts";
 import { round } from "./stats.ts";
+import { mysqlBenchDb, pgBenchDb, prepareTables, realtimeRun } from "./sync_realtime.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 /** As `deno task sync` runs the service (deno.json). */
-const V8_FLAGS = (Deno.env.get("SYNC_V8_FLAGS") ?? "--v8-flags=--max-semi-space-size=4").split(" ")
-  .filter(Boolean);
+const V8_FLAGS =
+  (Deno.env.get("SYNC_V8_FLAGS") ?? "--v8-flags=--max-semi-space-size=4,--max-old-space-size=160")
+    .split(" ")
+    .filter(Boolean);
 
-export async function syncBenches(dir: string, opts: { rows: number }) {
+export async function syncBenches(
+  dir: string,
+  opts: {
+    rows: number;
+    /** Realtime: changes a second on local, for how long. */
+    rate: number;
+    seconds: number;
+    /** A new database on the bench's PostgreSQL, by name: its URL (PostgreSQL → PostgreSQL). */
+    postgresDatabase?: (name: string) => Promise<string>;
+  },
+) {
   if (!await mariaDbInstalled()) {
     console.error(
       "\n!! MariaDB is not installed (apt-get install mariadb-server): no sync figures\n",
@@ -73,6 +86,7 @@ sync:
         peak_rss_mb: Math.round(r.peakRssMb),
       });
     }
+    figures.push(...await realtimeFigures(dir, servers.map((s) => url(s)), opts));
     return figures;
   } finally {
     await Promise.all(pools.map((p) => p.end()));
@@ -132,4 +146,69 @@ function parse(line: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Realtime change → applied, MariaDB → MariaDB and (given a PostgreSQL) PostgreSQL → PostgreSQL. */
+async function realtimeFigures(
+  dir: string,
+  mariadb: string[],
+  opts: Parameters<typeof syncBenches>[1],
+) {
+  const runs: { engine: "mysql" | "postgres"; urls: () => Promise<string[]> }[] = [{
+    engine: "mysql",
+    urls: async () => {
+      const out = [];
+      for (const server of mariadb) {
+        const u = new URL(server);
+        const admin = await mysql.createConnection({
+          host: u.hostname,
+          port: Number(u.port),
+          user: "root",
+        });
+        await admin.query("CREATE DATABASE rt CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
+        await admin.end();
+        u.pathname = "/rt";
+        out.push(u.toString());
+      }
+      return out;
+    },
+  }];
+  const makePg = opts.postgresDatabase;
+  if (makePg) {
+    runs.push({
+      engine: "postgres",
+      urls: async () => [await makePg("rt_local"), await makePg("rt_cloud")],
+    });
+  }
+  const figures = [];
+  for (const run of runs) {
+    const name = run.engine === "mysql" ? "MariaDB → MariaDB" : "PostgreSQL → PostgreSQL";
+    console.error(
+      `sync_realtime: ${opts.rate} changes/s for ${opts.seconds} s, 24 tables, ${name}`,
+    );
+    const [localUrl, cloudUrl] = await run.urls();
+    const make = run.engine === "mysql" ? mysqlBenchDb : pgBenchDb;
+    const local = make(localUrl!, 4);
+    const cloud = make(cloudUrl!, 4);
+    try {
+      await prepareTables(run.engine, local, cloud);
+      const runDir = `${dir}/sync_realtime_${run.engine}`;
+      await Deno.mkdir(runDir, { recursive: true });
+      const f = await realtimeRun(run.engine, local, cloud, {
+        dir: runDir,
+        rate: opts.rate,
+        seconds: opts.seconds,
+      });
+      figures.push({
+        bench: "sync_realtime",
+        transport: "memory",
+        engine: run.engine === "mysql" ? "mariadb" : "postgres",
+        tables: 24,
+        ...f,
+      });
+    } finally {
+      await Promise.all([local.close(), cloud.close()]);
+    }
+  }
+  return figures;
 }

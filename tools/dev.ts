@@ -2,12 +2,13 @@
  * `deno task dev`: the whole hub locally. Without DATABASE_URL it starts an embedded PostgreSQL
  * under `.data/` and applies migrations. Without KAFKA_BROKERS the three services run in this
  * process joined by the in-process bus; with it, as three processes joined by Kafka. It prints
- * the URLs and a dev token for each of two demo buckets; Ctrl-C stops everything.
+ * the URLs and a dev token for each of two demo buckets; Ctrl-C stops everything. With
+ * SYNC_CONFIG set, the database-to-database sync service runs in this process too (SPEC §8).
  */
 import { MemoryBus } from "../lib/bus/memory_bus.ts";
 import type { AccessPolicy } from "../lib/access.ts";
 import { policyFromConfig } from "../lib/access_policy.ts";
-import { type Config, loadConfig } from "../lib/config.ts";
+import { type Config, environment, loadConfig } from "../lib/config.ts";
 import { signToken } from "../lib/jwt.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { startEmbeddedPostgres } from "./servers/postgres.ts";
@@ -19,6 +20,8 @@ import { DEV_ORIGINS } from "../services/crud/cors.ts";
 import { serveCrud } from "../services/crud/service.ts";
 import { serveGateway } from "../services/gateway/service.ts";
 import { serveListener } from "../services/listener/service.ts";
+import { loadSyncConfig } from "../services/sync/config.ts";
+import { startSync } from "../services/sync/service.ts";
 
 const DEMO_BUCKETS = ["demo-a", "demo-b"];
 
@@ -58,7 +61,27 @@ await runMain(async () => {
       ? await runAsProcesses(config, databaseUrl, jwtSecret, log, stops)
       : await runInProcess(config, policy, databaseUrl, jwtSecret, log, stops);
     await waitReady(`${urls.gateway}/ready`, log);
+    // --- sync service (SPEC §8): only with SYNC_CONFIG; its own databases, its own bus.
+    let syncUrl: string | undefined;
+    if (config.sync.configPath) {
+      const { config: sync, document, path } = await loadSyncConfig(environment());
+      const stopSync = new AbortController();
+      const service = await startSync({
+        config: sync,
+        source: { path, document }, // PUT /api/v1/config writes the file back
+        log: log.child("sync"),
+        host: config.host,
+        env: environment,
+        jwtSecret, // the admin token printed below opens the control API and the dashboard
+      }, stopSync.signal);
+      stops.push(() => stopStep("sync", () => (stopSync.abort(), service.stop())));
+      syncUrl = service.url;
+    }
+    // --- end sync service
     await banner(urls, databaseUrl, config, jwtSecret);
+    if (syncUrl) {
+      console.log(`  Sync        ${syncUrl}/api/v1   (SYNC_CONFIG=${config.sync.configPath})\n`);
+    }
     log.info("stopping", { signal: await shutdown });
   } finally {
     for (const stop of stops.reverse()) {

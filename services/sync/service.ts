@@ -2,8 +2,9 @@
  * The sync service put together: the state store opened, the run controller, the event hub, the
  * scheduler and the control API (api/app.ts) on `server.port`; both sides opened in the
  * background (retrying with back-off while a database is unreachable, each failure logged, /ready
- * saying so), the marker tables ensured, and on the first start (an empty state store) one batch
- * run by itself. Realtime (phase 2) attaches through `realtime` and `SyncRuntime.onContext`.
+ * saying so), the marker tables ensured, realtime capture started (when `sync.realtime`; again
+ * whenever PUT /api/v1/config replaces the databases), and on the first start (an empty state
+ * store) one batch run by itself.
  */
 import { Hono } from "hono";
 import { serve } from "../../lib/http/serve.ts";
@@ -15,13 +16,16 @@ import { createControlApp } from "./api/app.ts";
 import { type Side, SIDES, type SyncConfig } from "./config.ts";
 import { EventHub } from "./control/events.ts";
 import { syncMetrics } from "./control/metrics.ts";
-import { realtimeNotStarted, type RealtimeStatus } from "./control/realtime_status.ts";
+import type { RealtimeStatus } from "./control/realtime_status.ts";
 import { RunController } from "./control/run_controller.ts";
 import { type ConfigSource, SyncRuntime } from "./control/runtime.ts";
 import { Scheduler } from "./control/scheduler.ts";
 import type { SyncDatabase } from "./engine/database.ts";
 import { openDatabase } from "./engine/open.ts";
 import { openStateStore } from "./state_store/open.ts";
+import type { SyncContext } from "./context.ts";
+import { type Realtime, startRealtime } from "./realtime/realtime.ts";
+import { LateRealtimeStatus } from "./realtime/status.ts";
 
 export interface SyncDeps {
   config: SyncConfig;
@@ -33,6 +37,7 @@ export interface SyncDeps {
   env?: () => Record<string, string | undefined>;
   /** JWT_SECRET: hub admin tokens are accepted besides server.auth_token. */
   jwtSecret?: string | undefined;
+  /** Realtime's state as the control API sees it; unset: this service's own capture. */
   realtime?: RealtimeStatus;
   /** SSE heartbeat period (15 s). */
   heartbeatMs?: number;
@@ -46,12 +51,15 @@ export interface SyncService {
   readonly runs: RunController;
   readonly scheduler: Scheduler;
   readonly hub: EventHub;
+  /** Realtime sync's state, for the control API and the scheduler's fallback runs. */
+  readonly realtime: RealtimeStatus;
   stop(): Promise<void>;
 }
 
 export async function startSync(deps: SyncDeps, signal: AbortSignal): Promise<SyncService> {
   const { config, log } = deps;
-  const realtime = deps.realtime ?? realtimeNotStarted;
+  const ownRealtime = new LateRealtimeStatus();
+  const realtime = deps.realtime ?? ownRealtime;
   const registry = new Registry("sync");
   const metrics = syncMetrics(registry);
   const store = metrics.measure(await openStateStore(config.state_storage));
@@ -76,6 +84,24 @@ export async function startSync(deps: SyncDeps, signal: AbortSignal): Promise<Sy
   signal.addEventListener("abort", () => work.abort(), { once: true });
   const connecting = new AbortController();
   work.signal.addEventListener("abort", () => connecting.abort(), { once: true });
+
+  // Realtime capture follows the runtime's databases: started once they are open, restarted
+  // when PUT /api/v1/config replaces them, one start or stop at a time.
+  let capture: Realtime | undefined;
+  let captureChange: Promise<void> = Promise.resolve();
+  const restartCapture = (ctx: SyncContext) => {
+    captureChange = captureChange.then(async () => {
+      await capture?.stop();
+      capture = undefined;
+      ownRealtime.attach(undefined);
+      if (work.signal.aborted || !ctx.config.sync.realtime) return;
+      capture = await startRealtime(ctx, { registry, log: log.child("realtime") }, work.signal);
+      if (capture) ownRealtime.attach(capture);
+      await capture?.started;
+    }).catch((err) => log.error("realtime capture could not start", { err }));
+    return captureChange;
+  };
+  runtime.onContext((ctx) => void restartCapture(ctx));
 
   const app = createControlApp({
     runtime,
@@ -118,8 +144,11 @@ export async function startSync(deps: SyncDeps, signal: AbortSignal): Promise<Sy
       await Promise.all(Object.values(opened).map((db) => db.close()));
       return;
     }
-    runtime.attach(opened as Record<Side, SyncDatabase>);
-    if (await runtime.store.isEmpty()) {
+    const empty = await runtime.store.isEmpty();
+    runtime.attach(opened as Record<Side, SyncDatabase>); // starts realtime capture (onContext)
+    // Capture starts before the first batch run reads, so nothing written meanwhile is missed.
+    await captureChange;
+    if (empty) {
       log.info("empty state store: first batch run", { tables: config.sync.tables.length });
       await runs.trigger({}, "first_start");
       await runs.settled();
@@ -133,11 +162,14 @@ export async function startSync(deps: SyncDeps, signal: AbortSignal): Promise<Sy
     runs,
     scheduler,
     hub,
+    realtime,
     async stop() {
       work.abort();
       scheduler.stop();
       await runs.shutdown();
       await firstRun;
+      await captureChange;
+      await capture?.stop();
       hub.close();
       await server.stop();
       const dbs = runtime.databases;

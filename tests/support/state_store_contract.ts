@@ -206,6 +206,23 @@ export function stateStoreContract(f: StoreFixture): void {
     assert.deepEqual([...await s.tombstoned("users", ["a", "b", "c"])].sort(), ["b", "c"]);
   });
 
+  test("capture positions: stored, replaced, survive a reopen, cleared", async (s, reopen) => {
+    assert.equal(await s.capturePosition("sync-local"), null);
+    await s.saveCapturePosition("sync-local", '{"file":"binlog.000001","pos":4}');
+    await s.saveCapturePosition("sync-local", '{"file":"binlog.000001","pos":900}');
+    await s.saveCapturePosition("slot:x", "0/16B3748");
+    await s.close();
+    const again = await reopen();
+    try {
+      assert.equal(await again.capturePosition("sync-local"), '{"file":"binlog.000001","pos":900}');
+      await again.clearCapturePosition("sync-local");
+      assert.equal(await again.capturePosition("sync-local"), null);
+      assert.equal(await again.capturePosition("slot:x"), "0/16B3748");
+    } finally {
+      await again.close();
+    }
+  });
+
   test("concurrent writers do not trip over each other", async (s) => {
     await Promise.all(
       Array.from(

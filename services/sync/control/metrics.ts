@@ -147,6 +147,10 @@ class MeasuredStore implements StateStore {
   clearTombstones = (table: string, keys: readonly string[]) =>
     this.inner.clearTombstones(table, keys);
   tombstoned = (table: string, keys: readonly string[]) => this.inner.tombstoned(table, keys);
+  capturePosition = (source: string) => this.inner.capturePosition(source);
+  saveCapturePosition = (source: string, position: string) =>
+    this.inner.saveCapturePosition(source, position);
+  clearCapturePosition = (source: string) => this.inner.clearCapturePosition(source);
   ping = () => this.inner.ping();
   close = () => this.inner.close();
 }

@@ -6,20 +6,38 @@
  */
 import type { Direction, TableStatus } from "../state_store/store.ts";
 
+/** Where one table and direction of realtime sync stands. */
+export type RealtimePhase =
+  /** Capture is being set up (slot, publication, binlog position). */
+  | "starting"
+  /** Changes flow: captured, applied, confirmed. */
+  | "streaming"
+  /** The target (or the state store) refuses for now: retried with back-off, nothing confirmed. */
+  | "retrying"
+  /** Schema mismatch (its changes are skipped until it is fixed), or capture failed. */
+  | "error";
+
 export interface RealtimeTableState {
   /** Table name as configured. */
   name: string;
   direction: Direction;
+  /** idle while starting, ok while streaming, error while retrying or broken (see `error`). */
   status: TableStatus;
-  /** Commit time at the source of the last change applied, to now; null when nothing was seen. */
+  /** The finer phase behind `status`. */
+  state: RealtimePhase;
+  /** Rows this process has applied in realtime since it started. */
+  rows_synced: number;
+  /** Commit at the source → committed on the target, for the last change applied; null before. */
   lag_ms: number | null;
+  /** The source position up to which everything of this table is committed. */
   position: string | null;
   error: string | null;
 }
 
 export interface RealtimeState {
+  /** Every captured side streams. */
   running: boolean;
-  /** Why realtime has stopped working; unset while it works (or was never started). */
+  /** Why realtime cannot run (then the scheduler starts fallback batch runs); unset while it works. */
   failed?: string;
   tables: RealtimeTableState[];
 }
@@ -28,6 +46,11 @@ export interface RealtimeStatus {
   state(): RealtimeState;
   /** Called on every change of `running` or `failed`; returns the unsubscribe. */
   onChange?(listener: (state: RealtimeState) => void): () => void;
+}
+
+/** The state store's word for a realtime phase. */
+export function tableStatusOf(phase: RealtimePhase): TableStatus {
+  return phase === "starting" ? "idle" : phase === "streaming" ? "ok" : "error";
 }
 
 /** Realtime not wired (phase 1): nothing runs, nothing failed. */

@@ -13,6 +13,12 @@ export type WriteOp =
   | { readonly kind: "upsert"; readonly row: Row }
   | { readonly kind: "delete"; readonly key: Row };
 
+/** One table's writes within a transaction. */
+export interface TableWrites {
+  readonly shape: TableShape;
+  readonly ops: readonly WriteOp[];
+}
+
 /** Names the marker row a transaction updates first: who writes, in which direction. */
 export interface MarkerTag {
   readonly instance: string;
@@ -43,6 +49,8 @@ export interface SyncDatabase {
    * Either all of it commits or none; throws the database's error.
    */
   apply(shape: TableShape, ops: readonly WriteOp[], marker: MarkerTag): Promise<void>;
+  /** The same for several tables, in one transaction under one marker (realtime batches). */
+  applyMany(parts: readonly TableWrites[], marker: MarkerTag): Promise<void>;
   /** Creates the marker table when missing (needs CREATE once; README says how to pre-create). */
   ensureMarkerTable(): Promise<void>;
   ping(): Promise<boolean>;

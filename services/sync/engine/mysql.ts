@@ -24,6 +24,7 @@ import {
   redactUrl,
   splitName,
   type SyncDatabase,
+  type TableWrites,
   type WriteOp,
 } from "./database.ts";
 import { MarkerSlots } from "./marker_slots.ts";
@@ -52,8 +53,13 @@ export async function openMySql(
     supportBigNumbers: true,
     charset: "utf8mb4",
   });
-  // Timestamps travel in UTC, as the binlog source reads them.
-  pool.on("connection", (c) => c.query("SET time_zone = '+00:00'"));
+  // Timestamps travel in UTC, as the binlog source reads them. READ COMMITTED: the key lookups
+  // FOR UPDATE then lock rows, not gaps, so concurrent batches inserting into one table do not
+  // deadlock on each other's gap locks.
+  pool.on("connection", (c) => {
+    c.query("SET time_zone = '+00:00'");
+    c.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+  });
   const db = new MySqlDatabase(side, redactUrl(url), pool, database, opts.connections);
   try {
     await pool.query("SELECT 1");
@@ -168,7 +174,11 @@ class MySqlDatabase implements SyncDatabase {
     return out;
   }
 
-  async apply(shape: TableShape, ops: readonly WriteOp[], marker: MarkerTag): Promise<void> {
+  apply(shape: TableShape, ops: readonly WriteOp[], marker: MarkerTag): Promise<void> {
+    return this.applyMany([{ shape, ops }], marker);
+  }
+
+  async applyMany(parts: readonly TableWrites[], marker: MarkerTag): Promise<void> {
     const slot = await this.slots.take();
     const conn = await this.pool.getConnection();
     try {
@@ -179,15 +189,15 @@ class MySqlDatabase implements SyncDatabase {
           VALUES (?, ?, ?, 1, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE txn = txn + 1, updated_at = UTC_TIMESTAMP(6)`,
         [marker.instance, marker.direction, slot],
       );
-      const upserts = ops.flatMap((o) => (o.kind === "upsert" ? [o.row] : []));
-      const deletes = ops.flatMap((o) => (o.kind === "delete" ? [o.key] : []));
-      if (deletes.length > 0) {
+      for (const { shape, ops } of parts) {
+        const upserts = ops.flatMap((o) => (o.kind === "upsert" ? [o.row] : []));
+        const deletes = ops.flatMap((o) => (o.kind === "delete" ? [o.key] : []));
         for (const part of groups(deletes, 1000)) {
           const { sql, params } = this.keyIn(shape, part);
           await conn.query(`DELETE FROM ${this.qualified(shape)} WHERE ${sql}`, params);
         }
+        if (upserts.length > 0) await this.upsert(conn, shape, upserts);
       }
-      if (upserts.length > 0) await this.upsert(conn, shape, upserts);
       await conn.commit();
     } catch (err) {
       await conn.rollback().catch(() => {});
@@ -216,7 +226,8 @@ class MySqlDatabase implements SyncDatabase {
   }
 
   close(): Promise<void> {
-    return this.pool.end();
+    // A connection the network cut makes end() reject: closing must still succeed.
+    return this.pool.end().catch(() => {});
   }
 
   private async upsert(conn: mysql.PoolConnection, shape: TableShape, rows: readonly Row[]) {

@@ -5,7 +5,12 @@
  */
 import type { Row } from "../../../lib/envelope.ts";
 import type { Logger } from "../../../lib/log.ts";
-import { createPool, type Pool, quoteIdent as q } from "../../../lib/postgres/pool.ts";
+import {
+  createPool,
+  type Pool,
+  type PoolClient,
+  quoteIdent as q,
+} from "../../../lib/postgres/pool.ts";
 import type { Side, TableConfig } from "../config.ts";
 import {
   type ColumnKind,
@@ -21,6 +26,7 @@ import {
   redactUrl,
   splitName,
   type SyncDatabase,
+  type TableWrites,
   type WriteOp,
 } from "./database.ts";
 import { MarkerSlots } from "./marker_slots.ts";
@@ -159,7 +165,11 @@ class PostgresDatabase implements SyncDatabase {
     return out;
   }
 
-  async apply(shape: TableShape, ops: readonly WriteOp[], marker: MarkerTag): Promise<void> {
+  apply(shape: TableShape, ops: readonly WriteOp[], marker: MarkerTag): Promise<void> {
+    return this.applyMany([{ shape, ops }], marker);
+  }
+
+  async applyMany(parts: readonly TableWrites[], marker: MarkerTag): Promise<void> {
     const slot = await this.slots.take();
     const client = await this.pool.connect();
     try {
@@ -171,35 +181,7 @@ class PostgresDatabase implements SyncDatabase {
            ON CONFLICT (instance, direction, slot) DO UPDATE SET txn = m.txn + 1, updated_at = now()`,
         [marker.instance, marker.direction, slot],
       );
-      const deletes = ops.flatMap((o) => (o.kind === "delete" ? [o.key] : []));
-      for (const part of groups(deletes, 1000)) {
-        const { sql, params } = this.keyIn(shape, part);
-        await client.query(`DELETE FROM ${this.qualified(shape)} WHERE ${sql}`, params);
-      }
-      const upserts = ops.flatMap((o) => (o.kind === "upsert" ? [o.row] : []));
-      const pk = shape.primaryKey;
-      for (const group of byColumns(upserts, shape.columns)) {
-        const cols = group.columns;
-        const update = cols.filter((c) => !pk.includes(c.name))
-          .map((c) => `${q(c.name)} = EXCLUDED.${q(c.name)}`);
-        const tail = update.length
-          ? `ON CONFLICT (${pk.map(q).join(", ")}) DO UPDATE SET ${update.join(", ")}`
-          : `ON CONFLICT (${pk.map(q).join(", ")}) DO NOTHING`;
-        // PostgreSQL takes at most 65,535 parameters per statement.
-        for (const part of groups(group.rows, Math.max(1, Math.floor(60_000 / cols.length)))) {
-          const params: unknown[] = [];
-          const tuples = part.map((r) => {
-            const start = params.length;
-            for (const c of cols) params.push(toPgValue(r[c.name], c));
-            return `(${cols.map((_, i) => `$${start + i + 1}`).join(", ")})`;
-          });
-          await client.query(
-            `INSERT INTO ${this.qualified(shape)} (${cols.map((c) => q(c.name)).join(", ")})
-              OVERRIDING SYSTEM VALUE VALUES ${tuples.join(", ")} ${tail}`,
-            params,
-          );
-        }
-      }
+      for (const { shape, ops } of parts) await this.write(client, shape, ops);
       await client.query("COMMIT");
     } catch (err) {
       await client.query("ROLLBACK").catch(() => {});
@@ -207,6 +189,38 @@ class PostgresDatabase implements SyncDatabase {
     } finally {
       client.release();
       this.slots.give(slot);
+    }
+  }
+
+  private async write(client: PoolClient, shape: TableShape, ops: readonly WriteOp[]) {
+    const deletes = ops.flatMap((o) => (o.kind === "delete" ? [o.key] : []));
+    for (const part of groups(deletes, 1000)) {
+      const { sql, params } = this.keyIn(shape, part);
+      await client.query(`DELETE FROM ${this.qualified(shape)} WHERE ${sql}`, params);
+    }
+    const upserts = ops.flatMap((o) => (o.kind === "upsert" ? [o.row] : []));
+    const pk = shape.primaryKey;
+    for (const group of byColumns(upserts, shape.columns)) {
+      const cols = group.columns;
+      const update = cols.filter((c) => !pk.includes(c.name))
+        .map((c) => `${q(c.name)} = EXCLUDED.${q(c.name)}`);
+      const tail = update.length
+        ? `ON CONFLICT (${pk.map(q).join(", ")}) DO UPDATE SET ${update.join(", ")}`
+        : `ON CONFLICT (${pk.map(q).join(", ")}) DO NOTHING`;
+      // PostgreSQL takes at most 65,535 parameters per statement.
+      for (const part of groups(group.rows, Math.max(1, Math.floor(60_000 / cols.length)))) {
+        const params: unknown[] = [];
+        const tuples = part.map((r) => {
+          const start = params.length;
+          for (const c of cols) params.push(toPgValue(r[c.name], c));
+          return `(${cols.map((_, i) => `$${start + i + 1}`).join(", ")})`;
+        });
+        await client.query(
+          `INSERT INTO ${this.qualified(shape)} (${cols.map((c) => q(c.name)).join(", ")})
+            OVERRIDING SYSTEM VALUE VALUES ${tuples.join(", ")} ${tail}`,
+          params,
+        );
+      }
     }
   }
 

@@ -1,19 +1,21 @@
 /**
- * Applies one source side's changes to the other side (SPEC §8.2 realtime), for phase 2 to feed
- * from the bus: each change is checked against the target's current row by hashes
- * (conflict.ts), conflicts go to the table's strategy, parked rows stay parked, and the writes
- * commit in one transaction (the marker first) before the position is stored. Several changes
- * to one key in a batch are merged in order: the first `before`, the last `after`.
+ * Applies one source side's changes to the other side (SPEC §8.2 realtime): each change is
+ * checked against the target's current row by hashes (conflict.ts), conflicts go to the table's
+ * strategy, parked rows stay parked (`planChanges`), and the writes of one or several tables
+ * commit in one transaction, the marker first, before anything is recorded as synced
+ * (commit_plans.ts). Several changes to one key in a batch are merged in order: the first
+ * `before`, the last `after`.
  */
 import type { Envelope, Row } from "../../../lib/envelope.ts";
 import type { Side, TableConfig } from "../config.ts";
 import { checkChange } from "../conflict.ts";
-import { directionTo, markerFor, other, type SyncContext } from "../context.ts";
+import { other, type SyncContext } from "../context.ts";
 import type { WriteOp } from "../engine/database.ts";
-import { applyIsolating } from "../engine/isolate.ts";
-import { hashSpec, keyHash, keyOf, keyString, rowHash } from "../row_hash.ts";
+import { type HashSpec, hashSpec, keyHash, keyOf, keyString, rowHash } from "../row_hash.ts";
 import type { NewConflict } from "../state_store/store.ts";
 import { decide, type Version } from "../strategies.ts";
+import { commitPlans } from "./commit_plans.ts";
+import type { Settlement } from "./settle_source.ts";
 import { SchemaMismatch, shapeMismatch, type TableShape } from "../table_shape.ts";
 
 export interface SourceChange {
@@ -22,15 +24,27 @@ export interface SourceChange {
   readonly after: Row | null;
   /** Commit time at the source: a delete's time for last_write_wins. */
   readonly tsMs: number;
+  /** The row's key, for a delete whose source sent no old image (PostgreSQL's default). */
+  readonly key?: Row;
 }
 
 /** The part of an envelope the applier needs; truncates are not propagated (null). */
 export function changeOf(
-  e: Pick<Envelope, "op" | "before" | "after" | "source">,
+  e: Pick<Envelope, "op" | "before" | "after" | "source" | "key">,
 ): SourceChange | null {
   if (e.op === "t") return null;
-  return { op: e.op, before: e.before, after: e.after, tsMs: e.source.ts_ms };
+  return { op: e.op, before: e.before, after: e.after, tsMs: e.source.ts_ms, key: e.key };
 }
+
+/** The image that names the row: the new one, else the old one, else the key alone. */
+const imageOf = (c: SourceChange): Row | null => c.after ?? c.before ?? c.key ?? null;
+
+/**
+ * A source image completed with the target's values for the columns it does not carry
+ * (unchanged TOAST values, oversize ones): those are taken as unchanged, as the write leaves
+ * them alone too.
+ */
+const completed = (image: Row, target: Row | null): Row => target ? { ...target, ...image } : image;
 
 export interface ApplyResult {
   applied: number;
@@ -40,6 +54,25 @@ export interface ApplyResult {
   rejected: number;
 }
 
+/** One table's share of a batch, decided but not written yet. */
+export interface TablePlan {
+  readonly table: TableConfig;
+  readonly source: Side;
+  readonly shapes: Record<Side, TableShape>;
+  readonly spec: HashSpec;
+  /** Writes for the target. */
+  readonly ops: WriteOp[];
+  /** Conflicts whose source may need setting as decided (settle_source.ts). */
+  readonly settlements: Settlement[];
+  /** Key hashes deleted by this batch, and upserted ones that had a tombstone. */
+  readonly deleted: string[];
+  readonly upserted: string[];
+  /** The target's rows as read, by key string. */
+  readonly current: ReadonlyMap<string, Row>;
+  readonly result: ApplyResult;
+}
+
+/** Decides and writes one table's changes; the position, if given, is stored after the commit. */
 export async function applyChanges(
   ctx: SyncContext,
   table: TableConfig,
@@ -47,11 +80,33 @@ export async function applyChanges(
   changes: readonly SourceChange[],
   opts: { position?: string; shapes?: Record<Side, TableShape> } = {},
 ): Promise<ApplyResult> {
-  const target = other(source);
   const shapes = opts.shapes ?? {
     local: await ctx.databases.local.describe(table),
     cloud: await ctx.databases.cloud.describe(table),
   };
+  const plan = await planChanges(ctx, table, source, changes, shapes);
+  const { mismatched } = await commitPlans(
+    ctx,
+    [plan],
+    opts.position === undefined ? {} : { position: opts.position },
+  );
+  const why = mismatched.get(table.name);
+  if (why) throw new SchemaMismatch(why);
+  return plan.result;
+}
+
+/**
+ * Reads what the decisions need (the target's rows, parked rows, tombstones), records conflicts,
+ * and returns the writes; throws SchemaMismatch when the target cannot take the source's rows.
+ */
+export async function planChanges(
+  ctx: SyncContext,
+  table: TableConfig,
+  source: Side,
+  changes: readonly SourceChange[],
+  shapes: Record<Side, TableShape>,
+): Promise<TablePlan> {
+  const target = other(source);
   const mismatch = shapeMismatch(shapes[source], shapes[target], target);
   if (mismatch) throw new SchemaMismatch(mismatch);
   const spec = hashSpec(shapes[source], table);
@@ -59,7 +114,7 @@ export async function applyChanges(
 
   const merged = new Map<string, SourceChange>();
   for (const c of changes) {
-    const image = c.after ?? c.before;
+    const image = imageOf(c);
     if (!image) continue;
     const k = keyString(image, spec);
     const earlier = merged.get(k);
@@ -71,17 +126,18 @@ export async function applyChanges(
   const tombstoned = await ctx.store.tombstoned(table.name, hashes);
   const found = await ctx.databases[target].readByKeys(
     shapes[target],
-    [...merged.values()].map((c) => keyOf((c.after ?? c.before)!, spec)),
+    [...merged.values()].map((c) => keyOf(imageOf(c)!, spec)),
   );
   const current = new Map(found.map((r) => [keyString(r, spec), r]));
 
   const ops: WriteOp[] = [];
+  const settlements: Settlement[] = [];
   const deleted: string[] = [];
   const upserted: string[] = [];
   for (const [i, k] of keys.entries()) {
     const c = merged.get(k)!;
     const kh = hashes[i]!;
-    const image = (c.after ?? c.before)!;
+    const image = imageOf(c)!;
     const there = current.get(k) ?? null;
     const mine: Version = c.op === "d" ? { row: null, deletedAtMs: c.tsMs } : { row: c.after };
     const versions = { [source]: mine, [target]: { row: there } } as Record<Side, Version>;
@@ -94,7 +150,7 @@ export async function applyChanges(
       conflict_type: "update_update",
     };
     if (c.op === "d") deleted.push(kh);
-    else upserted.push(kh);
+    else if (tombstoned.has(kh)) upserted.push(kh); // only tombstones that exist need clearing
     if (parked.has(kh)) {
       await ctx.store.recordConflict(conflict); // keeps each side's newest version
       result.parked++;
@@ -102,8 +158,8 @@ export async function applyChanges(
     }
     const verdict = checkChange({
       op: c.op,
-      beforeHash: c.before ? rowHash(c.before, spec) : null,
-      afterHash: c.after ? rowHash(c.after, spec) : null,
+      beforeHash: c.before ? rowHash(completed(c.before, there), spec) : null,
+      afterHash: c.after ? rowHash(completed(c.after, there), spec) : null,
       targetHash: there ? rowHash(there, spec) : null,
       targetDeleted: tombstoned.has(kh),
     });
@@ -114,6 +170,10 @@ export async function applyChanges(
     if (verdict.kind === "conflict") {
       const decision = decide({ local: versions.local, cloud: versions.cloud, table });
       const record = { ...conflict, conflict_type: verdict.type };
+      if (there) {
+        const desired = decision.action === "park" ? mine.row : versions[decision.winner].row;
+        settlements.push({ there, desired, image });
+      }
       if (decision.action === "park") {
         if ((await ctx.store.recordConflict(record)).created) result.conflicts++;
         result.parked++;
@@ -142,43 +202,28 @@ export async function applyChanges(
     );
   }
 
-  // A delete seen in realtime is remembered, so a batch run never brings the row back.
-  await ctx.store.addTombstones(table.name, deleted);
-  await ctx.store.clearTombstones(table.name, upserted);
-  const outcome = await applyIsolating(
-    ctx.databases[target],
-    shapes[target],
+  return {
+    table,
+    source,
+    shapes,
+    spec,
     ops,
-    markerFor(ctx, target),
-    async (op, reason) => {
-      const row = op.kind === "upsert" ? op.row : op.key;
-      const k = keyString(row, spec);
-      const { created } = await ctx.store.recordConflict({
-        table: table.name,
-        primary_key: keyOf(row, spec),
-        key_hash: keyHash(table.name, k),
-        local_data: source === "local" ? row : current.get(k) ?? null,
-        cloud_data: source === "cloud" ? row : current.get(k) ?? null,
-        conflict_type: "apply_error",
-        error: `${target} refused the row: ${reason}`,
-      });
-      if (created) result.conflicts++;
-    },
-  );
-  result.applied = outcome.applied;
-  result.rejected = outcome.rejected;
-  // Only now that the target has committed (a crash before this replays the batch: harmless).
-  await ctx.store.recordProgress(table.name, directionTo(target), {
-    rows: outcome.applied,
-    ...(opts.position === undefined ? {} : { position: opts.position }),
-  });
-  return result;
+    settlements,
+    deleted,
+    upserted,
+    current,
+    result,
+  };
 }
 
 /** Two changes of one row in commit order as one: the first's before, the last's after. */
 export function mergeChanges(first: SourceChange, last: SourceChange): SourceChange {
-  if (last.op === "d") return { op: "d", before: first.before, after: null, tsMs: last.tsMs };
+  const key = last.key ?? first.key;
+  const keyed = key ? { key } : {};
+  if (last.op === "d") {
+    return { op: "d", before: first.before, after: null, tsMs: last.tsMs, ...keyed };
+  }
   // Created in this batch stays a create; anything else compares the target with `first.before`.
   const op = first.op === "c" || first.op === "r" ? first.op : "u";
-  return { op, before: first.before, after: last.after, tsMs: last.tsMs };
+  return { op, before: first.before, after: last.after, tsMs: last.tsMs, ...keyed };
 }

@@ -60,6 +60,20 @@ const MIGRATIONS: { version: number; sql: (d: Dialect) => string[] }[] = [
       ];
     },
   },
+  {
+    // Where each capture (a side's binlog reader, or its slot's memory) resumes: SPEC §8.2
+    // "Nothing lost" — written only once the target has committed what came before it.
+    version: 2,
+    sql: (d) => {
+      const t = types(d);
+      return [
+        `CREATE TABLE IF NOT EXISTS sync_capture_positions (
+          source ${t.key} NOT NULL PRIMARY KEY,
+          position ${t.text} NOT NULL,
+          updated_at ${t.int} NOT NULL)`,
+      ];
+    },
+  },
 ];
 
 export async function migrate(db: SqlDriver): Promise<void> {

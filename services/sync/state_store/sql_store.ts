@@ -257,6 +257,27 @@ class SqlStateStore implements StateStore {
     return rows.map(toRun);
   }
 
+  async capturePosition(source: string): Promise<string | null> {
+    const [row] = await this.db.query(
+      "SELECT position FROM sync_capture_positions WHERE source = ?",
+      [source],
+    );
+    return row ? String(row.position) : null;
+  }
+
+  async saveCapturePosition(source: string, position: string): Promise<void> {
+    await this.db.execute(
+      upsert(this.db.dialect, "sync_capture_positions", ["source", "position", "updated_at"], [
+        "source",
+      ], ["position", "updated_at"]),
+      [source, position, Date.now()],
+    );
+  }
+
+  async clearCapturePosition(source: string): Promise<void> {
+    await this.db.execute("DELETE FROM sync_capture_positions WHERE source = ?", [source]);
+  }
+
   async addTombstones(table: string, keyHashes: readonly string[]): Promise<void> {
     if (keyHashes.length === 0) return;
     const now = Date.now();

@@ -133,6 +133,11 @@ export interface StateStore {
   /** Newest first; `before` is a run id. */
   listRuns(q: { limit?: number; before?: string }): Promise<RunRecord[]>;
 
+  /** A capture's resume position (binlog checkpoint, slot memory); null when none is stored. */
+  capturePosition(source: string): Promise<string | null>;
+  saveCapturePosition(source: string, position: string): Promise<void>;
+  clearCapturePosition(source: string): Promise<void>;
+
   addTombstones(table: string, keyHashes: readonly string[]): Promise<void>;
   clearTombstones(table: string, keyHashes: readonly string[]): Promise<void>;
   tombstoned(table: string, keyHashes: readonly string[]): Promise<Set<string>>;
