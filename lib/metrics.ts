@@ -138,9 +138,16 @@ export class Registry {
   }
 
   private register<T extends Metric | Histogram>(name: string, make: () => T): T {
-    const existing = this.metrics.get(name);
-    if (existing) return existing as T;
     const m = make();
+    const existing = this.metrics.get(name);
+    if (existing) {
+      // Two parts of a service may share a metric, never under two types (a gauge where a
+      // histogram is expected fails only when it is first observed).
+      if (existing.constructor !== m.constructor) {
+        throw new Error(`metric ${name} is registered as two different types`);
+      }
+      return existing as T;
+    }
     this.metrics.set(name, m);
     return m;
   }

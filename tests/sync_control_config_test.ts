@@ -3,6 +3,7 @@
  * service over two PostgreSQL databases.
  */
 import assert from "node:assert/strict";
+import { waitFor } from "./support/wait.ts";
 import { RealtimeStatusBox } from "../services/sync/control/realtime_status.ts";
 import { startControl, TOKEN } from "./support/sync_control.ts";
 
@@ -302,16 +303,17 @@ t(
         local: "CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a VALUES (1)",
         cloud: "CREATE TABLE a (id int PRIMARY KEY)",
       },
-      sync: "  tables: [{ name: a }]",
+      sync: "  tables: [{ name: a }]\n  realtime: true",
       extra: 'scheduler: { enabled: true, cron: "* * * * * *" }',
       seedStore: true,
       realtime,
     });
     try {
       // Every second: wait for the first scheduled run to end.
-      while (!h.logs.some((l) => l.msg === "run ended" && l.trigger === "scheduler")) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitFor(
+        () => h.logs.some((l) => l.msg === "run ended" && l.trigger === "scheduler"),
+        "the first scheduled run to end",
+      );
       assert.ok(h.logs.some((l) => l.msg === "scheduled run started" && l.reason === "schedule"));
       assert.deepEqual(await h.cloud.sql("SELECT id FROM a"), [{ id: 1 }]);
 
@@ -324,9 +326,10 @@ t(
       await h.service.runs.settled();
       assert.equal(await h.service.scheduler.tick(), "nothing_to_do");
       realtime.set({ running: false, failed: "binlog position lost", tables: [] });
-      while (!h.logs.some((l) => l.msg === "fallback run started")) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await waitFor(
+        () => h.logs.some((l) => l.msg === "fallback run started"),
+        "a fallback run",
+      );
       const fallback = h.logs.find((l) => l.msg === "fallback run started")!;
       assert.equal(fallback.reason, "realtime failed: binlog position lost");
       if (h.service.runs.busy) assert.equal(await h.service.scheduler.tick(), "skipped_running");

@@ -101,7 +101,8 @@ export async function startSync(deps: SyncDeps, signal: AbortSignal): Promise<Sy
     }).catch((err) => log.error("realtime capture could not start", { err }));
     return captureChange;
   };
-  runtime.onContext((ctx) => void restartCapture(ctx));
+  // A status handed in from outside (tests) stands for realtime: no capture of our own then.
+  if (!deps.realtime) runtime.onContext((ctx) => void restartCapture(ctx));
 
   const app = createControlApp({
     runtime,

@@ -63,6 +63,11 @@ databases:
 state_storage: { type: sqlite, path: "${dir}/state.db" }
 sync:
 ${opts.sync}
+${
+      /realtime:/.test(opts.sync)
+        ? ""
+        : "  realtime: false   # batch runs under test (sync_live_* test realtime)"
+    }
 server:
   port: 0
   auth_token: "\${SYNC_TEST_TOKEN}"   # from the environment

@@ -47,10 +47,6 @@ export function syncMetrics(registry: Registry) {
     "synchub_sync_errors_total",
     "Errors: a table failing (table), a run failing (run), a row refused by a target (apply).",
   );
-  const lag = registry.gauge(
-    "synchub_sync_realtime_lag_seconds",
-    "Realtime: source commit to applied, by table and direction.",
-  );
   const realtimeUp = registry.gauge("synchub_sync_realtime_up", "1 while realtime streaming runs.");
   const scheduled = registry.counter(
     "synchub_sync_scheduled_total",
@@ -78,10 +74,8 @@ export function syncMetrics(registry: Registry) {
     viewers: (count: () => number) =>
       registry.gauge("synchub_sync_stream_viewers", "Open SSE streams.", count),
     realtime(state: RealtimeState) {
+      // Lag is realtime's own histogram (synchub_sync_realtime_lag_seconds, realtime/metrics.ts).
       realtimeUp.set(state.running && !state.failed ? 1 : 0);
-      for (const t of state.tables) {
-        if (t.lag_ms !== null) lag.set(t.lag_ms / 1000, { table: t.name, direction: t.direction });
-      }
     },
     /** The store, counting what passes through it. */
     measure(store: StateStore): StateStore {
