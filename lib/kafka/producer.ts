@@ -10,6 +10,7 @@
 import type { Kafka, Producer } from "kafkajs";
 import type { BusMessage, Channel } from "../bus/bus.ts";
 import { SyncError } from "../errors.ts";
+import { type KafkaLayout, type KafkaOut, kafkaRecordsOf, PLAIN_LAYOUT } from "./layout.ts";
 
 /** Bytes per produce request, well under Kafka's default 1 MB message limit. */
 const REQUEST_BYTES = 512 * 1024;
@@ -27,6 +28,8 @@ export class KafkaProducer {
     private readonly kafka: Kafka,
     /** Runs before each request: makes sure its topics exist. */
     private readonly prepare: (topics: Set<string>) => Promise<void>,
+    /** How envelopes lie on the topics (SPEC §11). */
+    private readonly layout: KafkaLayout = PLAIN_LAYOUT,
   ) {}
 
   async connect(): Promise<void> {
@@ -88,11 +91,11 @@ export class KafkaProducer {
     await this.prepare(new Set(messages.map((m) => m.topic)));
     try {
       for (const chunk of chunks(messages, REQUEST_BYTES)) {
-        const byTopic = new Map<string, { key: string; value: string | null }[]>();
+        const byTopic = new Map<string, KafkaOut[]>();
         for (const m of chunk) {
           let list = byTopic.get(m.topic);
           if (!list) byTopic.set(m.topic, list = []);
-          list.push({ key: m.key, value: m.value });
+          list.push(...kafkaRecordsOf(m, this.layout));
         }
         await this.producer!.sendBatch({
           acks: -1,

@@ -114,7 +114,12 @@ export function startListener(deps: ListenerDeps): Listener {
         const signal = AbortSignal.any([stop.signal, held.lost]);
         await deps.bus.connect(signal); // with Kafka down, wait for it rather than spin
         await catalog.publish(source);
-        await runPipeline({ ...deps, source, metrics }, signal);
+        await runPipeline({
+          ...deps,
+          source,
+          metrics,
+          tableOf: (qualified) => catalog.tableOf(source.name, qualified),
+        }, signal);
         if (held.lost.aborted && !stop.signal.aborted) {
           log.warn("lost the source's lease; standing by", { source: source.name });
         }

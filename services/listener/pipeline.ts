@@ -5,7 +5,8 @@
  * confirmed; the source then restarts from its last confirmed position.
  */
 import { type Bus, type BusMessage, Channel, messageFor } from "../../lib/bus/bus.ts";
-import type { Envelope } from "../../lib/envelope.ts";
+import type { TableInfo } from "../../lib/catalog.ts";
+import { type Envelope, qualifiedTable } from "../../lib/envelope.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Counter, Histogram } from "../../lib/metrics.ts";
 import { fitEnvelope } from "../../lib/oversize.ts";
@@ -30,6 +31,8 @@ export interface PipelineDeps {
   maxInFlight?: number;
   /** The largest envelope the bus takes whole (lib/oversize.ts); default 1 MiB. */
   maxEnvelopeBytes?: number;
+  /** The catalog entry of a table of the source, for buses that write typed records. */
+  tableOf?: (qualified: string) => TableInfo | undefined;
 }
 
 /**
@@ -44,7 +47,8 @@ export async function runPipeline(deps: PipelineDeps, signal: AbortSignal): Prom
   // This run's publishes in order: once one fails, none after it is accepted (see Channel).
   const channel = new Channel();
   const toMessage = (e: Envelope): BusMessage => {
-    const m = messageFor(deps.topicPrefix, e);
+    const table = deps.tableOf?.(qualifiedTable(e.source));
+    const m = { ...messageFor(deps.topicPrefix, e), ...(table ? { table } : {}) };
     const fit = fitEnvelope(e, m.value!, deps.maxEnvelopeBytes ?? 1024 * 1024);
     if (!fit.oversize) return m;
     deps.metrics.oversize.inc({ source: source.name });

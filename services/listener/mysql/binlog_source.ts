@@ -42,6 +42,8 @@ export interface BinlogSourceOptions {
   maxQueued?: number;
   /** Changes per part of a transaction (a transaction of any size streams in parts). */
   partSize?: number;
+  /** `never`: a first start streams from the current binlog position without a snapshot. */
+  snapshotMode?: "initial" | "never";
 }
 
 interface ZongJiEvent {
@@ -135,7 +137,8 @@ export class BinlogSource implements Source {
           tables: [...metas.keys()],
         });
         let last: string | null = null;
-        for await (const batch of readSnapshot(conn, flavor, [...metas.values()], ctx)) {
+        const tables = opts.snapshotMode === "never" ? [] : [...metas.values()];
+        for await (const batch of readSnapshot(conn, flavor, tables, ctx)) {
           if (signal.aborted) return;
           last = batch.checkpoint;
           yield batch;

@@ -8,6 +8,7 @@ import {
   type Envelope,
   makeEnvelope,
   markerOrigin,
+  pickKey,
   type Row,
   type SyncOrigin,
 } from "../../../lib/envelope.ts";
@@ -166,7 +167,11 @@ export function toEnvelopes(part: DecodedPart, ctx: EnvelopeContext): Envelope[]
     return makeEnvelope({
       id: `${ctx.sourceName}:${position}`,
       op: change.op,
-      before: change.op === "u" || change.op === "d" ? change.before : null,
+      before: change.op === "u"
+        ? change.before
+        : change.op === "d"
+        ? change.before ?? keyImage(change.keyTuple, relation)
+        : null,
       after: change.op === "c" || change.op === "u" ? change.after : null,
       key: change.op === "t" ? {} : ctx.keyColumns(relation),
       keyImage: change.op === "d" ? change.keyTuple : null,
@@ -186,6 +191,14 @@ export function toEnvelopes(part: DecodedPart, ctx: EnvelopeContext): Envelope[]
       emittedUs,
     });
   });
+}
+
+/**
+ * A delete's old key tuple (REPLICA IDENTITY DEFAULT or USING INDEX) as its `before`: the replica
+ * identity columns only — the server sends the others as nulls it does not know (SPEC §11).
+ */
+function keyImage(tuple: Row | null, relation: Relation): Row | null {
+  return tuple === null ? null : pickKey(tuple, relation.keyColumns);
 }
 
 /**
