@@ -72,8 +72,11 @@ export function busValueOf(
   header: (name: string) => string | undefined,
 ): string | null {
   if (value === null) return header(ENVELOPE_HEADER) ?? null;
-  return value.startsWith('{"schema":') ? envelopeFromConnect(value) : value;
+  return value.startsWith(CONNECT_PREFIX) ? envelopeFromConnect(value) : value;
 }
+
+/** How every Connect JSON value SyncHub writes begins (a catalog record's `schema` is a string). */
+const CONNECT_PREFIX = '{"schema":{"type":"struct",';
 
 const schemas = new Map<string, string>();
 

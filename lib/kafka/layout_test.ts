@@ -117,4 +117,6 @@ Deno.test("messages that are not envelopes pass through untouched", () => {
     value: '{"a":1}',
   }]);
   assert.equal(decode('{"a":1}'), '{"a":1}');
+  const catalogRecord = '{"schema":"public","name":"todos"}';
+  assert.equal(decode(catalogRecord), catalogRecord);
 });
