@@ -11,6 +11,8 @@
  *   Debezium itself skips truncates by default (`skipped.operations=t`); every Debezium consumer
  *   takes tombstones, which Debezium writes after each delete. SyncHub's gateways read the
  *   header, so WebSocket clients still get the truncate in its place among the table's changes.
+ *   The header holds the envelope JSON in base64: Kafka Connect's header converter turns a header
+ *   that looks like a JSON object into a schemaless map, on which Debezium's sinks fail.
  */
 import type { TableInfo } from "../catalog.ts";
 import type { Envelope, Row } from "../envelope.ts";
@@ -52,7 +54,7 @@ export function kafkaRecordsOf(m: BusMessage, layout: KafkaLayout): KafkaOut[] {
     return [{
       key: layout.envelopeSchema ? connectKey(m.topic, key, m.table, true) : JSON.stringify(key),
       value: null,
-      headers: { ...headers, [ENVELOPE_HEADER]: m.value },
+      headers: { ...headers, [ENVELOPE_HEADER]: toBase64(m.value) },
     }];
   }
   const connect = layout.envelopeSchema ? connectRecord(m.topic, e, m.table) : undefined;
@@ -71,7 +73,10 @@ export function busValueOf(
   value: string | null,
   header: (name: string) => string | undefined,
 ): string | null {
-  if (value === null) return header(ENVELOPE_HEADER) ?? null;
+  if (value === null) {
+    const envelope = header(ENVELOPE_HEADER);
+    return envelope === undefined ? null : fromBase64(envelope);
+  }
   return value.startsWith(CONNECT_PREFIX) ? envelopeFromConnect(value) : value;
 }
 
@@ -151,4 +156,14 @@ export function envelopeFromConnect(text: string): string | null {
     key: key ? fromConnectRow(payload.key, key) : payload.key,
   };
   return envelopeJson(e);
+}
+
+function toBase64(text: string): string {
+  let binary = "";
+  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+function fromBase64(text: string): string {
+  return new TextDecoder().decode(Uint8Array.from(atob(text), (c) => c.charCodeAt(0)));
 }

@@ -107,7 +107,10 @@ Deno.test("a truncate is a tombstone no row's key matches, carrying its envelope
   const key = JSON.parse(connect!.key) as { schema: ConnectSchema; payload: unknown };
   assert.deepEqual(key.payload, { id: null });
   assert.deepEqual(key.schema.fields!.map((f) => [f.field, f.optional]), [["id", true]]);
-  assert.equal(connect!.headers?.[ENVELOPE_HEADER], envelopeJson(e));
+  // Base64: Kafka Connect reads a header that looks like a JSON object as a map, which Debezium's
+  // sinks cannot take.
+  assert.match(connect!.headers![ENVELOPE_HEADER]!, /^[A-Za-z0-9+/]+=*$/);
+  assert.equal(decode(null, connect!.headers), envelopeJson(e));
 });
 
 Deno.test("messages that are not envelopes pass through untouched", () => {
