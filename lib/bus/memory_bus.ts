@@ -30,11 +30,19 @@ class TopicLog {
    * returns it with the envelope, for the followers that get it now.
    */
   append(m: BusMessage, timestamp: number): BusRecord {
-    const { topic, key, value, envelope } = m;
+    const { topic, key, value, envelope, headers } = m;
     const offset = this.next++;
-    const stored: BusRecord = { topic, key, value, partition: 0, offset, timestamp };
+    const stored: BusRecord = {
+      topic,
+      key,
+      value,
+      partition: 0,
+      offset,
+      timestamp,
+      ...(headers ? { headers } : {}),
+    };
     this.records.push(stored);
-    return envelope ? { topic, key, value, partition: 0, offset, timestamp, envelope } : stored;
+    return envelope ? { ...stored, envelope } : stored;
   }
 
   oldest(): BusRecord | undefined {

@@ -9,6 +9,7 @@ import { encodeCursor, type Offsets } from "../../lib/cursor.ts";
 import type { Envelope } from "../../lib/envelope.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Counter, Histogram } from "../../lib/metrics.ts";
+import { endSpan, SpanKind, startChildSpan } from "../../lib/tracing.ts";
 import { fill, type FrameCache, parseRecord, type Subscription } from "./subscription.ts";
 
 export interface HubMetrics {
@@ -87,7 +88,15 @@ export class Hub {
         offsets: fill(position),
       });
       const cache: FrameCache | undefined = subs.size > 1 ? new Map() : undefined;
+      const traced = startChildSpan("gateway.deliver", record.headers?.traceparent, {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          "messaging.destination.name": record.topic,
+          "synchub.subscriptions": subs.size,
+        },
+      });
       for (const sub of subs) sub.receive(record, envelope, cursor, cache);
+      endSpan(traced?.span);
     }
     this.metrics.dispatch.observe(performance.now() - started);
   }

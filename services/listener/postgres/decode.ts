@@ -13,6 +13,7 @@ import {
   type SyncOrigin,
 } from "../../../lib/envelope.ts";
 import { textDecoderFor } from "../../../lib/postgres/values.ts";
+import { TRACE_MESSAGE_PREFIX } from "../../../lib/tracing.ts";
 import { changePosition, parseLsn } from "./position.ts";
 
 export type Relation = Pgoutput.MessageRelation;
@@ -31,6 +32,8 @@ export interface TxHeader {
   readonly commitUs: number;
   /** Written by a SyncHub sync service (its marker row came first), else null. */
   origin: SyncOrigin | null;
+  /** The W3C traceparent its writer put in the WAL with it (lib/tracing.ts), if traced. */
+  traceparent?: string;
 }
 
 /** A change with its place in its transaction (1-based) and among its table's changes there. */
@@ -116,8 +119,14 @@ export class TransactionDecoder {
         if (!tx) throw new Error("pgoutput commit without begin");
         return { tx: tx.header, changes: tx.part, endLsn: parseLsn(msg.commitEndLsn ?? "0/0") };
       }
+      case "message":
+        // A traced writer's context, written in the transaction ahead of its rows.
+        if (msg.transactional && msg.prefix === TRACE_MESSAGE_PREFIX && this.tx) {
+          this.tx.header.traceparent = new TextDecoder().decode(msg.content);
+        }
+        return null;
       default:
-        return null; // origin, type and logical messages carry no row changes
+        return null; // origin and type messages carry no row changes
     }
   }
 

@@ -233,7 +233,11 @@ export class WalSource implements Source {
       });
       this.service = service;
       service.subscribe(
-        new PgoutputPlugin({ protoVersion: 1, publicationNames: [opts.publication] }),
+        new PgoutputPlugin({
+          protoVersion: 1,
+          publicationNames: [opts.publication],
+          messages: true, // a transaction's trace context (decode.ts)
+        }),
         opts.slot,
       )
         .then(
@@ -265,7 +269,11 @@ export class WalSource implements Source {
           now: nowUs,
         });
         // A transaction is confirmed only once its last part is on the bus (with all before it).
-        yield { envelopes, checkpoint: part.endLsn === null ? null : formatLsn(part.endLsn) };
+        yield {
+          envelopes,
+          checkpoint: part.endLsn === null ? null : formatLsn(part.endLsn),
+          ...(part.tx.traceparent ? { trace: part.tx.traceparent } : {}),
+        };
       }
     } finally {
       await exported?.close();
