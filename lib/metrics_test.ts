@@ -21,6 +21,14 @@ Deno.test("registry renders counters, gauges and histograms in Prometheus text f
   assert.match(text, /synchub_lag_ms_bucket\{le="\+Inf"\} 3/);
   assert.match(text, /synchub_lag_ms_count 3/);
   assert.match(text, /process_resident_memory_bytes \d+/);
+  assert.match(
+    text,
+    /synchub_build_info\{version="[^"]+",service="test",runtime="deno",runtime_version="[^"]+"\} 1/,
+  );
+  assert.match(text, /# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total \d/);
+  assert.match(text, /process_heap_bytes [1-9]\d*/);
+  assert.match(text, /process_open_fds [1-9]\d*/);
+  assert.match(text, /process_start_time_seconds 1\d{9}/);
 });
 
 Deno.test("registering a name twice returns the same metric; labels are escaped", () => {

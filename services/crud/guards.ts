@@ -28,6 +28,8 @@ const PUBLIC = new Set([
   "/v1/auth/logout",
 ]);
 
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
 export interface Guards {
   /** Throws `rate_limited` when this account has had too many login attempts. */
   limitAccount(email: string): void;
@@ -72,7 +74,9 @@ export function installGuards(
     const started = performance.now();
     await next();
     const route = c.req.routePath;
-    requests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    // Bounded labels: the route pattern (unmatched paths share one), methods from a fixed set.
+    const method = METHODS.has(c.req.method) ? c.req.method : "OTHER";
+    requests.inc({ method, route, status: String(c.res.status) });
     duration.observe(performance.now() - started, { route });
   });
   // Always mounted: preflights are answered before authentication (SPEC §9, cors.ts).

@@ -139,6 +139,23 @@ export function createGateway(deps: GatewayDeps): Gateway {
   started.catch((err) => {
     if (!following.signal.aborted) log.error("gateway could not follow the bus", { err });
   });
+  // --- debezium branch: bus consumer lag (SPEC §12) ---
+  const consumerLag = registry.gauge(
+    "synchub_gateway_consumer_lag_records",
+    "Records of each table topic the gateway has not dispatched yet (the topic's end minus its position).",
+  );
+  const lagTimer = setInterval(async () => {
+    if (!hub) return;
+    for (const topic of hub.topics()) {
+      const ends = await bus.range(topic).then((r) => r.end, () => undefined);
+      if (!ends) continue;
+      const at = hub.position(topic);
+      consumerLag.set(ends.reduce((sum, end, p) => sum + Math.max(0, end - (at[p] ?? 0)), 0), {
+        topic,
+      });
+    }
+  }, 10_000);
+  // --- end debezium branch ---
 
   const sockets = new Set<WebSocket>();
   const holders = new ConnectionCaps(
@@ -229,6 +246,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     started,
     ready: () => Promise.resolve(hub !== undefined && bus.ready()),
     stop() {
+      clearInterval(lagTimer);
       following.abort();
       for (const s of sockets) s.close(1001, "gateway shutting down");
       return Promise.resolve();

@@ -41,6 +41,11 @@ export class Hub {
     return [...(this.positions.get(topic) ?? [])];
   }
 
+  /** The topics the hub has records or a start position for. */
+  topics(): string[] {
+    return [...this.positions.keys()];
+  }
+
   add(sub: Subscription): void {
     let set = this.subscriptions.get(sub.topic);
     if (!set) this.subscriptions.set(sub.topic, set = new Set());
