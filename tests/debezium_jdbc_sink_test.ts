@@ -95,6 +95,10 @@ Deno.test("Debezium's JDBC sink ends with a copy of the source table", opts, asy
     // A truncate (a tombstone keyed by nulls) leaves the sink running and applying what follows.
     await stack.db.sql("TRUNCATE todos");
     await stack.db.sql("INSERT INTO todos (bucket, title) VALUES ('a', 'after truncate')");
+    // WebSocket clients still get the truncate, in its place, from the tombstone's header.
+    const [, truncate, after] = await client.changes(3);
+    assert.deepEqual([truncate!.change.op, truncate!.change.key], ["t", {}]);
+    assert.equal(after!.change.after.title, "after truncate");
     await waitFor(
       async () => {
         const failed = (await worker.status("synchub-jdbc")).tasks.find((t) =>
