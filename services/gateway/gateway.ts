@@ -14,7 +14,7 @@ import type { Registry } from "../../lib/metrics.ts";
 import type { SnapshotReader } from "../../lib/snapshot.ts";
 import type { TableInfo } from "../../lib/catalog.ts";
 import type { Envelope } from "../../lib/envelope.ts";
-import { catalogTableTopic, catalogTopic } from "../../lib/topics.ts";
+import { catalogTableTopic, catalogTopic, isTableTopic } from "../../lib/topics.ts";
 import { BusCatalog } from "./catalog.ts";
 import { Congestion } from "./congestion.ts";
 import { bucketUnknown } from "./filter.ts";
@@ -146,7 +146,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   );
   const lagTimer = setInterval(async () => {
     if (!hub) return;
-    for (const topic of hub.topics()) {
+    for (const topic of hub.topics().filter((t) => isTableTopic(deps.topicPrefix, t))) {
       const ends = await bus.range(topic).then((r) => r.end, () => undefined);
       if (!ends) continue;
       const at = hub.position(topic);

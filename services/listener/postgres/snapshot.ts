@@ -34,10 +34,11 @@ export async function createExportingSlot(url: string, slot: string): Promise<Ex
     const { rows: [created] } = await conn.query<
       { consistent_point: string; snapshot_name: string }
     >(`CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput EXPORT_SNAPSHOT`);
+    let closing: Promise<void> | undefined;
     return {
       consistentPoint: created!.consistent_point,
       snapshotName: created!.snapshot_name,
-      close: () => conn.end().catch(() => {}),
+      close: () => closing ??= conn.end().catch(() => {}),
     };
   } catch (err) {
     await conn.end().catch(() => {});
