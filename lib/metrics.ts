@@ -69,6 +69,9 @@ export class Gauge extends Metric {
   }
 }
 
+/** Buckets for durations in seconds (SPEC §12: base units), from 1 ms to 5 s. */
+export const SECONDS_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
 export class Histogram {
   private readonly series = new Map<
     string,

@@ -7,7 +7,7 @@ Deno.test("registry renders counters, gauges and histograms in Prometheus text f
   sent.inc({ table: "public.todos" });
   sent.inc({ table: "public.todos" }, 2);
   r.gauge("synchub_connections", "Open connections.").set(3);
-  const lag = r.histogram("synchub_lag_ms", "Lag.", [1, 10]);
+  const lag = r.histogram("synchub_lag_seconds", "Lag.", [1, 10]);
   lag.observe(0.5);
   lag.observe(5);
   lag.observe(50);
@@ -16,10 +16,10 @@ Deno.test("registry renders counters, gauges and histograms in Prometheus text f
   assert.match(text, /# TYPE synchub_messages_sent_total counter/);
   assert.match(text, /synchub_messages_sent_total\{table="public.todos"\} 3/);
   assert.match(text, /synchub_connections 3/);
-  assert.match(text, /synchub_lag_ms_bucket\{le="1"\} 1/);
-  assert.match(text, /synchub_lag_ms_bucket\{le="10"\} 2/);
-  assert.match(text, /synchub_lag_ms_bucket\{le="\+Inf"\} 3/);
-  assert.match(text, /synchub_lag_ms_count 3/);
+  assert.match(text, /synchub_lag_seconds_bucket\{le="1"\} 1/);
+  assert.match(text, /synchub_lag_seconds_bucket\{le="10"\} 2/);
+  assert.match(text, /synchub_lag_seconds_bucket\{le="\+Inf"\} 3/);
+  assert.match(text, /synchub_lag_seconds_count 3/);
   assert.match(text, /process_resident_memory_bytes \d+/);
   assert.match(
     text,

@@ -75,7 +75,7 @@ export class Hub {
       if (record.value === null) continue; // a tombstone: nothing to deliver
       const envelope = parseRecord(record);
       if (envelope) {
-        this.metrics.deliveryLag.observe(now - envelope.source.ts_ms);
+        this.metrics.deliveryLag.observe((now - envelope.source.ts_ms) / 1000);
         this.inspect(record.topic, envelope);
       } else {
         this.metrics.badRecords.inc({ topic: record.topic });
@@ -103,6 +103,6 @@ export class Hub {
       for (const sub of subs) sub.receive(record, envelope, cursor, cache);
       endSpan(traced?.span);
     }
-    this.metrics.dispatch.observe(performance.now() - started);
+    this.metrics.dispatch.observe((performance.now() - started) / 1000);
   }
 }

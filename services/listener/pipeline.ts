@@ -119,5 +119,5 @@ function countBatch(metrics: PipelineMetrics, source: string, envelopes: readonl
   for (const [op, n] of ops) metrics.envelopes.inc({ source, op }, n);
   metrics.batches.inc({ source });
   const first = envelopes[0];
-  if (first) metrics.lag.observe(Date.now() - first.source.ts_ms, { source });
+  if (first) metrics.lag.observe((Date.now() - first.source.ts_ms) / 1000, { source });
 }
