@@ -1,5 +1,6 @@
 /** The hub under test, in its own process(es), as a user would run it. */
 import { freePort, stopChild } from "../tools/servers/process.ts";
+import { taskCommand } from "../tools/tasks.ts";
 import { sleep } from "../lib/retry.ts";
 
 export { freePort };
@@ -22,24 +23,29 @@ export interface RunningHub {
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
-/** `deno task <task>`'s entry point. */
-const ENTRY: Record<string, string> = {
-  dev: "tools/dev.ts",
-  crud: "services/crud/main.ts",
-  listener: "services/listener/main.ts",
-  gateway: "services/gateway/main.ts",
-};
+/**
+ * `deno task <task>` as a user runs it (tools/tasks.ts); `BENCH_V8_FLAGS=--a,--b` replaces the
+ * task's V8 flags, to compare settings.
+ */
+function taskArgs(task: string, name: string): string[] {
+  const { flags, entry } = taskCommand(task);
+  const v8 = Deno.env.get("BENCH_V8_FLAGS");
+  const chosen = v8 === undefined
+    ? flags
+    : [...flags.filter((a) => !a.startsWith("--v8-flags=")), `--v8-flags=${v8}`];
+  return [...chosen, ...profileFlags(name), entry];
+}
 
 function spawn(name: string, task: string, env: Record<string, string>): HubProcess {
   const { RUST_BACKTRACE: _, ...parent } = Deno.env.toObject();
   const child = new Deno.Command(Deno.execPath(), {
     // With BENCH_PROFILE set the hub opens its inspector, for a CPU profile (bench/profile.ts).
-    args: ["run", "-A", ...profileFlags(name), `${ROOT}${ENTRY[task]}`],
+    args: taskArgs(task, name),
     cwd: ROOT,
     clearEnv: true,
-    env: { ...parent, LOG_LEVEL: "warn", ...env },
+    env: { ...parent, LOG_LEVEL: parent.BENCH_HUB_LOG_LEVEL ?? "warn", ...env },
     stdin: "null",
-    stdout: "null",
+    stdout: Deno.env.get("BENCH_HUB_STDOUT") ? "inherit" : "null",
     stderr: "inherit",
   }).spawn();
   let exited = false;

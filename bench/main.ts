@@ -26,6 +26,7 @@ import { profileDir, startProfile } from "./profile.ts";
 import { sdkDrain, sdkLatency } from "./sdk.ts";
 import { printTable, report } from "./stats.ts";
 import { syncBenches } from "./sync.ts";
+import { wsBenches } from "./ws.ts";
 
 const quick = Deno.args.includes("--quick");
 /**
@@ -39,7 +40,7 @@ const SCALE = {
   latencySeconds: quick ? 2 : 5,
   rates: [100, 1_000, 10_000],
   throughputRows: quick ? 50_000 : 200_000,
-  bigTxRows: quick ? 500_000 : 5_000_000,
+  bigTxRows: Number(Deno.env.get("BENCH_BIGTX_ROWS") ?? (quick ? 500_000 : 5_000_000)),
   snapshotRows: 100_000,
   fanout: quick ? [1_000] : [1_000, 10_000],
   fanoutRounds: 5,
@@ -48,6 +49,16 @@ const SCALE = {
   sdkWrites: quick ? 200 : 500,
   sdkDrain: 10_000,
 };
+
+if (runs("ws")) {
+  console.error("\n== WebSocket servers: lib/websocket and Deno.upgradeWebSocket ==");
+  for (const f of await wsBenches({ quick })) report(f);
+  // Nothing else asked for: no database to start.
+  if (only?.every((b) => b === "ws")) {
+    printTable();
+    Deno.exit(0);
+  }
+}
 
 const dir = await Deno.makeTempDir({ prefix: "synchub-bench-" });
 await Deno.chmod(dir, 0o755);

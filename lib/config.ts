@@ -74,7 +74,7 @@ const envSchema = z.object({
   LISTENER_URL: url(["http:", "https:"]).optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   CURSOR_RETENTION_HOURS: positive(24),
-  MEMORY_BUS_MAX_MB: positive(64),
+  MEMORY_BUS_MAX_MB: positive(32),
   ENVELOPE_MAX_BYTES: z.coerce.number().int().min(4096).max(15 * 1024 * 1024)
     .default(1024 * 1024),
   WS_MAX_FRAME_BYTES: z.coerce.number().int().min(256).default(64 * 1024),

@@ -55,6 +55,7 @@ export function envelopeJson(e: Envelope, keyJson: string = JSON.stringify(e.key
   );
 }
 
+// deno-lint-ignore no-control-regex -- matching NUL is the point: no envelope JSON holds one
 const ANY_NUL = /\u0000/;
 
 /**

@@ -4,6 +4,19 @@
  * close, a database or broker that hangs. Past the grace the process exits anyway; only what was
  * delivered was confirmed, so nothing is lost (at least once). A second signal exits at once.
  */
+/** Stop steps under way, named in the watchdog's message when the grace runs out. */
+const pending = new Set<string>();
+
+/** Runs one named step of a stop; a stop that overruns its grace says which step held it. */
+export async function stopStep<T>(name: string, step: () => Promise<T>): Promise<T> {
+  pending.add(name);
+  try {
+    return await step();
+  } finally {
+    pending.delete(name);
+  }
+}
+
 export function shutdownSignal(graceMs = 4_500): Promise<Deno.Signal> {
   return new Promise((resolve) => {
     let received = false;
@@ -12,7 +25,10 @@ export function shutdownSignal(graceMs = 4_500): Promise<Deno.Signal> {
         if (received) Deno.exit(130);
         received = true;
         const watchdog = setTimeout(() => {
-          console.error(`did not stop within ${graceMs} ms of ${signal}: exiting now`);
+          const held = pending.size ? [...pending].join(", ") : `no step; open: ${openResources()}`;
+          console.error(
+            `did not stop within ${graceMs} ms of ${signal} (waiting for ${held}): exiting now`,
+          );
           Deno.exit(1);
         }, graceMs);
         Deno.unrefTimer(watchdog);
@@ -29,5 +45,19 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
   } catch (err) {
     console.error(`\n${err instanceof Error ? err.message : String(err)}\n`);
     Deno.exit(1);
+  }
+}
+
+/** Names of the process's open resources (sockets, files), best effort, for the message above. */
+function openResources(): string {
+  try {
+    // deno-lint-ignore no-explicit-any
+    const core = (Deno as any)[(Deno as any).internal]?.core;
+    const names = Object.values(core?.resources?.() ?? {}) as string[];
+    const counts = new Map<string, number>();
+    for (const n of names) counts.set(n, (counts.get(n) ?? 0) + 1);
+    return [...counts].map(([n, c]) => `${n} ×${c}`).join(", ") || "unknown";
+  } catch {
+    return "unknown";
   }
 }

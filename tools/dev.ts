@@ -13,7 +13,8 @@ import { createLogger, type Logger } from "../lib/log.ts";
 import { startEmbeddedPostgres } from "./servers/postgres.ts";
 import { migrate } from "../lib/postgres/migrate.ts";
 import { sleep } from "../lib/retry.ts";
-import { runMain, shutdownSignal } from "../lib/shutdown.ts";
+import { runMain, shutdownSignal, stopStep } from "../lib/shutdown.ts";
+import { taskCommand } from "./tasks.ts";
 import { DEV_ORIGINS } from "../services/crud/cors.ts";
 import { serveCrud } from "../services/crud/service.ts";
 import { serveGateway } from "../services/gateway/service.ts";
@@ -42,7 +43,7 @@ await runMain(async () => {
         cacheDir: config.cacheDir,
         log: log.child("postgres"),
       });
-      stops.push(() => pg.stop());
+      stops.push(() => stopStep("embedded PostgreSQL", () => pg.stop()));
       await pg.createDatabase("synchub");
       databaseUrl = pg.url("synchub");
     }
@@ -78,7 +79,7 @@ function runInProcess(
     retentionMs: config.cursorRetentionMs,
     maxBytes: config.memoryBusMaxBytes,
   });
-  stops.push(() => bus.close());
+  stops.push(() => stopStep("in-process bus", () => bus.close()));
   const listener = serveListener({
     config,
     policy,
@@ -119,8 +120,9 @@ async function runAsProcesses(
 ): Promise<Urls> {
   const shown = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
   for (const service of ["listener", "gateway", "crud"] as const) {
+    const { flags, entry } = taskCommand(service); // what `deno task <service>` runs
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL(`../services/${service}/main.ts`, import.meta.url).pathname],
+      args: [...flags, entry],
       env: {
         DATABASE_URL: databaseUrl,
         JWT_SECRET: jwtSecret,
@@ -131,12 +133,14 @@ async function runAsProcesses(
       stderr: "inherit",
     }).spawn();
     log.info("started service process", { service, pid: child.pid });
-    stops.push(async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already gone */ }
-      await child.status;
-    });
+    stops.push(() =>
+      stopStep(`${service} process`, async () => {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* already gone */ }
+        await child.status;
+      })
+    );
   }
   const url = (port: number) => `http://${shown}:${port}`;
   const urls = {

@@ -6,6 +6,7 @@
  */
 import { SyncError } from "../errors.ts";
 import type { Bus, BusMessage, BusRecord, Channel, Offsets, RecordsHandler } from "./bus.ts";
+import { SegmentLog, SegmentPool } from "./segments.ts";
 
 export interface MemoryBusOptions {
   retentionMs: number;
@@ -13,26 +14,37 @@ export interface MemoryBusOptions {
   now?: () => number;
 }
 
-const size = (m: BusMessage) => (m.value?.length ?? 0) + m.key.length;
+/** Largest segment: a sixteenth of the budget (so eviction frees memory in small steps), 64 B–256 KiB. */
+const segmentBytes = (maxBytes: number) =>
+  Math.min(256 * 1024, Math.max(64, Math.floor(maxBytes / 16)));
 
+/** A topic's log: its records as bytes in segments (lib/bus/segments.ts), off the JS heap. */
 class TopicLog {
   readonly compacted = false;
-  records: BusRecord[] = [];
-  head = 0; // index of the oldest retained record
-  next = 0; // offset the next record gets
+  private readonly segments: SegmentLog;
 
-  get start(): number {
-    return this.next - (this.records.length - this.head);
+  constructor(private readonly topic: string, pool: SegmentPool) {
+    this.segments = new SegmentLog(pool);
   }
 
-  /**
-   * Keeps the record without its parsed envelope (retained history is read back as JSON) and
-   * returns it with the envelope, for the followers that get it now.
-   */
+  get start(): number {
+    return this.segments.start;
+  }
+
+  get next(): number {
+    return this.segments.next;
+  }
+
+  get bytes(): number {
+    return this.segments.bytes;
+  }
+
+  /** Keeps the record's bytes and returns it with its envelope, for the followers that get it now. */
   append(m: BusMessage, timestamp: number): BusRecord {
+    const offset = this.segments.append(m.key, m.value, timestamp);
     const { topic, key, value, envelope, headers } = m;
-    const offset = this.next++;
-    const stored: BusRecord = {
+    // Headers (a change's trace context) reach the live followers; the history keeps no headers.
+    const record: BusRecord = {
       topic,
       key,
       value,
@@ -41,28 +53,30 @@ class TopicLog {
       timestamp,
       ...(headers ? { headers } : {}),
     };
-    this.records.push(stored);
-    return envelope ? { ...stored, envelope } : stored;
+    return envelope ? { ...record, envelope } : record;
   }
 
-  oldest(): BusRecord | undefined {
-    return this.records[this.head];
+  oldestTimestamp(): number | undefined {
+    return this.segments.oldestTimestamp();
   }
 
-  dropOldest(): BusRecord | undefined {
-    const r = this.records[this.head];
-    if (!r) return undefined;
-    this.records[this.head++] = undefined as unknown as BusRecord;
-    if (this.head > 1024 && this.head * 2 > this.records.length) {
-      this.records = this.records.slice(this.head);
-      this.head = 0;
-    }
-    return r;
+  dropOldest(): void {
+    this.segments.dropOldest();
+  }
+
+  dropSegment(): void {
+    this.segments.dropSegment();
   }
 
   slice(from: number, to: number): BusRecord[] {
-    const base = this.start;
-    return this.records.slice(this.head + from - base, this.head + to - base);
+    return this.segments.slice(from, to).map(({ key, value, offset, timestamp }) => ({
+      topic: this.topic,
+      key,
+      value,
+      partition: 0,
+      offset,
+      timestamp,
+    }));
   }
 }
 
@@ -79,14 +93,6 @@ class CompactedLog {
     this.latest.delete(key); // re-inserted last: the map stays in offset order
     this.latest.set(key, record);
     return record;
-  }
-
-  oldest(): BusRecord | undefined {
-    return undefined; // never trimmed
-  }
-
-  dropOldest(): BusRecord | undefined {
-    return undefined;
   }
 
   slice(from: number, to: number): BusRecord[] {
@@ -146,12 +152,15 @@ export class MemoryBus implements Bus {
   readonly epoch = `mem-${crypto.randomUUID()}`;
   private readonly logs = new Map<string, TopicLog | CompactedLog>();
   private readonly followers = new Set<Follower>();
-  private bytes = 0;
+  private readonly pool: SegmentPool;
   private closed = false;
   private readonly now: () => number;
 
   constructor(private readonly options: MemoryBusOptions) {
     this.now = options.now ?? Date.now;
+    const largest = segmentBytes(options.maxBytes);
+    // Reuse up to 1 MiB of expired segments (or two, for small budgets).
+    this.pool = new SegmentPool(largest, Math.max(2, Math.floor((1 << 20) / largest)));
   }
 
   connect(): Promise<void> {
@@ -172,11 +181,7 @@ export class MemoryBus implements Bus {
     if (this.closed) return Promise.reject(new SyncError("unavailable", "bus is closed"));
     if (messages.length === 0) return Promise.resolve();
     const now = this.now();
-    const records = messages.map((m) => {
-      const log = this.log(m.topic);
-      if (!log.compacted) this.bytes += size(m);
-      return log.append(m, now);
-    });
+    const records = messages.map((m) => this.log(m.topic).append(m, now));
     this.trim(now);
     if (this.followers.size === 0) return Promise.resolve();
     return Promise.all([...this.followers].map((f) => f.offer(records))).then(() => {});
@@ -225,35 +230,36 @@ export class MemoryBus implements Bus {
     return Promise.resolve();
   }
 
-  /** Bytes of records currently retained. */
+  /** Bytes held for retained records (their segments; compacted topics are not counted). */
   retainedBytes(): number {
-    return this.bytes;
+    let bytes = 0;
+    for (const log of this.logs.values()) if (!log.compacted) bytes += log.bytes;
+    return bytes;
   }
 
   private log(topic: string): TopicLog | CompactedLog {
     let log = this.logs.get(topic);
-    if (!log) this.logs.set(topic, log = new TopicLog());
+    if (!log) this.logs.set(topic, log = new TopicLog(topic, this.pool));
     return log;
   }
 
   private trim(now: number): void {
     const horizon = now - this.options.retentionMs;
-    for (const log of this.logs.values()) {
-      while ((log.oldest()?.timestamp ?? Infinity) < horizon) this.drop(log);
+    const logs = [...this.logs.values()].filter((l): l is TopicLog => !l.compacted);
+    for (const log of logs) {
+      while ((log.oldestTimestamp() ?? Infinity) < horizon) log.dropOldest();
     }
-    while (this.bytes > this.options.maxBytes) {
-      let oldest: TopicLog | CompactedLog | undefined;
-      for (const log of this.logs.values()) {
-        const r = log.oldest();
-        if (r && (!oldest || r.timestamp < oldest.oldest()!.timestamp)) oldest = log;
+    let bytes = logs.reduce((sum, log) => sum + log.bytes, 0);
+    while (bytes > this.options.maxBytes) {
+      let oldest: TopicLog | undefined;
+      for (const log of logs) {
+        const t = log.oldestTimestamp();
+        if (t !== undefined && (!oldest || t < oldest.oldestTimestamp()!)) oldest = log;
       }
       if (!oldest) break;
-      this.drop(oldest);
+      bytes -= oldest.bytes;
+      oldest.dropSegment();
+      bytes += oldest.bytes;
     }
-  }
-
-  private drop(log: TopicLog | CompactedLog): void {
-    const r = log.dropOldest();
-    if (r) this.bytes -= size(r);
   }
 }

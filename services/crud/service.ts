@@ -1,4 +1,5 @@
 /** Builds the CRUD service from configuration and serves it. */
+import { stopStep } from "../../lib/shutdown.ts";
 import { type AccessPolicy, bucketColumns } from "../../lib/access.ts";
 import type { Config } from "../../lib/config.ts";
 import { serve, type Served } from "../../lib/http/serve.ts";
@@ -64,8 +65,8 @@ export function serveCrud(
   return {
     ...served,
     stop: async () => {
-      await served.stop();
-      await pool.end();
+      await stopStep("crud: http", () => served.stop());
+      await stopStep("crud: database pool", () => pool.end());
     },
   };
 }

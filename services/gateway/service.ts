@@ -3,6 +3,7 @@
  * tables come from the catalog on the bus, snapshots from the listener — in this process when
  * one is given, else over the listener's HTTP port with a service token.
  */
+import { stopStep } from "../../lib/shutdown.ts";
 import type { AccessPolicy } from "../../lib/access.ts";
 import type { Bus } from "../../lib/bus/bus.ts";
 import type { Config } from "../../lib/config.ts";
@@ -47,8 +48,8 @@ export function serveGateway(opts: GatewayOptions): Served {
   return {
     ...served,
     stop: async () => {
-      await gateway.stop();
-      await served.stop();
+      await stopStep("gateway: subscriptions", () => gateway.stop());
+      await stopStep("gateway: http", () => served.stop());
     },
   };
 }

@@ -44,7 +44,7 @@ export interface PipelineDeps {
 export async function runPipeline(deps: PipelineDeps, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return; // stopped before it started: nothing to confirm
   const { source, bus } = deps;
-  const maxInFlight = deps.maxInFlight ?? 5_000;
+  const maxInFlight = deps.maxInFlight ?? 1_000;
   // This run's publishes in order: once one fails, none after it is accepted (see Channel).
   const channel = new Channel();
   const toMessage = (e: Envelope, headers?: Record<string, string>): BusMessage => {

@@ -2,6 +2,7 @@
  * Builds the listener from configuration and a bus: its sources, its pipelines, the catalog it
  * publishes, the snapshots it serves, its ops port.
  */
+import { stopStep } from "../../lib/shutdown.ts";
 import { Hono } from "hono";
 import { type AccessPolicy, bucketColumns } from "../../lib/access.ts";
 import type { Bus } from "../../lib/bus/bus.ts";
@@ -16,8 +17,7 @@ import { PgPositionStore, type PositionStore } from "../../lib/postgres/position
 import type { SnapshotReader } from "../../lib/snapshot.ts";
 import { PgLease } from "./lease.ts";
 import { startListener } from "./listener.ts";
-import { ChangeStreamSource } from "./mongodb/change_stream_source.ts";
-import { BinlogSource } from "./mysql/binlog_source.ts";
+import { LazySource } from "./lazy_source.ts";
 import { WalSource } from "./postgres/wal_source.ts";
 import { mountSnapshots, sourceSnapshots } from "./snapshots.ts";
 import type { Source } from "./source.ts";
@@ -59,23 +59,29 @@ export function sourcesFromConfig(
   });
   const other = (s: SourceConfig): Source =>
     s.connector === "mysql"
-      ? new BinlogSource({
-        name: s.name,
-        url: s.url,
-        tables: s.tables,
-        bucketColumns: columns,
-        serverId: s.serverId,
-        snapshotMode: config.snapshotMode,
-        positions,
-        log: log.child(s.name),
+      ? new LazySource(s.name, "mysql", async () => {
+        const { BinlogSource } = await import("./mysql/binlog_source.ts");
+        return new BinlogSource({
+          name: s.name,
+          url: s.url,
+          tables: s.tables,
+          bucketColumns: columns,
+          serverId: s.serverId,
+          snapshotMode: config.snapshotMode,
+          positions,
+          log: log.child(s.name),
+        });
       })
-      : new ChangeStreamSource({
-        name: s.name,
-        url: s.url,
-        collections: s.tables,
-        bucketColumns: columns,
-        positions,
-        log: log.child(s.name),
+      : new LazySource(s.name, "mongodb", async () => {
+        const { ChangeStreamSource } = await import("./mongodb/change_stream_source.ts");
+        return new ChangeStreamSource({
+          name: s.name,
+          url: s.url,
+          collections: s.tables,
+          bucketColumns: columns,
+          positions,
+          log: log.child(s.name),
+        });
       });
   return [pg, ...config.sources.map(other)];
 }
@@ -128,8 +134,8 @@ export function serveListener(opts: ListenerOptions): ListenerService {
     ...served,
     snapshots,
     stop: async () => {
-      await listener.stop();
-      await served.stop();
+      await stopStep("listener: sources", () => listener.stop());
+      await stopStep("listener: http", () => served.stop());
       await pool.end();
     },
   };

@@ -152,7 +152,7 @@ export class BinlogSource implements Source {
         (z as unknown as { connection?: { pause(): void; resume(): void } }).connection;
       let paused = false;
       const queue = new AsyncQueue<SourceBatch>({
-        highWater: opts.maxQueued ?? 5000,
+        highWater: opts.maxQueued ?? 1000,
         weigh: (b) => Math.max(1, b.envelopes.length),
         onDrain: () => {
           if (paused) binlogSocket()?.resume();

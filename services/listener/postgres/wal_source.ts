@@ -147,7 +147,7 @@ export class WalSource implements Source {
     // Parts of transactions, as decoded: past `maxQueued` changes the socket pauses, and WAL
     // waits in PostgreSQL — memory stays bounded whatever the size of a transaction.
     const queue = new AsyncQueue<DecodedPart>({
-      highWater: opts.maxQueued ?? 5000,
+      highWater: opts.maxQueued ?? 1000,
       onDrain: () => socket()?.resume(),
       weigh: (part) => Math.max(1, part.changes.length),
     });
