@@ -66,7 +66,16 @@ async function run(
   cwd: string,
   step: string,
 ): Promise<string> {
-  const child = new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" }).spawn();
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" }).spawn();
+  } catch (err) {
+    throw new Error(
+      `docker compose is built with the Go toolchain, and \`${cmd}\` failed to run: ${
+        (err as Error).message
+      }`,
+    );
+  }
   const started = Date.now();
   let lines = 0;
   const timer = setInterval(() => {
