@@ -24,6 +24,7 @@ import { type BinlogCheckpoint, decodeCheckpoint, encodeCheckpoint } from "./pos
 import { loadMySqlTables } from "./catalog.ts";
 import { capturedTables, type TableMeta, tableMeta } from "../../../lib/mysql/schema.ts";
 import { readSnapshot } from "./snapshot.ts";
+import { snapshotProgress } from "../snapshot_progress.ts";
 import { checkServer } from "./setup.ts";
 
 export interface BinlogSourceOptions {
@@ -138,7 +139,8 @@ export class BinlogSource implements Source {
         });
         let last: string | null = null;
         const tables = opts.snapshotMode === "never" ? [] : [...metas.values()];
-        for await (const batch of readSnapshot(conn, flavor, tables, ctx)) {
+        const progress = snapshotProgress(opts.log);
+        for await (const batch of readSnapshot(conn, flavor, tables, ctx, 5000, progress)) {
           if (signal.aborted) return;
           last = batch.checkpoint;
           yield batch;

@@ -22,6 +22,7 @@ import { type DecodedPart, type Relation, toEnvelopes, TransactionDecoder } from
 import { formatLsn, parseLsn } from "./position.ts";
 import { prepareReplication, primaryKeyOf, slotLost, type WalSetup } from "./setup.ts";
 import { createExportingSlot, type ExportedSlot, readInitialSnapshot } from "./snapshot.ts";
+import { snapshotProgress } from "../snapshot_progress.ts";
 
 export interface WalSourceOptions extends WalSetup {
   name: string;
@@ -381,15 +382,4 @@ export function slotMemoryKey(slot: string): string {
 /** Where it is remembered whether a slot's initial snapshot reached the bus: pending or done. */
 export function snapshotMemoryKey(slot: string): string {
   return `snapshot:${slot}`;
-}
-
-/** Logs how far the initial snapshot is: as each table starts, then at most once a second. */
-function snapshotProgress(log: Logger): (table: string, rows: number) => void {
-  let shown = 0, last = "";
-  return (table, rows) => {
-    if (table === last && Date.now() - shown < 1_000) return;
-    last = table;
-    shown = Date.now();
-    log.info("initial snapshot", { table, rows });
-  };
 }
