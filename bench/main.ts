@@ -13,6 +13,7 @@ import { migrate } from "../lib/postgres/migrate.ts";
 import { startKafkaBroker } from "../tools/servers/kafka.ts";
 import { bigTransaction } from "./big_transaction.ts";
 import { freePort, type RunningHub, startKafkaHub, startMemoryHub } from "./hub.ts";
+import { checkpointCreate, checkpointDownload } from "./checkpoint.ts";
 import { mysqlBenches } from "./mysql.ts";
 import {
   crudCreate,
@@ -48,6 +49,7 @@ const SCALE = {
   crudConcurrency: [8, 32],
   sdkWrites: quick ? 200 : 500,
   sdkDrain: 10_000,
+  checkpointRows: quick ? 200_000 : 1_000_000,
 };
 
 if (runs("ws")) {
@@ -100,6 +102,7 @@ try {
       DATABASE_URL: dbUrl,
       JWT_SECRET: SECRET,
       REPLICATION_SLOT: `bench_${transport}`,
+      DATA_DIR: `${dir}/data-${transport}`, // checkpoints go here
       // One token and one address generate all the load: lift the per-client limits.
       CRUD_RATE_PER_SECOND: "1000000",
       CRUD_RATE_PER_ADDRESS_PER_SECOND: "1000000",
@@ -160,6 +163,20 @@ try {
       report({ bench: "sdk_latency", transport, ...await sdkLatency(ctx, SCALE.sdkWrites, 10) });
       report({ bench: "sdk_drain", transport, ...await sdkDrain(ctx, SCALE.sdkDrain) });
     }
+    if (runs("checkpoint")) {
+      console.error(`checkpoint of a ${SCALE.checkpointRows}-row bucket, then its download`);
+      // The process that writes checkpoints: the CRUD service (the whole hub in memory mode).
+      const writer = hub.processes.find((p) => p.name === "crud") ?? hub.processes[0]!;
+      const made = await checkpointCreate(ctx, SCALE.checkpointRows, writer);
+      report({ bench: "checkpoint", transport, ...made.figures });
+      for (const encoding of ["identity", "gzip"] as const) {
+        report({
+          bench: "checkpoint_download",
+          transport,
+          ...await checkpointDownload(ctx, made.id, made.ndjsonBytes, encoding),
+        });
+      }
+    }
     for (const connections of runs("fanout") ? SCALE.fanout : []) {
       console.error(`fan-out to ${connections} connections`);
       report({
@@ -219,6 +236,18 @@ async function prepareDatabase(url: string): Promise<void> {
       INSERT INTO bench_snapshot (id, bucket, title, done, score)
         SELECT g, 'bench', 'row number ' || g, g % 2 = 0, g * 1.5 FROM generate_series(1, ${SCALE.snapshotRows}) g;`);
     await c.query("VACUUM ANALYZE bench_snapshot");
+    if (runs("checkpoint")) {
+      // Before the hub starts: the rows are in the database, not on the bus.
+      await c.query(`
+        CREATE TABLE bench_checkpoint (
+          id bigint PRIMARY KEY, bucket text NOT NULL, title text NOT NULL, done boolean NOT NULL,
+          score numeric NOT NULL, tags text[] NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());
+        INSERT INTO bench_checkpoint (id, bucket, title, done, score, tags)
+          SELECT g, 'bench', 'checkpoint row number ' || g, g % 2 = 0, g * 1.5, ARRAY['t' || g % 10]
+            FROM generate_series(1, ${SCALE.checkpointRows}) g;
+        CREATE INDEX ON bench_checkpoint (bucket);`);
+      await c.query("VACUUM ANALYZE bench_checkpoint");
+    }
   } finally {
     await c.end();
   }

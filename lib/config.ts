@@ -2,6 +2,7 @@
  * The only module that reads the environment. Every variable is validated at once and every
  * problem is reported together, so a bad deployment fails at start-up with one clear message.
  */
+import { Cron } from "croner";
 import { z } from "zod";
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -115,6 +116,20 @@ const envSchema = z.object({
   EMBEDDED_PG_PORT: port(54329),
   EMBEDDED_KAFKA_PORT: port(9092),
   DATA_DIR: z.string().min(1).default(".data"),
+  // SPEC §10: scheduled checkpoints and how long checkpoints are kept.
+  CHECKPOINT_CRON: z.string().trim().refine((v) => {
+    try {
+      new Cron(v, { paused: true }).stop();
+      return true;
+    } catch {
+      return false;
+    }
+  }, "must be a cron pattern like `0 3 * * *` (minute hour day month weekday)").optional(),
+  CHECKPOINT_RETENTION: z.string().trim().regex(
+    /^(\d+|\d+(h|d|w))$/,
+    "a count of checkpoints kept per bucket (`7`) or an age (`36h`, `14d`, `2w`)",
+  ).default("7"),
+  CHECKPOINT_BUCKETS: list(z.string().min(1)).optional(),
   CACHE_DIR: z.string().min(1).optional(),
   XDG_CACHE_HOME: z.string().optional(),
   HOME: z.string().optional(),
@@ -210,6 +225,14 @@ export interface Config {
   /** `deno task kafka`'s broker port (its controller listens on the next one). */
   embeddedKafkaPort: number;
   dataDir: string;
+  checkpoints: {
+    /** Scheduled checkpoints; none without it. */
+    cron: string | undefined;
+    /** The newest `count` of each bucket are kept, or those younger than `ms`. */
+    retention: { count: number } | { ms: number };
+    /** The buckets scheduled checkpoints cover; unset: every bucket that has rows. */
+    buckets: string[] | undefined;
+  };
   /** Where downloaded or unpacked tools (PostgreSQL binaries, Kafka jars) are kept between runs. */
   cacheDir: string;
 }
@@ -364,8 +387,21 @@ export function loadConfig(
     embeddedPostgresPort: e.EMBEDDED_PG_PORT,
     embeddedKafkaPort: e.EMBEDDED_KAFKA_PORT,
     dataDir: e.DATA_DIR,
+    checkpoints: {
+      cron: e.CHECKPOINT_CRON,
+      retention: retentionOf(e.CHECKPOINT_RETENTION),
+      buckets: e.CHECKPOINT_BUCKETS,
+    },
     cacheDir: e.CACHE_DIR ?? defaultCacheDir(e.XDG_CACHE_HOME, e.HOME),
   };
+}
+
+/** `7` → the newest 7 per bucket; `36h`, `14d`, `2w` → an age. */
+function retentionOf(text: string): { count: number } | { ms: number } {
+  const m = /^(\d+)(h|d|w)?$/.exec(text)!;
+  const n = Number(m[1]);
+  if (!m[2]) return { count: n };
+  return { ms: n * { h: 3_600_000, d: 86_400_000, w: 604_800_000 }[m[2] as "h" | "d" | "w"] };
 }
 
 /**

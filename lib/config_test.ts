@@ -105,3 +105,22 @@ Deno.test("sources: the simple variables and SOURCES, each with its own name", (
     /SOURCES/,
   );
 });
+
+Deno.test("checkpoints: cron pattern, retention as a count or an age, every problem at once", () => {
+  const c = loadConfig([], { CHECKPOINT_CRON: "0 3 * * *", CHECKPOINT_BUCKETS: "a, b" });
+  assert.deepEqual(c.checkpoints, {
+    cron: "0 3 * * *",
+    retention: { count: 7 },
+    buckets: ["a", "b"],
+  });
+  assert.deepEqual(loadConfig([], { CHECKPOINT_RETENTION: "36h" }).checkpoints.retention, {
+    ms: 36 * 3_600_000,
+  });
+  assert.deepEqual(loadConfig([], { CHECKPOINT_RETENTION: "2w" }).checkpoints.retention, {
+    ms: 14 * 86_400_000,
+  });
+  assert.throws(
+    () => loadConfig([], { CHECKPOINT_CRON: "61 * * * *", CHECKPOINT_RETENTION: "soon" }),
+    (e: Error) => /CHECKPOINT_CRON/.test(e.message) && /CHECKPOINT_RETENTION/.test(e.message),
+  );
+});

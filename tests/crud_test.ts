@@ -383,7 +383,7 @@ Deno.test(
 
 Deno.test("a dead database gives 503 and /ready false; the service survives", opts, async () => {
   const port = freePort(); // nothing listens here
-  const { pool, app } = makeApp(`postgres://postgres@127.0.0.1:${port}/none`);
+  const { pool, app, close } = makeApp(`postgres://postgres@127.0.0.1:${port}/none`);
   const token = await signToken(SECRET, { sub: "a", buckets: ["a"] });
   try {
     const r = await app.fetch(
@@ -403,6 +403,7 @@ Deno.test("a dead database gives 503 and /ready false; the service survives", op
       /synchub_crud_requests_total\{method="GET",route="\/v1\/tables\/:table\/rows",status="503"\} 1/,
     );
   } finally {
+    await close();
     await pool.end();
   }
 });

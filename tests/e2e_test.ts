@@ -99,7 +99,7 @@ Deno.test(
     const token = await stack.token(["demo-a"]);
     const client = await TestClient.connect(stack.wsUrl, token);
     try {
-      await client.subscribe("public.todos");
+      await client.subscribeWhenServed("public.todos");
       const samples: number[] = [];
       for (let i = 0; i < 50; i++) {
         const started = performance.now();
@@ -134,7 +134,7 @@ Deno.test(
     const token = await stack.token(["*"]);
     const client = await TestClient.connect(stack.wsUrl, token);
     try {
-      await client.subscribe("public.todos");
+      await client.subscribeWhenServed("public.todos");
       await stack.db.sql(
         "INSERT INTO todos (title) SELECT 'before ' || g FROM generate_series(1, 20) g",
       );

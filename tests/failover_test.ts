@@ -100,7 +100,7 @@ Deno.test(
         30_000,
       );
       assert.deepEqual(ready.roles, { pg: "standby" });
-      await client.subscribe("public.todos");
+      await client.subscribeWhenServed("public.todos");
       // About 2,000 rows a second: 20 rows every 10 ms.
       const writer = (async () => {
         for (let i = 0; writing; i++) {
@@ -152,7 +152,7 @@ Deno.test(
     const titles = new Set<string>();
     let writing = true;
     try {
-      await client.subscribe("public.todos");
+      await client.subscribeWhenServed("public.todos");
       // Each transaction inserts a row and updates it twice: versions 1, 2, 3 of one row.
       const writer = (async () => {
         for (let i = 0; writing; i++) {

@@ -77,10 +77,7 @@ async function harness(
     registry,
   });
   await gateway.started;
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    gateway.app.fetch,
-  );
+  const server = await gateway.listen({ hostname: "127.0.0.1", port: 0 });
   return {
     bus,
     gateway,
@@ -90,7 +87,7 @@ async function harness(
     publish: (...envelopes) => bus.publish(envelopes.map((e) => messageFor("synchub", e))),
     close: async () => {
       await gateway.stop();
-      await server.shutdown();
+      await server.shutdown(1000);
       await bus.close();
     },
   };
@@ -186,6 +183,43 @@ Deno.test("unsubscribe stops delivery; ping answers pong; refs are echoed", opts
     await h.close();
   }
 });
+
+Deno.test(
+  "a message far over the limit is refused from its header: an error reply, then close 1009",
+  opts,
+  async () => {
+    const h = await harness({ maxFrameBytes: 1024 }); // the server takes in at most 64 KiB
+    const raw = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(h.url).port) });
+    try {
+      const token = await h.token(["a"]);
+      await raw.write(new TextEncoder().encode(
+        `GET /v1/ws?token=${token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n` +
+          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+          "Sec-WebSocket-Version: 13\r\n\r\n",
+      ));
+      // A text frame announcing 1 GiB, of which only 10 bytes follow: nothing is buffered.
+      const header = new Uint8Array([0x81, 0xff, 0, 0, 0, 0, 0x40, 0, 0, 0, 1, 2, 3, 4]);
+      await raw.write(new Uint8Array([...header, ...new Uint8Array(10)]));
+      const bytes: number[] = [];
+      const buf = new Uint8Array(4096);
+      for (;;) {
+        const n = await raw.read(buf);
+        if (n === null) break;
+        bytes.push(...buf.subarray(0, n));
+      }
+      const text = new TextDecoder().decode(new Uint8Array(bytes));
+      assert.match(text, /^HTTP\/1.1 101/);
+      assert.match(text, /"type":"error".*"code":"bad_request"/);
+      // The last frame closes with 1009: opcode 0x88, a length, then the code 0x03f1.
+      const close = bytes.lastIndexOf(0x88);
+      assert.ok(close > 0, "a close frame");
+      assert.deepEqual(bytes.slice(close + 2, close + 4), [0x03, 0xf1], "close code 1009");
+    } finally {
+      raw.close();
+      await h.close();
+    }
+  },
+);
 
 Deno.test("bad frames get an error reply and the connection stays open", opts, async () => {
   const h = await harness({ maxFrameBytes: 1024 });
@@ -482,10 +516,7 @@ Deno.test(
       registry,
     });
     await gateway.started;
-    const server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-      gateway.app.fetch,
-    );
+    const server = await gateway.listen({ hostname: "127.0.0.1", port: 0 });
     const token = await signToken(SECRET, { sub: "u", buckets: ["a"] });
     const c = await TestClient.connect(`ws://127.0.0.1:${server.addr.port}/v1/ws`, token);
     try {
@@ -512,7 +543,7 @@ Deno.test(
     } finally {
       await c.close();
       await gateway.stop();
-      await server.shutdown();
+      await server.shutdown(1000);
     }
   },
 );

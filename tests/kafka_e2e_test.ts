@@ -25,7 +25,7 @@ Deno.test(
     const token = await stack.token(["a"]);
     const client = await TestClient.connect(stack.wsUrl, token);
     try {
-      await client.subscribe("public.todos");
+      await client.subscribeWhenServed("public.todos");
       const row = await post(stack, token, "via kafka");
       const [c] = await client.changes(1);
       envelopeSchema.parse(c!.change);
@@ -91,7 +91,7 @@ Deno.test("through Kafka: a listener restart loses nothing", opts, async () => {
   const stack = await startStack({ kafka: await sharedBrokers() });
   const client = await TestClient.connect(stack.wsUrl, await stack.token(["*"]));
   try {
-    await client.subscribe("public.todos");
+    await client.subscribeWhenServed("public.todos");
     await stack.stopListener();
     await stack.db.sql(
       "INSERT INTO todos (title) SELECT 'down ' || g FROM generate_series(1, 25) g",

@@ -86,7 +86,7 @@ Deno.test(
       bus: listenerBus,
       log: silentLogger,
     });
-    const gateway = serveGateway({
+    const gateway = await serveGateway({
       config,
       policy: accessPolicy(undefined, config.bucketColumn),
       jwtSecret: JWT_SECRET,
@@ -120,7 +120,7 @@ Deno.test(
       });
       const client = await TestClient.connect(`${gateway.url.replace(/^http/, "ws")}/v1/ws`, token);
       try {
-        await client.subscribe("public.todos");
+        await client.subscribeWhenServed("public.todos");
         await db.sql("INSERT INTO todos (title) VALUES ('written after')");
         const frames = await collectTitles(
           client,
@@ -157,7 +157,7 @@ Deno.test("Kafka stopped mid-stream and restarted: every change arrives", opts, 
   const client = await TestClient.connect(stack.wsUrl, await stack.token(["*"]));
   const titles: string[] = [];
   try {
-    await client.subscribe("public.todos");
+    await client.subscribeWhenServed("public.todos");
     let writing = true;
     const writer = (async () => {
       for (let i = 0; writing; i++) {
@@ -217,7 +217,7 @@ Deno.test("listener killed with SIGKILL mid-stream and restarted: nothing lost",
       "the listener process",
       60_000,
     );
-    await client.subscribe("public.todos");
+    await client.subscribeWhenServed("public.todos");
     let writing = true;
     const writer = (async () => {
       for (let i = 0; writing; i++) {

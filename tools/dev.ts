@@ -56,7 +56,7 @@ await runMain(async () => {
 
     const urls = config.kafka
       ? await runAsProcesses(config, databaseUrl, jwtSecret, log, stops)
-      : runInProcess(config, policy, databaseUrl, jwtSecret, log, stops);
+      : await runInProcess(config, policy, databaseUrl, jwtSecret, log, stops);
     await waitReady(`${urls.gateway}/ready`, log);
     await banner(urls, databaseUrl, config, jwtSecret);
     log.info("stopping", { signal: await shutdown });
@@ -67,14 +67,14 @@ await runMain(async () => {
   }
 });
 
-function runInProcess(
+async function runInProcess(
   config: Config,
   policy: AccessPolicy,
   databaseUrl: string,
   jwtSecret: string,
   log: Logger,
   stops: (() => Promise<void>)[],
-): Urls {
+): Promise<Urls> {
   const bus = new MemoryBus({
     retentionMs: config.cursorRetentionMs,
     maxBytes: config.memoryBusMaxBytes,
@@ -88,12 +88,13 @@ function runInProcess(
     log: log.child("listener"),
   });
   stops.push(() => listener.stop());
-  const gateway = serveGateway({
+  const gateway = await serveGateway({
     config,
     policy,
     jwtSecret,
     bus,
     snapshots: listener.snapshots,
+    databaseUrl,
     log: log.child("gateway"),
   });
   stops.push(() => gateway.stop());
@@ -102,6 +103,7 @@ function runInProcess(
     policy,
     databaseUrl,
     jwtSecret,
+    bus,
     log: log.child("crud"),
     // SPEC §9: the demo page's "use dev token" button.
     devToken: () => signToken(jwtSecret, { sub: "dev-demo-a", buckets: ["demo-a"] }, 24 * 3600),

@@ -12,6 +12,9 @@ import { mountOps, type ReadinessChecks } from "../../lib/http/ops.ts";
 import type { TokenVerifier } from "../../lib/jwt.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Registry } from "../../lib/metrics.ts";
+import type { HubEvents } from "../../lib/events.ts";
+import type { DeviceStore } from "../../lib/postgres/devices.ts";
+import type { Pool } from "../../lib/postgres/pool.ts";
 import { authApp } from "./auth/routes.ts";
 import { idempotency } from "./idempotency.ts";
 import type { IdempotencyStore } from "./idempotency_store.ts";
@@ -23,6 +26,12 @@ import { readJson } from "../../lib/http/read_json.ts";
 import type { RowStore } from "./rows/row_store.ts";
 import { rowsApp } from "./rows/routes.ts";
 import { mountStatic } from "./static_routes.ts";
+import type { BusPositions } from "./buckets/position.ts";
+import { bucketsApp } from "./buckets/routes.ts";
+import type { Checkpoints } from "./checkpoints/checkpoints.ts";
+import { checkpointsApp } from "./checkpoints/routes.ts";
+import { conflictEvents } from "./conflict_events.ts";
+import { devicesApp } from "./devices/routes.ts";
 
 export interface CrudDeps {
   store: RowStore;
@@ -39,6 +48,12 @@ export interface CrudDeps {
   idempotency?: IdempotencyStore;
   /** `deno task dev` only: mints the demo page's dev token. */
   devToken?: () => Promise<string>;
+  // SPEC §10: checkpoints, bucket data, devices and subscriptions, hub events.
+  pool: Pool;
+  events: HubEvents;
+  positions: BusPositions;
+  checkpoints: Checkpoints;
+  devices: DeviceStore;
 }
 
 export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
@@ -70,12 +85,19 @@ export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
       accessTokenTtlSeconds: limits.accessTokenTtlSeconds,
       jsonBody,
       limitAccount: guards.limitAccount,
+      events: deps.events,
     }),
   );
+  // Inside idempotency's middleware: a replayed 409 never reaches it, only new conflicts do.
+  app.use("/v1/tables/*", conflictEvents(deps.events, deps.catalog));
   app.route(
     "/v1",
     rowsApp({ store: deps.store, catalog: deps.catalog, policy: deps.policy, jsonBody }),
   );
+  // SPEC §10
+  app.route("/v1", checkpointsApp({ ...deps, rows: deps.store, jsonBody }));
+  app.route("/v1", bucketsApp(deps));
+  app.route("/v1", devicesApp({ ...deps, jsonBody }));
   mountOpenApi(app, deps.catalog, deps.policy);
   mountStatic(app, { log, devToken: deps.devToken }); // SPEC §9: /sdk/synchub.js and /demo/
 

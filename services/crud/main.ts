@@ -1,5 +1,9 @@
-/** `deno task crud`: the REST API alone. Needs DATABASE_URL and JWT_SECRET. */
+/**
+ * `deno task crud`: the REST API alone. Needs DATABASE_URL and JWT_SECRET; with KAFKA_BROKERS its
+ * hub events and cursors are those of the Kafka the other services use.
+ */
 import { policyFromConfig } from "../../lib/access_policy.ts";
+import { busFromConfig } from "../../lib/bus/from_config.ts";
 import { loadConfig } from "../../lib/config.ts";
 import { createLogger } from "../../lib/log.ts";
 import { migrate } from "../../lib/postgres/migrate.ts";
@@ -16,13 +20,16 @@ await runMain(async () => {
     publicationTables: config.postgres.publicationTables,
     log,
   });
+  const bus = busFromConfig(config, "crud", log);
   const crud = serveCrud({
     config,
     policy,
     databaseUrl: config.databaseUrl!,
     jwtSecret: config.jwtSecret!,
     log,
+    bus,
   });
   log.info("stopping", { signal: await shutdown });
   await crud.stop();
+  await bus.close();
 });

@@ -10,10 +10,12 @@ import { authPaths, authSchemas } from "./auth/openapi.ts";
 import type { CrudEnv } from "./env.ts";
 import type { Json } from "./operation.ts";
 import { rowsPaths } from "./rows/openapi.ts";
+import { checkpointPaths, checkpointSchemas } from "./checkpoints/openapi.ts";
+import { devicePaths, deviceSchemas } from "./devices/openapi.ts";
 
 export function openApiDocument(tables: readonly TableInfo[]): Json {
-  const schemas: Json = authSchemas();
-  const paths: Json = authPaths();
+  const schemas: Json = { ...authSchemas(), ...checkpointSchemas(), ...deviceSchemas() };
+  const paths: Json = { ...authPaths(), ...checkpointPaths(), ...devicePaths() };
   rowsPaths(tables, paths, schemas);
   return {
     openapi: "3.1.0",

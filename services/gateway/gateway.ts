@@ -17,9 +17,18 @@ import type { Envelope } from "../../lib/envelope.ts";
 import { catalogTableTopic, catalogTopic, isTableTopic } from "../../lib/topics.ts";
 import { BusCatalog } from "./catalog.ts";
 import { Congestion } from "./congestion.ts";
+import type { DeviceSource } from "./devices.ts";
 import { bucketUnknown } from "./filter.ts";
 import { Hub } from "./hub.ts";
+import {
+  startWsServer,
+  UpgradeError,
+  upgradeWebSocket,
+  type WsConnection,
+  type WsServer,
+} from "../../lib/websocket/mod.ts";
 import { type GatewayLimits, Session, type SessionMetrics } from "./session.ts";
+import { GatewayStats } from "./stats.ts";
 
 export interface GatewayDeps {
   bus: Bus;
@@ -35,6 +44,8 @@ export interface GatewayDeps {
   trustProxy?: boolean;
   log: Logger;
   registry: Registry;
+  /** Stored device subscriptions (SPEC §10), from the hub database when the gateway has one. */
+  devices?: DeviceSource | undefined;
 }
 
 export interface Gateway {
@@ -44,7 +55,22 @@ export interface Gateway {
   /** Resolves once the gateway follows the bus. */
   readonly started: Promise<void>;
   ready(): Promise<boolean>;
+  /**
+   * Serves the gateway (HTTP and its WebSockets) on lib/websocket's server: message sizes are
+   * checked from frame headers, before anything is buffered, and its shutdown always ends.
+   */
+  listen(opts: { hostname: string; port: number }): Promise<WsServer>;
+  /** Stops following the bus and closes every socket with 1001. */
   stop(): Promise<void>;
+}
+
+/**
+ * The largest message the server takes in before closing with 1009. Messages above the
+ * session's own limit (WS_MAX_FRAME_BYTES) but below this get an error reply and the connection
+ * stays open (SPEC §4); only a client sending far more than allowed is cut off.
+ */
+export function hardMessageLimit(maxFrameBytes: number): number {
+  return Math.max(4 * maxFrameBytes, 64 * 1024);
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
@@ -93,6 +119,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
     ),
   };
 
+  const stats = new GatewayStats({
+    changes: registry.counter(
+      "synchub_gateway_changes_total",
+      "Changes taken from the bus (tombstones and hub events not counted).",
+    ),
+    delivered: registry.counter(
+      "synchub_gateway_changes_delivered_total",
+      "Change frames sent to clients.",
+    ),
+    connections,
+    subscriptions: () => hub?.count() ?? 0,
+  });
+
   // Backpressure: after a dispatch, the bus waits while the sockets written to drain.
   const congestion = new Congestion(deps.limits.maxBufferedBytes / 4);
   const following = new AbortController();
@@ -127,6 +166,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
         catalog.apply(records.filter((r) => r.topic === catalog.topic));
         records = records.filter((r) => r.topic !== catalog.topic);
       }
+      // Hub events (SPEC §10) share the prefix; they are for other consumers, not subscribers.
+      if (records.some((r) => !isTableTopic(deps.topicPrefix, r.topic))) {
+        records = records.filter((r) => isTableTopic(deps.topicPrefix, r.topic));
+      }
+      stats.taken(records);
       h.dispatch(records);
     };
     route(early);
@@ -158,13 +202,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }, 10_000);
   // --- end debezium branch ---
 
-  const sockets = new Set<WebSocket>();
+  const sockets = new Set<WsConnection>();
   const holders = new ConnectionCaps(
     deps.limits.maxConnectionsPerToken ?? 20,
     deps.limits.maxConnectionsPerAddress ?? 500,
   );
   const app = new Hono();
   mountOps(app, "gateway", registry, () => ({ bus: hub !== undefined && bus.ready() }));
+  app.get("/stats", (c) => c.json(stats.body()));
 
   app.get("/v1/ws", async (c) => {
     const token = tokenFromRequest(c.req.raw);
@@ -200,11 +245,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
         "retry-after": "10",
       });
     }
+    let upgrade;
+    try {
+      upgrade = upgradeWebSocket(c.req.raw);
+    } catch (err) {
+      if (err instanceof UpgradeError) return err.response(); // 400, or 426 for another version
+      throw err;
+    }
     holders.open(claims.sub, address);
-    // Heartbeat: Deno pings every idleTimeout seconds and closes a connection whose pong is late.
-    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, {
-      idleTimeout: deps.limits.idleTimeoutSeconds ?? 60,
-    });
+    // Heartbeat: the server pings a quiet connection and drops it if still quiet (listen()).
+    const { socket, response } = upgrade;
     const session = new Session(socket, claims, {
       ...deps,
       hub,
@@ -212,6 +262,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       topicOf,
       congestion,
       metrics,
+      stats,
     });
     // The token's lifetime bounds the connection's.
     const expiresIn = Math.min(claims.exp * 1000 - Date.now(), 2 ** 31 - 1);
@@ -219,17 +270,22 @@ export function createGateway(deps: GatewayDeps): Gateway {
     socket.onopen = () => {
       sockets.add(socket);
       connections.inc();
+      stats.connected(claims.sub);
     };
-    socket.onmessage = (ev) => session.receive(ev.data);
+    socket.onmessage = (data) => session.receive(data);
+    // Far over the size limit (hardMessageLimit): say why before the server closes with 1009.
+    socket.onerror = (err) => session.refuse(err.message);
     let released = false;
     socket.onclose = () => {
       clearTimeout(expiry);
-      if (sockets.delete(socket)) connections.dec();
+      if (sockets.delete(socket)) {
+        connections.dec();
+        stats.disconnected(claims.sub);
+      }
       if (!released) holders.close(claims.sub, address);
       released = true;
       session.close();
     };
-    socket.onerror = () => {}; // followed by close
     return response;
   });
 
@@ -246,6 +302,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
     started,
     ready: () => Promise.resolve(hub !== undefined && bus.ready()),
+    listen: ({ hostname, port }) =>
+      startWsServer(app.fetch, {
+        hostname,
+        port,
+        maxMessageBytes: hardMessageLimit(deps.limits.maxFrameBytes),
+        idleTimeoutSeconds: deps.limits.idleTimeoutSeconds ?? 60,
+        onError: (err) => log.error("gateway connection failed", { err }),
+      }),
     stop() {
       clearInterval(lagTimer);
       following.abort();

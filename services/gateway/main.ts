@@ -15,7 +15,7 @@ await runMain(async () => {
   const shutdown = shutdownSignal();
   const policy = await policyFromConfig(config);
   const bus = busFromConfig(config, "gateway", log);
-  const gateway = serveGateway({ config, policy, jwtSecret: config.jwtSecret!, bus, log });
+  const gateway = await serveGateway({ config, policy, jwtSecret: config.jwtSecret!, bus, log });
   log.info("stopping", { signal: await shutdown });
   await gateway.stop();
   await bus.close();

@@ -1,5 +1,6 @@
 /** The WebSocket protocol of SPEC §4 as runtime schemas, and the server's frames. */
 import { z } from "zod";
+import { MAX_CURSOR_LENGTH } from "../../lib/cursor.ts";
 import type { WsErrorCode } from "../../lib/errors.ts";
 import { historyMessageSchema } from "./history.ts";
 
@@ -31,15 +32,25 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
     ref,
     table: z.string().min(1).max(200),
     where: whereSchema.optional(),
-    since: z.string().max(4096).optional(),
+    since: z.string().max(MAX_CURSOR_LENGTH).optional(),
     snapshot: z.boolean().optional(),
   }),
   z.strictObject({ type: z.literal("unsubscribe"), ref, sub: z.string().min(1).max(100) }),
   z.strictObject({ type: z.literal("ping"), ref }),
   historyMessageSchema, // SPEC §9 (services/gateway/history.ts)
+  // SPEC §10: a device's stored subscriptions, resumed from their acknowledged cursors.
+  z.strictObject({ type: z.literal("resume_device"), ref, device: z.string().min(1).max(100) }),
+  z.strictObject({
+    type: z.literal("ack"),
+    ref,
+    sub: z.string().min(1).max(100),
+    cursor: z.string().min(1).max(MAX_CURSOR_LENGTH),
+  }),
 ]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 export type SubscribeMessage = Extract<ClientMessage, { type: "subscribe" }>;
+export type ResumeDeviceMessage = Extract<ClientMessage, { type: "resume_device" }>;
+export type AckMessage = Extract<ClientMessage, { type: "ack" }>;
 
 /** The `ref` of a message that may not validate, so even its error reply can echo it. */
 export function refOf(message: unknown): string | undefined {
@@ -58,8 +69,15 @@ export function describeIssues(error: z.ZodError): string {
 const withRef = (ref: string | undefined) => (ref === undefined ? {} : { ref });
 
 export const frames = {
-  subscribed: (ref: string | undefined, sub: string, cursor: string) =>
-    JSON.stringify({ type: "subscribed", ...withRef(ref), sub, cursor }),
+  /** `subscription`: the stored subscription a `resume_device` resumed. */
+  subscribed: (ref: string | undefined, sub: string, cursor: string, subscription?: string) =>
+    JSON.stringify({
+      type: "subscribed",
+      ...withRef(ref),
+      sub,
+      cursor,
+      ...(subscription === undefined ? {} : { subscription }),
+    }),
   synced: (sub: string, cursor: string) => JSON.stringify({ type: "synced", sub, cursor }),
   unsubscribed: (ref: string | undefined, sub: string) =>
     JSON.stringify({ type: "unsubscribed", ...withRef(ref), sub }),

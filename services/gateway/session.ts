@@ -11,22 +11,25 @@ import {
 } from "../../lib/access.ts";
 import type { Bus } from "../../lib/bus/bus.ts";
 import type { CatalogSource, TableInfo } from "../../lib/catalog.ts";
-import { type Cursor, decodeCursor } from "../../lib/cursor.ts";
-import { covers } from "../../lib/cursor.ts";
+import { covers, type Cursor, decodePosition } from "../../lib/cursor.ts";
 import { asSyncError, SyncError } from "../../lib/errors.ts";
 import type { Claims } from "../../lib/jwt.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Counter, Gauge } from "../../lib/metrics.ts";
 import { TokenBucket } from "../../lib/rate_limit.ts";
 import type { SnapshotReader } from "../../lib/snapshot.ts";
+import { type WsConnection, WsReadyState } from "../../lib/websocket/mod.ts";
 import type { Congestion, Drainable } from "./congestion.ts";
+import { DeviceLinks, type DeviceSource } from "./devices.ts";
 import { compileWhere, equalities } from "./filter.ts";
+import type { GatewayStats } from "./stats.ts";
 import type { Hub } from "./hub.ts";
 import {
   clientMessageSchema,
   describeIssues,
   frames,
   refOf,
+  type ResumeDeviceMessage,
   type SubscribeMessage,
 } from "./protocol.ts";
 import { historyReply } from "./history.ts";
@@ -70,6 +73,10 @@ export interface SessionDeps {
   limits: GatewayLimits;
   metrics: SessionMetrics;
   log: Logger;
+  /** Stored device subscriptions (SPEC §10); absent where the gateway has no hub database. */
+  devices?: DeviceSource | undefined;
+  /** Counts the changes sent, for `GET /stats`. */
+  stats?: Pick<GatewayStats, "sent"> | undefined;
 }
 
 /** Thrown inside catch-up or a snapshot once the connection is gone: stop quietly. */
@@ -82,19 +89,21 @@ export class Session {
   private work: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly rate: TokenBucket;
+  private readonly devices: DeviceLinks;
   private readonly drainable: Drainable = {
     buffered: () => this.socket.bufferedAmount,
     isClosed: () => this.closed,
   };
 
   constructor(
-    private readonly socket: WebSocket,
+    private readonly socket: WsConnection,
     claims: Claims,
     private readonly deps: SessionDeps,
   ) {
     this.principal = principalOf(claims);
     const perSecond = deps.limits.maxMessagesPerSecond ?? 50;
     this.rate = new TokenBucket(perSecond, perSecond * 2);
+    this.devices = new DeviceLinks(deps.devices, claims.sub);
   }
 
   /**
@@ -111,6 +120,15 @@ export class Session {
       return;
     }
     this.work = this.work.then(() => this.handle(data));
+  }
+
+  /**
+   * The server is about to close the connection for a protocol error (a message far over the
+   * size limit, invalid UTF-8): the client is told why first.
+   */
+  refuse(why: string): void {
+    this.deps.metrics.errors.inc({ code: "bad_request" });
+    this.send(frames.error(undefined, "bad_request", why));
   }
 
   /** Drops every subscription; called when the socket closes. */
@@ -155,13 +173,34 @@ export class Session {
           return this.send(
             await historyReply(msg, this.principal, { ...this.deps, epoch: this.deps.hub.epoch }),
           );
+        case "resume_device":
+          return await this.resumeDevice(msg);
+        case "ack":
+          return await this.devices.ack(msg.sub, msg.cursor, this.deps.hub.epoch);
       }
     } catch (err) {
       if (err instanceof Gone || err instanceof SubscriptionClosed) return;
-      const e = asSyncError(err);
-      if (e.code === "internal") this.deps.log.error("message handling failed", { err });
-      this.deps.metrics.errors.inc({ code: e.wsCode });
-      this.send(frames.error(ref, e.wsCode, e.message));
+      this.reportError(ref, err);
+    }
+  }
+
+  private reportError(ref: string | undefined, err: unknown, about = ""): void {
+    const e = asSyncError(err);
+    if (e.code === "internal") this.deps.log.error("message handling failed", { err });
+    this.deps.metrics.errors.inc({ code: e.wsCode });
+    this.send(frames.error(ref, e.wsCode, about + e.message));
+  }
+
+  /** Every stored subscription of the device, each answered by `subscribed` or an error. */
+  private async resumeDevice(msg: ResumeDeviceMessage): Promise<void> {
+    for (const stored of await this.devices.resume(msg.device, msg.ref)) {
+      try {
+        if (stored.subscribe instanceof SyncError) throw stored.subscribe;
+        await this.subscribe(stored.subscribe, stored.id);
+      } catch (err) {
+        if (err instanceof Gone || err instanceof SubscriptionClosed) throw err;
+        this.reportError(msg.ref, err, `subscription ${stored.id}: `);
+      }
     }
   }
 
@@ -172,7 +211,8 @@ export class Session {
     this.send(frames.unsubscribed(ref, id));
   }
 
-  private async subscribe(msg: SubscribeMessage): Promise<void> {
+  /** `stored`: the device subscription being resumed. */
+  private async subscribe(msg: SubscribeMessage, stored?: string): Promise<void> {
     const { hub, limits, metrics } = this.deps;
     if (this.subs.size >= limits.maxSubscriptions) {
       throw new SyncError(
@@ -224,13 +264,15 @@ export class Session {
       live,
       buffered: since !== undefined || msg.snapshot === true,
       maxBufferedBytes: limits.maxCatchUpBytes ?? limits.maxBufferedBytes * 4,
+      visibility: since?.visibility,
       send: (frame) => this.send(frame),
       overflow: () => this.tooSlow("live changes piled up while it caught up"),
     });
     hub.add(sub);
     this.subs.set(sub.id, sub);
     metrics.subscriptions.inc();
-    this.send(frames.subscribed(msg.ref, sub.id, sub.startCursor()));
+    if (stored !== undefined) this.devices.link(sub.id, stored, topic);
+    this.send(frames.subscribed(msg.ref, sub.id, sub.startCursor(), stored));
     const pace = () => this.drained();
     try {
       if (since) await sub.catchUp(this.deps.bus, live, pace);
@@ -260,24 +302,27 @@ export class Session {
   }
 
   private async checkCursor(text: string, topic: string, table: TableInfo): Promise<Cursor> {
-    const since = decodeCursor(text);
-    if (since.epoch !== this.deps.hub.epoch) {
+    // A c1 cursor names one topic; a snapshot's (c2) may name every table of a checkpoint.
+    const position = decodePosition(text);
+    if (position.epoch !== this.deps.hub.epoch) {
       throw new SyncError("cursor_expired", "the cursor is from another bus log; subscribe afresh");
     }
-    if (since.topic !== topic) {
+    const offsets = position.offsets[topic];
+    if (!offsets) {
       throw new SyncError(
         "bad_request",
         `the cursor belongs to another table, not ${table.qualified}`,
       );
     }
-    if (!covers(since.offsets, (await this.deps.bus.range(topic)).start)) {
+    if (!covers(offsets, (await this.deps.bus.range(topic)).start)) {
       throw new SyncError("cursor_expired", "the cursor is older than the retained history");
     }
-    return since;
+    return { epoch: position.epoch, topic, offsets, visibility: position.visibility };
   }
 
   private drop(sub: Subscription): void {
     this.deps.hub.remove(sub);
+    this.devices.unlink(sub.id);
     if (this.subs.delete(sub.id)) this.deps.metrics.subscriptions.dec();
   }
 
@@ -315,10 +360,11 @@ export class Session {
    * it the socket is noted as congested, so the bus waits for it to drain (backpressure).
    */
   private send(frame: string): void {
-    if (this.closed || this.socket.readyState !== WebSocket.OPEN) return;
+    if (this.closed || this.socket.readyState !== WsReadyState.OPEN) return;
     this.socket.send(frame);
     this.deps.metrics.messagesSent.inc();
     this.deps.metrics.bytesSent.inc(undefined, frame.length);
+    this.deps.stats?.sent(frame);
     const buffered = this.socket.bufferedAmount;
     if (buffered > this.deps.limits.maxBufferedBytes) {
       return this.tooSlow("its send buffer is full");

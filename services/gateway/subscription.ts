@@ -29,6 +29,11 @@ export interface SubscriptionInit {
   readonly buffered: boolean;
   /** Bytes the buffer may hold before the client counts as too slow. */
   readonly maxBufferedBytes: number;
+  /**
+   * Resumed from a snapshot's cursor (a checkpoint, bucket data): the changes that snapshot
+   * already holds are skipped, and every cursor sent keeps saying so.
+   */
+  readonly visibility?: Visibility | undefined;
   send(frame: string): void;
   /** The buffer outgrew its budget. */
   overflow(): void;
@@ -51,6 +56,8 @@ export class Subscription {
    * the hub's, which would send it back to what it already has.
    */
   private readonly ahead: boolean;
+  /** Already in the subscriber's snapshot (resumed from a snapshot's cursor). */
+  private readonly held: ((change: Envelope["source"]) => boolean) | undefined;
 
   constructor(private readonly init: SubscriptionInit) {
     this.id = init.id;
@@ -59,6 +66,7 @@ export class Subscription {
     this.next = [...init.from];
     this.buffer = init.buffered ? [] : null;
     this.ahead = init.from.some((o, p) => o > (init.live[p] ?? 0));
+    this.held = init.visibility ? inSnapshot(init.visibility) : undefined;
   }
 
   /** The cursor of where the subscription starts. */
@@ -84,7 +92,9 @@ export class Subscription {
       if (this.bufferedBytes > this.init.maxBufferedBytes) this.init.overflow();
       return;
     }
-    this.offer(record, envelope, this.ahead ? undefined : sharedCursor, cache);
+    // The hub's cursor does not say what our snapshot holds: ours do.
+    const shared = this.ahead || this.held ? undefined : sharedCursor;
+    this.offer(record, envelope, shared, cache);
   }
 
   /** Replays [from, to) from the bus, then goes live. `pace` waits while the client is full. */
@@ -153,7 +163,7 @@ export class Subscription {
   ): void {
     if (this.closed || record.offset < (this.next[record.partition] ?? 0)) return;
     this.next[record.partition] = record.offset + 1;
-    if (!envelope || record.value === null) return;
+    if (!envelope || record.value === null || this.held?.(envelope.source)) return;
     const delivery = deliveryFor(this.init.view, this.init.filter, envelope);
     if (delivery === null) return;
     const cursor = sharedCursor ?? this.cursorAt(this.next);
@@ -176,7 +186,12 @@ export class Subscription {
   }
 
   private cursorAt(offsets: readonly (number | undefined)[]): string {
-    return encodeCursor({ epoch: this.init.epoch, topic: this.topic, offsets: fill(offsets) });
+    return encodeCursor({
+      epoch: this.init.epoch,
+      topic: this.topic,
+      offsets: fill(offsets),
+      visibility: this.init.visibility,
+    });
   }
 }
 

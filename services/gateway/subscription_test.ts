@@ -158,3 +158,20 @@ Deno.test("a closed subscription sends nothing and tombstones are never delivere
   sub.receive(record(1, change(1)), change(1), "c");
   assert.deepEqual(sent, []);
 });
+
+Deno.test("resumed from a snapshot's cursor: what it holds is skipped, its cursors say so", async () => {
+  // txIds 100+n: 101 and 103 committed before the snapshot, 102 was running, 104 came after.
+  const visibility = { kind: "xid" as const, snapshot: "102:104:102" };
+  const bus = new MemoryBus({ retentionMs: 60_000, maxBytes: 1 << 20 });
+  for (const n of [1, 2, 3]) await bus.publish([messageFor("synchub", change(n))]);
+  const { sub, sent } = subscription({ from: [0], live: [3], buffered: true, visibility });
+  sub.receive(record(3, change(4)), change(4), "hub-cursor"); // live meanwhile: 104, not held
+  sub.receive(record(4, change(1)), change(1), "hub-cursor"); // redelivered: held
+  await sub.catchUp(bus, [3], () => Promise.resolve());
+  assert.deepEqual(titles(sent), ["t2", "t4"]);
+  assert.deepEqual(sub.next, [5]);
+  const cursor = decodeCursor(sent.at(-1)!.frame.cursor);
+  assert.deepEqual(cursor.visibility, visibility, "not the hub's cursor: ours keeps the snapshot");
+  assert.deepEqual(cursor.offsets, [4]);
+  assert.match(sub.startCursor(), /^c2\./);
+});

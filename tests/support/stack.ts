@@ -51,12 +51,14 @@ export interface StackOptions {
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const db = await testDatabase();
   const prefix = `s${crypto.randomUUID().replace(/-/g, "").slice(0, 10)}`;
+  const dataDir = await Deno.makeTempDir({ prefix: "synchub-stack-" });
   const config = loadConfig([], {
     CRUD_PORT: "0",
     GATEWAY_PORT: "0",
     LISTENER_PORT: "0",
     REPLICATION_SLOT: `s_${crypto.randomUUID().replace(/-/g, "").slice(0, 12)}`,
     LOG_LEVEL: "error",
+    DATA_DIR: dataDir,
     KAFKA_TOPIC_PREFIX: opts.kafka ? prefix : "synchub",
     ...opts.env,
   });
@@ -97,7 +99,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
   const gateways: Served[] = [];
   const startGateway = async () => {
-    const g = serveGateway({ ...common, bus: newBus(), jwtSecret: JWT_SECRET, snapshots });
+    const g = await serveGateway({ ...common, bus: newBus(), jwtSecret: JWT_SECRET, snapshots });
     gateways.push(g);
     await waitFor(
       () => fetch(`${g.url}/ready`).then((r) => (r.body?.cancel(), r.ok)),
@@ -106,7 +108,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     return g;
   };
   const gateway = await startGateway();
-  const crud = serveCrud({ ...common, jwtSecret: JWT_SECRET });
+  const crud = serveCrud({ ...common, jwtSecret: JWT_SECRET, bus: newBus() });
   if (inProcess) {
     await waitFor(
       () => fetch(`${listener.url}/ready`).then((r) => (r.body?.cancel(), r.ok)),
@@ -135,6 +137,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await listener.stop();
       for (const b of new Set(buses)) await b.close();
       await db.drop();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     },
   };
 }

@@ -80,6 +80,23 @@ export class TestClient {
     return await this.reply(ref);
   }
 
+  /**
+   * Subscribes once the gateway serves the table: a table is `not_found` until the listener has
+   * published it in the catalog, which may come after the services are ready. Any other error
+   * fails the test.
+   */
+  async subscribeWhenServed(table: string, extra: Frame = {}, timeoutMs = 30_000): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const reply = await this.subscribe(table, extra);
+      if (reply.type === "subscribed") return reply;
+      if (reply.code !== "not_found" || Date.now() > deadline) {
+        throw new Error(`could not subscribe to ${table}: ${JSON.stringify(reply)}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** Waits for `n` change frames and takes them. */
   async changes(n: number): Promise<Frame[]> {
     const out: Frame[] = [];

@@ -4,6 +4,7 @@
  */
 import { Hono } from "hono";
 import { SyncError } from "../../../lib/errors.ts";
+import type { HubEvents } from "../../../lib/events.ts";
 import { signToken } from "../../../lib/jwt.ts";
 import type { CrudEnv, JsonBody } from "../env.ts";
 import { credentialsSchema, grantSchema, parseBody, refreshSchema } from "./schemas.ts";
@@ -16,6 +17,8 @@ export interface AuthDeps {
   jsonBody: JsonBody;
   /** Throws `rate_limited` when this account has had too many login attempts. */
   limitAccount: (email: string) => void;
+  /** SPEC §10: user.created, bucket.assigned. */
+  events?: HubEvents | undefined;
 }
 
 /** Mounted under /v1: /auth/* and /admin/*. */
@@ -38,6 +41,14 @@ export function authApp(deps: AuthDeps): Hono<CrudEnv> {
   app.post("/auth/register", async (c) => {
     const { email, password } = parseBody(credentialsSchema, await jsonBody(c.req.raw));
     const user = await users.register(email, password);
+    // Not awaited: the account exists whether or not the bus takes the news at once.
+    void deps.events?.emit("user.created", { user_id: user.id }).then(() =>
+      Promise.all(
+        user.buckets.map((bucket) =>
+          deps.events?.emit("bucket.assigned", { user_id: user.id, bucket })
+        ),
+      )
+    );
     return c.json(user, 201);
   });
 
@@ -77,7 +88,9 @@ export function authApp(deps: AuthDeps): Hono<CrudEnv> {
   app.post("/admin/users/:id/buckets", async (c) => {
     await requireAdmin(c.get("claims").sub, c.get("claims").role);
     const { bucket } = parseBody(grantSchema, await jsonBody(c.req.raw));
-    return c.json(await users.grant(c.req.param("id"), bucket));
+    const user = await users.grant(c.req.param("id"), bucket);
+    void deps.events?.emit("bucket.assigned", { user_id: user.id, bucket });
+    return c.json(user);
   });
 
   app.delete("/admin/users/:id/buckets/:bucket", async (c) => {
