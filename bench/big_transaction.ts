@@ -7,6 +7,7 @@ import pg from "pg";
 import { BenchClient, now, until } from "./client.ts";
 import type { HubProcess } from "./hub.ts";
 import type { PhaseContext } from "./phases.ts";
+import { showProgress } from "./progress.ts";
 import { round } from "./stats.ts";
 
 export async function bigTransaction(ctx: PhaseContext, rows: number, processes: HubProcess[]) {
@@ -32,7 +33,9 @@ export async function bigTransaction(ctx: PhaseContext, rows: number, processes:
       [first, Number(first) + rows - 1],
     );
     const committed = now();
-    const complete = await until(() => client.seenCount >= rows || !!client.closed, 3_600_000);
+    const stop = showProgress("changes received", rows, () => client.seenCount);
+    const complete = await until(() => client.seenCount >= rows || !!client.closed, 3_600_000)
+      .finally(stop);
     const done = now();
     return {
       rows,

@@ -3,6 +3,7 @@
  * and times what one or many WebSocket clients receive.
  */
 import pg from "pg";
+import { showProgress } from "./progress.ts";
 import { BenchClient, now, until } from "./client.ts";
 import { freePort } from "./hub.ts";
 import { round, summarize } from "./stats.ts";
@@ -103,7 +104,8 @@ export async function throughput(ctx: PhaseContext, rows: number) {
       nextId += n;
     }
     const written = now();
-    const complete = await until(() => client.received.size >= rows, 300_000);
+    const stop = showProgress("changes received", rows, () => client.received.size);
+    const complete = await until(() => client.received.size >= rows, 300_000).finally(stop);
     const receipts = [...client.received.values()];
     const last = receipts.reduce((a, b) => Math.max(a, b), 0);
     const rate = client.received.size / ((last - started) / 1000);

@@ -104,6 +104,15 @@ const envSchema = z.object({
   DASHBOARD_PORT: port(3000),
   SYNC_API_URL: url(["http:", "https:"]).optional(),
   SYNC_API_TOKEN: z.string().min(1).optional(),
+  // --- debezium branch: Kafka compatibility (SPEC §11) and observability (SPEC §12) ---
+  SNAPSHOT_MODE: z.enum(["initial", "never"]).default("initial"),
+  KAFKA_TOMBSTONES: z.enum(["true", "false"]).default("true"),
+  KAFKA_ENVELOPE_SCHEMA: z.enum(["true", "false"]).default("false"),
+  OTEL_DENO: z.enum(["true", "false"]).optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: url(["http:", "https:"]).optional(),
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(["http/protobuf", "http/json"]).optional(),
+  // --- end debezium branch ---
   EMBEDDED_PG_PORT: port(54329),
   EMBEDDED_KAFKA_PORT: port(9092),
   DATA_DIR: z.string().min(1).default(".data"),
@@ -204,6 +213,14 @@ export interface Config {
     apiUrl: string | undefined;
     apiToken: string | undefined;
   };
+  // --- debezium branch ---
+  /** `initial`: a source with no stored position publishes its tables' rows first (`op:"r"`). */
+  snapshotMode: "initial" | "never";
+  /** How envelopes are laid out on Kafka topics (SPEC §11). */
+  kafkaLayout: KafkaLayout;
+  /** OpenTelemetry traces (Deno's built-in exporter, `OTEL_DENO=true`); read by Deno itself. */
+  tracing: boolean;
+  // --- end debezium branch ---
   embeddedPostgresPort: number;
   /** `deno task kafka`'s broker port (its controller listens on the next one). */
   embeddedKafkaPort: number;
@@ -218,6 +235,14 @@ export interface Config {
   };
   /** Where downloaded or unpacked tools (PostgreSQL binaries, Kafka jars) are kept between runs. */
   cacheDir: string;
+}
+
+/** The Kafka topic layout options of SPEC §11. */
+export interface KafkaLayout {
+  /** A delete is followed by a tombstone (same key, null value). */
+  tombstones: boolean;
+  /** Keys and values as Kafka Connect JSON `{schema, payload}`. */
+  envelopeSchema: boolean;
 }
 
 /** What a service cannot start without; checked together with everything else. */
@@ -351,6 +376,14 @@ export function loadConfig(
       apiUrl: e.SYNC_API_URL,
       apiToken: e.SYNC_API_TOKEN,
     },
+    // --- debezium branch ---
+    snapshotMode: e.SNAPSHOT_MODE,
+    kafkaLayout: {
+      tombstones: e.KAFKA_TOMBSTONES === "true",
+      envelopeSchema: e.KAFKA_ENVELOPE_SCHEMA === "true",
+    },
+    tracing: e.OTEL_DENO === "true",
+    // --- end debezium branch ---
     embeddedPostgresPort: e.EMBEDDED_PG_PORT,
     embeddedKafkaPort: e.EMBEDDED_KAFKA_PORT,
     dataDir: e.DATA_DIR,

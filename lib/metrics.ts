@@ -2,6 +2,8 @@
  * A small Prometheus registry: counters, gauges and histograms with labels, rendered in the
  * text exposition format. Each service owns one registry; process metrics are added on render.
  */
+import { cpuUsage } from "node:process";
+import { VERSION } from "./version.ts";
 
 type Labels = Record<string, string>;
 
@@ -67,6 +69,9 @@ export class Gauge extends Metric {
   }
 }
 
+/** Buckets for durations in seconds (SPEC §12: base units), from 1 ms to 5 s. */
+export const SECONDS_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
 export class Histogram {
   private readonly series = new Map<
     string,
@@ -111,15 +116,53 @@ export class Histogram {
   }
 }
 
+/** A counter whose value is read when rendered (CPU seconds, from the process). */
+class CollectedCounter extends Metric {
+  constructor(name: string, help: string, private readonly collect: () => number) {
+    super(name, help, "counter");
+  }
+  override render(): string[] {
+    this.entry(NO_LABELS).value = this.collect();
+    return super.render();
+  }
+}
+
 export class Registry {
   private readonly metrics = new Map<string, Metric | Histogram>();
 
   constructor(readonly service: string) {
+    // --- debezium branch: build info and process metrics (SPEC §12) ---
+    this.gauge("synchub_build_info", "1, labelled with the build: version, service, runtime.")
+      .set(1, { version: VERSION, service, runtime: "deno", runtime_version: Deno.version.deno });
     this.gauge(
       "process_resident_memory_bytes",
       "Resident set size of the process in bytes.",
       () => Deno.memoryUsage().rss,
     );
+    this.gauge(
+      "process_heap_bytes",
+      "Bytes of JavaScript heap in use.",
+      () => Deno.memoryUsage().heapUsed,
+    );
+    this.register(
+      "process_cpu_seconds_total",
+      () =>
+        new CollectedCounter(
+          "process_cpu_seconds_total",
+          "User and system CPU time spent, in seconds.",
+          () => {
+            const { user, system } = cpuUsage();
+            return (user + system) / 1e6;
+          },
+        ),
+    );
+    this.gauge("process_open_fds", "Open file descriptors.", openFds);
+    this.gauge(
+      "process_start_time_seconds",
+      "Start time of the process, in seconds since the epoch.",
+    )
+      .set(Math.round(performance.timeOrigin) / 1000);
+    // --- end debezium branch ---
   }
 
   counter(name: string, help: string): Counter {
@@ -167,4 +210,15 @@ function formatNumber(n: number): string {
   if (Number.isNaN(n)) return "NaN";
   if (!Number.isFinite(n)) return n > 0 ? "+Inf" : "-Inf";
   return String(n);
+}
+
+/** Entries of /proc/self/fd (Linux); 0 where there is no such directory. */
+function openFds(): number {
+  try {
+    let n = 0;
+    for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
+    return n;
+  } catch {
+    return 0;
+  }
 }

@@ -5,6 +5,7 @@
  */
 import { loadConfig } from "../lib/config.ts";
 import { startKafkaBroker } from "../tools/servers/kafka.ts";
+import { composeBinary } from "../tools/servers/compose.ts";
 import { freePort } from "../tools/servers/process.ts";
 import { createLogger } from "../lib/log.ts";
 import { ensureMariaDb, startMariaDb } from "../tools/servers/mariadb.ts";
@@ -29,6 +30,11 @@ if (mariaDbMissing) {
   );
 }
 const mariaDbHere = mariaDbMissing === null;
+// docker compose (to validate docker-compose.yml) builds from the Go module proxy the first time:
+// in the background, while the servers start and the other tests run.
+const composeBuild = composeBinary(config.cacheDir, log).catch((err) =>
+  log.warn("could not build docker compose", { err })
+);
 const firstMariaDb = mariaDbHere
   ? startMariaDb({
     dataDir: `${dir}/mariadb`,
@@ -77,6 +83,7 @@ try {
       ...env,
       SYNCHUB_TEST_PG_URL: pg.url(),
       SYNCHUB_TEST_KAFKA_BROKERS: kafka.brokers,
+      SYNCHUB_TEST_COMPOSE_BUILDING: "1",
       ...(mariadb
         ? { SYNCHUB_TEST_MYSQL_URL: mariadb.url }
         : { SYNCHUB_TEST_MYSQL_MISSING: mariaDbMissing ?? "MariaDB did not start" }),
@@ -88,7 +95,7 @@ try {
   }).spawn();
   code = (await child.status).code;
 } finally {
-  await Promise.all([pg.stop(), kafka.stop(), mariadb?.stop(), mariadb2?.stop()]);
+  await Promise.all([pg.stop(), kafka.stop(), mariadb?.stop(), mariadb2?.stop(), composeBuild]);
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 Deno.exit(code);

@@ -2,6 +2,7 @@
  * The bus between the services: a partitioned, retained log of envelopes per table topic
  * (SPEC §3). The bus knows nothing of databases; sources know nothing of the bus.
  */
+import type { TableInfo } from "../catalog.ts";
 import type { Offsets } from "../cursor.ts";
 import type { Envelope } from "../envelope.ts";
 import { envelopeJson } from "../envelope_json.ts";
@@ -17,6 +18,12 @@ export interface BusMessage {
   readonly value: string | null;
   /** The parsed envelope, when the producer has it; an in-process bus hands it on as is. */
   readonly envelope?: Envelope;
+  // --- debezium branch ---
+  /** The envelope's table, for a bus that writes typed records (Kafka Connect JSON schemas). */
+  readonly table?: TableInfo;
+  /** Carried beside the value (Kafka headers): the trace context of the change. */
+  readonly headers?: Readonly<Record<string, string>>;
+  // --- end debezium branch ---
 }
 
 export interface BusRecord extends BusMessage {

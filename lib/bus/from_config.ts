@@ -19,5 +19,6 @@ export function busFromConfig(config: Config, service: string, log: Logger): Bus
     retentionMs: config.cursorRetentionMs,
     clientId: `synchub-${service}`,
     log: log.child("kafka"),
+    layout: config.kafkaLayout,
   });
 }

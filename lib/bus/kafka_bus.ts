@@ -14,6 +14,7 @@ import { KafkaFollower, readRange } from "../kafka/consumer.ts";
 import { KafkaProducer } from "../kafka/producer.ts";
 import { SyncError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import type { KafkaLayout } from "../kafka/layout.ts";
 import { backoffDelay, classifyFailure, sleep } from "../retry.ts";
 import type { Bus, BusMessage, BusRecord, Channel, Offsets, RecordsHandler } from "./bus.ts";
 
@@ -28,6 +29,8 @@ export interface KafkaBusOptions {
   log: Logger;
   /** How often followers look for new topics. */
   topicRefreshMs?: number;
+  /** How envelopes lie on the topics (SPEC §11); default plain JSON with tombstones. */
+  layout?: KafkaLayout;
 }
 
 export class KafkaBus implements Bus {
@@ -47,7 +50,7 @@ export class KafkaBus implements Bus {
     this.producer = new KafkaProducer(this.kafka, async (topics) => {
       await this.connect();
       for (const topic of topics) await this.ensureTopic(topic);
-    });
+    }, opts.layout);
   }
 
   get epoch(): string {

@@ -42,10 +42,18 @@ class TopicLog {
   /** Keeps the record's bytes and returns it with its envelope, for the followers that get it now. */
   append(m: BusMessage, timestamp: number): BusRecord {
     const offset = this.segments.append(m.key, m.value, timestamp);
-    const { topic, key, value, envelope } = m;
-    return envelope
-      ? { topic, key, value, partition: 0, offset, timestamp, envelope }
-      : { topic, key, value, partition: 0, offset, timestamp };
+    const { topic, key, value, envelope, headers } = m;
+    // Headers (a change's trace context) reach the live followers; the history keeps no headers.
+    const record: BusRecord = {
+      topic,
+      key,
+      value,
+      partition: 0,
+      offset,
+      timestamp,
+      ...(headers ? { headers } : {}),
+    };
+    return envelope ? { ...record, envelope } : record;
   }
 
   oldestTimestamp(): number | undefined {

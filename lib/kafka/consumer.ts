@@ -6,6 +6,7 @@
 import type { Consumer, Kafka, KafkaMessage } from "kafkajs";
 import type { BusRecord, Offsets, RecordsHandler } from "../bus/bus.ts";
 import type { Logger } from "../log.ts";
+import { busValueOf } from "./layout.ts";
 import { backoffDelay, classifyFailure, sleep } from "../retry.ts";
 
 export interface FollowerOptions {
@@ -132,14 +133,7 @@ export class KafkaFollower {
       const offset = Number(m.offset);
       if (offset < (offsets[partition] ?? 0)) continue; // before our start, or delivered already
       offsets[partition] = offset + 1;
-      records.push({
-        topic,
-        partition,
-        offset,
-        key: m.key?.toString() ?? "",
-        value: m.value === null ? null : m.value.toString(),
-        timestamp: Number(m.timestamp),
-      });
+      records.push(busRecordOf(topic, partition, m));
     }
     return records;
   }
@@ -183,14 +177,7 @@ export async function* readRange(
           const offset = Number(m.offset);
           if (offset < next.get(batch.partition)! || offset >= end) continue;
           next.set(batch.partition, offset + 1);
-          records.push({
-            topic,
-            partition: batch.partition,
-            offset,
-            key: m.key?.toString() ?? "",
-            value: m.value === null ? null : m.value.toString(),
-            timestamp: Number(m.timestamp),
-          });
+          records.push(busRecordOf(topic, batch.partition, m));
         }
         if (records.length === 0) return;
         await new Promise<void>((taken) => {
@@ -219,4 +206,22 @@ export async function* readRange(
     for (const item of channel.splice(0)) item.taken();
     await consumer.disconnect().catch((err) => log.debug("reader disconnect failed", { err }));
   }
+}
+
+/** A Kafka message as a bus record: its value as envelope JSON whatever the layout (layout.ts). */
+function busRecordOf(topic: string, partition: number, m: KafkaMessage): BusRecord {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m.headers ?? {})) {
+    if (v !== undefined) headers[k] = (Array.isArray(v) ? v[0]! : v).toString();
+  }
+  const value = busValueOf(m.value === null ? null : m.value.toString(), (h) => headers[h]);
+  return {
+    topic,
+    partition,
+    offset: Number(m.offset),
+    key: m.key?.toString() ?? "",
+    value,
+    timestamp: Number(m.timestamp),
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+  };
 }

@@ -10,6 +10,7 @@
 import type { Kafka, Producer } from "kafkajs";
 import type { BusMessage, Channel } from "../bus/bus.ts";
 import { SyncError } from "../errors.ts";
+import { type KafkaLayout, type KafkaOut, kafkaRecordsOf, PLAIN_LAYOUT } from "./layout.ts";
 
 /** Bytes per produce request, well under Kafka's default 1 MB message limit. */
 const REQUEST_BYTES = 512 * 1024;
@@ -27,6 +28,8 @@ export class KafkaProducer {
     private readonly kafka: Kafka,
     /** Runs before each request: makes sure its topics exist. */
     private readonly prepare: (topics: Set<string>) => Promise<void>,
+    /** How envelopes lie on the topics (SPEC §11). */
+    private readonly layout: KafkaLayout = PLAIN_LAYOUT,
   ) {}
 
   async connect(): Promise<void> {
@@ -87,12 +90,16 @@ export class KafkaProducer {
   private async send(messages: readonly BusMessage[]): Promise<void> {
     await this.prepare(new Set(messages.map((m) => m.topic)));
     try {
-      for (const chunk of chunks(messages, REQUEST_BYTES)) {
-        const byTopic = new Map<string, { key: string; value: string | null }[]>();
-        for (const m of chunk) {
-          let list = byTopic.get(m.topic);
-          if (!list) byTopic.set(m.topic, list = []);
-          list.push({ key: m.key, value: m.value });
+      // Sized as they go out: a Connect JSON record is larger than its envelope.
+      const records = messages.flatMap((m) =>
+        kafkaRecordsOf(m, this.layout).map((r) => ({ ...r, topic: m.topic }))
+      );
+      for (const chunk of chunks(records, REQUEST_BYTES)) {
+        const byTopic = new Map<string, KafkaOut[]>();
+        for (const { topic, ...record } of chunk) {
+          let list = byTopic.get(topic);
+          if (!list) byTopic.set(topic, list = []);
+          list.push(record);
         }
         await this.producer!.sendBatch({
           acks: -1,
@@ -110,10 +117,10 @@ export class KafkaProducer {
   }
 }
 
-export function* chunks(
-  messages: readonly BusMessage[],
+export function* chunks<M extends { key: string; value: string | null }>(
+  messages: readonly M[],
   limit: number,
-): Iterable<readonly BusMessage[]> {
+): Iterable<readonly M[]> {
   let start = 0, size = 0;
   for (let i = 0; i < messages.length; i++) {
     const bytes = (messages[i]!.value?.length ?? 0) + messages[i]!.key.length + 64;

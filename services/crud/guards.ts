@@ -6,7 +6,7 @@ import type { Hono, MiddlewareHandler } from "hono";
 import { principalOf } from "../../lib/access.ts";
 import { SyncError } from "../../lib/errors.ts";
 import { tokenFromRequest, type TokenVerifier } from "../../lib/jwt.ts";
-import type { Registry } from "../../lib/metrics.ts";
+import { type Registry, SECONDS_BUCKETS } from "../../lib/metrics.ts";
 import { KeyedLimiter } from "../../lib/rate_limit.ts";
 import type { CrudEnv } from "./env.ts";
 import { clientAddress } from "../../lib/http/address.ts";
@@ -28,6 +28,8 @@ const PUBLIC = new Set([
   "/v1/auth/logout",
 ]);
 
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
 export interface Guards {
   /** Throws `rate_limited` when this account has had too many login attempts. */
   limitAccount(email: string): void;
@@ -43,8 +45,9 @@ export function installGuards(
     "HTTP requests by route and status.",
   );
   const duration = registry.histogram(
-    "synchub_crud_request_ms",
-    "HTTP request duration in milliseconds.",
+    "synchub_crud_request_duration_seconds",
+    "HTTP request duration in seconds, by route pattern.",
+    SECONDS_BUCKETS,
   );
   const limited = registry.counter(
     "synchub_crud_rate_limited_total",
@@ -72,8 +75,10 @@ export function installGuards(
     const started = performance.now();
     await next();
     const route = c.req.routePath;
-    requests.inc({ method: c.req.method, route, status: String(c.res.status) });
-    duration.observe(performance.now() - started, { route });
+    // Bounded labels: the route pattern (unmatched paths share one), methods from a fixed set.
+    const method = METHODS.has(c.req.method) ? c.req.method : "OTHER";
+    requests.inc({ method, route, status: String(c.res.status) });
+    duration.observe((performance.now() - started) / 1000, { route });
   });
   // Always mounted: preflights are answered before authentication (SPEC §9, cors.ts).
   app.use(corsFor(limits.corsOrigins));

@@ -10,7 +10,7 @@ import { clientAddress } from "../../lib/http/address.ts";
 import { mountOps } from "../../lib/http/ops.ts";
 import { tokenFromRequest, type TokenVerifier } from "../../lib/jwt.ts";
 import type { Logger } from "../../lib/log.ts";
-import type { Registry } from "../../lib/metrics.ts";
+import { type Registry, SECONDS_BUCKETS } from "../../lib/metrics.ts";
 import type { SnapshotReader } from "../../lib/snapshot.ts";
 import type { TableInfo } from "../../lib/catalog.ts";
 import type { Envelope } from "../../lib/envelope.ts";
@@ -104,17 +104,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
   );
   const hubMetrics = {
     deliveryLag: registry.histogram(
-      "synchub_gateway_delivery_lag_ms",
-      "Milliseconds from commit at the source to fan-out by the gateway.",
+      "synchub_gateway_delivery_lag_seconds",
+      "Seconds from commit at the source to fan-out by the gateway.",
+      SECONDS_BUCKETS,
     ),
     badRecords: registry.counter(
       "synchub_gateway_bad_records_total",
       "Bus records that were not envelopes.",
     ),
     dispatch: registry.histogram(
-      "synchub_gateway_dispatch_ms",
-      "Milliseconds to hand one batch of bus records to every subscriber.",
-      [0.1, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500],
+      "synchub_gateway_dispatch_seconds",
+      "Seconds to hand one batch of bus records to every subscriber.",
+      [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5],
     ),
   };
 
@@ -183,6 +184,23 @@ export function createGateway(deps: GatewayDeps): Gateway {
   started.catch((err) => {
     if (!following.signal.aborted) log.error("gateway could not follow the bus", { err });
   });
+  // --- debezium branch: bus consumer lag (SPEC §12) ---
+  const consumerLag = registry.gauge(
+    "synchub_gateway_consumer_lag_records",
+    "Records of each table topic the gateway has not dispatched yet (the topic's end minus its position).",
+  );
+  const lagTimer = setInterval(async () => {
+    if (!hub) return;
+    for (const topic of hub.topics().filter((t) => isTableTopic(deps.topicPrefix, t))) {
+      const ends = await bus.range(topic).then((r) => r.end, () => undefined);
+      if (!ends) continue;
+      const at = hub.position(topic);
+      consumerLag.set(ends.reduce((sum, end, p) => sum + Math.max(0, end - (at[p] ?? 0)), 0), {
+        topic,
+      });
+    }
+  }, 10_000);
+  // --- end debezium branch ---
 
   const sockets = new Set<WsConnection>();
   const holders = new ConnectionCaps(
@@ -293,6 +311,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         onError: (err) => log.error("gateway connection failed", { err }),
       }),
     stop() {
+      clearInterval(lagTimer);
       following.abort();
       for (const s of sockets) s.close(1001, "gateway shutting down");
       return Promise.resolve();

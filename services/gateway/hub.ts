@@ -9,6 +9,7 @@ import { encodeCursor, type Offsets } from "../../lib/cursor.ts";
 import type { Envelope } from "../../lib/envelope.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Counter, Histogram } from "../../lib/metrics.ts";
+import { endSpan, SpanKind, startChildSpan } from "../../lib/tracing.ts";
 import { fill, type FrameCache, parseRecord, type Subscription } from "./subscription.ts";
 
 export interface HubMetrics {
@@ -40,6 +41,11 @@ export class Hub {
     return [...(this.positions.get(topic) ?? [])];
   }
 
+  /** The topics the hub has records or a start position for. */
+  topics(): string[] {
+    return [...this.positions.keys()];
+  }
+
   add(sub: Subscription): void {
     let set = this.subscriptions.get(sub.topic);
     if (!set) this.subscriptions.set(sub.topic, set = new Set());
@@ -69,7 +75,7 @@ export class Hub {
       if (record.value === null) continue; // a tombstone: nothing to deliver
       const envelope = parseRecord(record);
       if (envelope) {
-        this.metrics.deliveryLag.observe(now - envelope.source.ts_ms);
+        this.metrics.deliveryLag.observe((now - envelope.source.ts_ms) / 1000);
         this.inspect(record.topic, envelope);
       } else {
         this.metrics.badRecords.inc({ topic: record.topic });
@@ -87,8 +93,16 @@ export class Hub {
         offsets: fill(position),
       });
       const cache: FrameCache | undefined = subs.size > 1 ? new Map() : undefined;
+      const traced = startChildSpan("gateway.deliver", record.headers?.traceparent, {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          "messaging.destination.name": record.topic,
+          "synchub.subscriptions": subs.size,
+        },
+      });
       for (const sub of subs) sub.receive(record, envelope, cursor, cache);
+      endSpan(traced?.span);
     }
-    this.metrics.dispatch.observe(performance.now() - started);
+    this.metrics.dispatch.observe((performance.now() - started) / 1000);
   }
 }

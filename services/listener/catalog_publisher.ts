@@ -14,6 +14,8 @@ export class CatalogPublisher {
   /** What the catalog topic holds for each of our sources' tables: key → record JSON. */
   private readonly published = new Map<string, Map<string, string>>();
   private loaded: Promise<void> | undefined;
+  /** Each source's tables as last read, by `schema.table` (or `db.table`). */
+  private readonly tables = new Map<string, ReadonlyMap<string, TableInfo>>();
 
   constructor(
     private readonly bus: Bus,
@@ -33,6 +35,7 @@ export class CatalogPublisher {
     }));
     const snapshots = source.snapshots !== undefined;
     const tables = (await source.tables()).map((t) => ({ ...t, snapshots }));
+    this.tables.set(source.name, new Map(tables.map((t) => [t.qualified, t])));
     const mine = this.published.get(source.name) ?? new Map<string, string>();
     const now = new Map<string, string>(
       tables.map((t) => [catalogKey(t), JSON.stringify(tableRecord(t))]),
@@ -52,6 +55,11 @@ export class CatalogPublisher {
       tables: changed.map((t: TableInfo) => t.qualified),
       removed: gone.length,
     });
+  }
+
+  /** A table of a source as last read (for typed bus records); undefined when not known yet. */
+  tableOf(source: string, qualified: string): TableInfo | undefined {
+    return this.tables.get(source)?.get(qualified);
   }
 
   /** The records already on the topic (an earlier run's), so a vanished table gets its tombstone. */

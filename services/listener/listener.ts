@@ -9,7 +9,7 @@
  */
 import type { Bus } from "../../lib/bus/bus.ts";
 import type { Logger } from "../../lib/log.ts";
-import type { Registry } from "../../lib/metrics.ts";
+import { type Registry, SECONDS_BUCKETS } from "../../lib/metrics.ts";
 import { backoffDelay, classifyFailure, sleep } from "../../lib/retry.ts";
 import { CatalogPublisher } from "./catalog_publisher.ts";
 import { type HeldLease, type Lease, soleLease } from "./lease.ts";
@@ -46,8 +46,9 @@ export function startListener(deps: ListenerDeps): Listener {
     ),
     batches: registry.counter("synchub_listener_batches_total", "Source transactions confirmed."),
     lag: registry.histogram(
-      "synchub_listener_lag_ms",
-      "Milliseconds from commit at the source to acceptance by the bus.",
+      "synchub_listener_lag_seconds",
+      "Seconds from commit at the source to acceptance by the bus.",
+      SECONDS_BUCKETS,
     ),
     oversize: registry.counter(
       "synchub_listener_oversize_envelopes_total",
@@ -114,7 +115,12 @@ export function startListener(deps: ListenerDeps): Listener {
         const signal = AbortSignal.any([stop.signal, held.lost]);
         await deps.bus.connect(signal); // with Kafka down, wait for it rather than spin
         await catalog.publish(source);
-        await runPipeline({ ...deps, source, metrics }, signal);
+        await runPipeline({
+          ...deps,
+          source,
+          metrics,
+          tableOf: (qualified) => catalog.tableOf(source.name, qualified),
+        }, signal);
         if (held.lost.aborted && !stop.signal.aborted) {
           log.warn("lost the source's lease; standing by", { source: source.name });
         }

@@ -5,10 +5,12 @@
  * confirmed; the source then restarts from its last confirmed position.
  */
 import { type Bus, type BusMessage, Channel, messageFor } from "../../lib/bus/bus.ts";
-import type { Envelope } from "../../lib/envelope.ts";
+import type { TableInfo } from "../../lib/catalog.ts";
+import { type Envelope, qualifiedTable } from "../../lib/envelope.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Counter, Histogram } from "../../lib/metrics.ts";
 import { fitEnvelope } from "../../lib/oversize.ts";
+import { endSpan, SpanKind, startChildSpan } from "../../lib/tracing.ts";
 import type { Source } from "./source.ts";
 
 export interface PipelineMetrics {
@@ -30,6 +32,8 @@ export interface PipelineDeps {
   maxInFlight?: number;
   /** The largest envelope the bus takes whole (lib/oversize.ts); default 1 MiB. */
   maxEnvelopeBytes?: number;
+  /** The catalog entry of a table of the source, for buses that write typed records. */
+  tableOf?: (qualified: string) => TableInfo | undefined;
 }
 
 /**
@@ -43,8 +47,13 @@ export async function runPipeline(deps: PipelineDeps, signal: AbortSignal): Prom
   const maxInFlight = deps.maxInFlight ?? 1_000;
   // This run's publishes in order: once one fails, none after it is accepted (see Channel).
   const channel = new Channel();
-  const toMessage = (e: Envelope): BusMessage => {
-    const m = messageFor(deps.topicPrefix, e);
+  const toMessage = (e: Envelope, headers?: Record<string, string>): BusMessage => {
+    const table = deps.tableOf?.(qualifiedTable(e.source));
+    const m = {
+      ...messageFor(deps.topicPrefix, e),
+      ...(table ? { table } : {}),
+      ...(headers ? { headers } : {}),
+    };
     const fit = fitEnvelope(e, m.value!, deps.maxEnvelopeBytes ?? 1024 * 1024);
     if (!fit.oversize) return m;
     deps.metrics.oversize.inc({ source: source.name });
@@ -69,8 +78,14 @@ export async function runPipeline(deps: PipelineDeps, signal: AbortSignal): Prom
     for await (const batch of source.stream(stop.signal)) {
       if (signal.aborted) await settle(); // confirm what is published while the stream is open
       if (failure || signal.aborted) break;
-      const published = bus.publish(batch.envelopes.map(toMessage), channel);
-      published.catch(() => {}); // observed through the chain below
+      // A traced transaction's span lasts until the bus has it; its context rides in the headers.
+      const traced = startChildSpan("listener.publish", batch.trace, {
+        kind: SpanKind.PRODUCER,
+        attributes: { "synchub.source": source.name, "synchub.changes": batch.envelopes.length },
+      });
+      const headers = traced?.traceparent ? { traceparent: traced.traceparent } : undefined;
+      const published = bus.publish(batch.envelopes.map((e) => toMessage(e, headers)), channel);
+      published.then(() => endSpan(traced?.span), (err) => endSpan(traced?.span, err));
       confirmedChain = confirmedChain.then(async () => {
         await published;
         countBatch(deps.metrics, source.name, batch.envelopes);
@@ -104,5 +119,5 @@ function countBatch(metrics: PipelineMetrics, source: string, envelopes: readonl
   for (const [op, n] of ops) metrics.envelopes.inc({ source, op }, n);
   metrics.batches.inc({ source });
   const first = envelopes[0];
-  if (first) metrics.lag.observe(Date.now() - first.source.ts_ms, { source });
+  if (first) metrics.lag.observe((Date.now() - first.source.ts_ms) / 1000, { source });
 }

@@ -55,6 +55,7 @@ export function sourcesFromConfig(
     publicationTables: config.postgres.publicationTables,
     bucketColumns: columns,
     log: log.child(config.postgres.sourceName),
+    snapshotMode: config.snapshotMode,
   });
   const other = (s: SourceConfig): Source =>
     s.connector === "mysql"
@@ -66,6 +67,7 @@ export function sourcesFromConfig(
           tables: s.tables,
           bucketColumns: columns,
           serverId: s.serverId,
+          snapshotMode: config.snapshotMode,
           positions,
           log: log.child(s.name),
         });

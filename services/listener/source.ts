@@ -16,6 +16,8 @@ export interface SourceBatch {
    * for a part of a transaction whose end is still to come: nothing to confirm yet.
    */
   readonly checkpoint: string | null;
+  /** The W3C traceparent of the transaction, when its writer traced it (SPEC §12). */
+  readonly trace?: string;
 }
 
 /** How a source's position fares at its database, for metrics. */

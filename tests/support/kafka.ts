@@ -3,7 +3,7 @@
  * the fault tests, a broker of their own that they can stop and start.
  */
 import { KafkaBus } from "../../lib/bus/kafka_bus.ts";
-import { loadConfig } from "../../lib/config.ts";
+import { type KafkaLayout, loadConfig } from "../../lib/config.ts";
 import { type KafkaBroker, startKafkaBroker } from "../../tools/servers/kafka.ts";
 import { freePort } from "../../tools/servers/process.ts";
 import { createLogger, silentLogger } from "../../lib/log.ts";
@@ -52,7 +52,10 @@ export async function ownBroker(dataDir?: string, port = freePort(), controllerP
 }
 
 /** A Kafka bus on its own topic prefix, so tests sharing a broker never see each other's topics. */
-export function testKafkaBus(brokers: string, opts: { prefix?: string; partitions?: number } = {}) {
+export function testKafkaBus(
+  brokers: string,
+  opts: { prefix?: string; partitions?: number; layout?: KafkaLayout } = {},
+) {
   return new KafkaBus({
     brokers: [brokers],
     topicPrefix: opts.prefix ?? `t${crypto.randomUUID().replace(/-/g, "").slice(0, 10)}`,
@@ -61,5 +64,6 @@ export function testKafkaBus(brokers: string, opts: { prefix?: string; partition
     retentionMs: 3_600_000,
     log: silentLogger,
     topicRefreshMs: 500,
+    ...(opts.layout ? { layout: opts.layout } : {}),
   });
 }

@@ -68,7 +68,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   });
   const buses: Bus[] = [];
   const newBus = (): Bus => {
-    const bus = opts.kafka ? testKafkaBus(opts.kafka, { prefix }) : memory;
+    const bus = opts.kafka
+      ? testKafkaBus(opts.kafka, { prefix, layout: config.kafkaLayout })
+      : memory;
     buses.push(bus);
     return bus;
   };

@@ -27,6 +27,7 @@ export async function runSource(
     partSize?: number;
     positions?: PositionStore;
     healthIntervalMs?: number;
+    snapshotMode?: "initial" | "never";
   } = {},
 ): Promise<RunningSource> {
   const source = new WalSource({
@@ -41,6 +42,7 @@ export async function runSource(
     ...(opts.partSize ? { partSize: opts.partSize } : {}),
     ...(opts.positions ? { positions: opts.positions } : {}),
     ...(opts.healthIntervalMs ? { healthIntervalMs: opts.healthIntervalMs } : {}),
+    ...(opts.snapshotMode ? { snapshotMode: opts.snapshotMode } : {}),
   });
   const ac = new AbortController();
   const batches: SourceBatch[] = [];

@@ -7,6 +7,7 @@
 import { Kafka, logLevel } from "kafkajs";
 import "../../lib/kafka/quiet_warnings.ts";
 import { collectOutput, exists, setprivAvailable, stopChild } from "./process.ts";
+import { mavenJars } from "./maven.ts";
 import type { Logger } from "../../lib/log.ts";
 import { sleep } from "../../lib/retry.ts";
 
@@ -86,35 +87,13 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions): Promise<KafkaB
 }
 
 /** The broker's jars, fetched from Maven Central on first use and cached. */
-export async function kafkaJars(cacheDir: string, log: Logger): Promise<string> {
-  const dir = `${cacheDir}/kafka-${KAFKA_VERSION}`;
-  if (await exists(`${dir}/libs/.complete`)) return `${dir}/libs`;
-  await Deno.mkdir(dir, { recursive: true });
-  await Deno.writeTextFile(`${dir}/pom.xml`, POM);
-  log.info("fetching Apache Kafka jars from Maven Central (once)", { version: KAFKA_VERSION, dir });
-  const out = await new Deno.Command("mvn", {
-    args: [
-      "-q",
-      "-B",
-      "dependency:copy-dependencies",
-      "-DoutputDirectory=libs",
-      "-DincludeScope=runtime",
-    ],
-    cwd: dir,
-    stdout: "piped",
-    stderr: "piped",
-  }).output().catch((err) => {
-    throw new Error(
-      `Kafka's jars come from Maven Central through \`mvn\`, which failed to run: ${err.message}`,
-    );
-  });
-  if (!out.success) {
-    throw new Error(
-      `mvn dependency:copy-dependencies failed:\n${new TextDecoder().decode(out.stdout)}`,
-    );
-  }
-  await Deno.writeTextFile(`${dir}/libs/.complete`, "");
-  return `${dir}/libs`;
+export function kafkaJars(cacheDir: string, log: Logger): Promise<string> {
+  return mavenJars(
+    `${cacheDir}/kafka-${KAFKA_VERSION}`,
+    POM,
+    `Apache Kafka ${KAFKA_VERSION} jars`,
+    log,
+  );
 }
 
 const POM = `<project xmlns="http://maven.apache.org/POM/4.0.0">

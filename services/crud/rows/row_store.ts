@@ -18,6 +18,7 @@ import type { JsonValue, Row } from "../../../lib/envelope.ts";
 import { SyncError } from "../../../lib/errors.ts";
 import type { ColumnInfo, TableInfo } from "../../../lib/catalog.ts";
 import { fromPgError } from "../../../lib/postgres/errors.ts";
+import { currentTraceparent, inSpan, TRACE_MESSAGE_PREFIX } from "../../../lib/tracing.ts";
 import {
   type Pool,
   type PoolClient,
@@ -216,18 +217,33 @@ export class RowStore {
     ops: readonly WriteOp[],
     access: Access,
   ): Promise<WriteResult[]> {
-    if (ops.length === 1) return [await this.apply(table, ops[0]!, access, this.pool)];
-    return await withTransaction(this.pool, async (db) => {
-      await this.lock(table, ops.flatMap((op) => op.op === "insert" ? [] : [op.key]), db);
-      const out: WriteResult[] = [];
-      for (const [index, op] of ops.entries()) {
-        try {
-          out.push(await this.apply(table, op, access, db));
-        } catch (err) {
-          throw inBatch(err, index);
-        }
+    return await inSpan("crud.write", {
+      attributes: { "db.sql.table": table.qualified, "synchub.operations": ops.length },
+    }, async () => {
+      // Traced: the trace goes into the WAL with the rows (SPEC §12), so one transaction always.
+      const traceparent = currentTraceparent();
+      if (ops.length === 1 && !traceparent) {
+        return [await this.apply(table, ops[0]!, access, this.pool)];
       }
-      return out;
+      return await withTransaction(this.pool, async (db) => {
+        if (traceparent) {
+          await db.query("SELECT pg_logical_emit_message(true, $1, $2)", [
+            TRACE_MESSAGE_PREFIX,
+            traceparent,
+          ]);
+        }
+        if (ops.length === 1) return [await this.apply(table, ops[0]!, access, db)];
+        await this.lock(table, ops.flatMap((op) => op.op === "insert" ? [] : [op.key]), db);
+        const out: WriteResult[] = [];
+        for (const [index, op] of ops.entries()) {
+          try {
+            out.push(await this.apply(table, op, access, db));
+          } catch (err) {
+            throw inBatch(err, index);
+          }
+        }
+        return out;
+      });
     });
   }
 

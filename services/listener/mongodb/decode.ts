@@ -80,7 +80,8 @@ export function toEnvelope(
   return makeEnvelope({
     id: `${ctx.sourceName}:${tokenData(e._id)}`,
     op,
-    before: op === "c" || op === "t" ? null : before,
+    // Without a pre-image a delete's before is its key (SPEC §11: at least the key columns).
+    before: op === "c" || op === "t" ? null : op === "d" ? before ?? key : before,
     after: op === "d" || op === "t" ? null : after,
     key: op === "t" ? {} : key,
     changed: op !== "u"

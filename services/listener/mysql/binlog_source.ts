@@ -24,6 +24,7 @@ import { type BinlogCheckpoint, decodeCheckpoint, encodeCheckpoint } from "./pos
 import { loadMySqlTables } from "./catalog.ts";
 import { capturedTables, type TableMeta, tableMeta } from "../../../lib/mysql/schema.ts";
 import { readSnapshot } from "./snapshot.ts";
+import { snapshotProgress } from "../snapshot_progress.ts";
 import { checkServer } from "./setup.ts";
 
 export interface BinlogSourceOptions {
@@ -42,6 +43,8 @@ export interface BinlogSourceOptions {
   maxQueued?: number;
   /** Changes per part of a transaction (a transaction of any size streams in parts). */
   partSize?: number;
+  /** `never`: a first start streams from the current binlog position without a snapshot. */
+  snapshotMode?: "initial" | "never";
 }
 
 interface ZongJiEvent {
@@ -135,7 +138,9 @@ export class BinlogSource implements Source {
           tables: [...metas.keys()],
         });
         let last: string | null = null;
-        for await (const batch of readSnapshot(conn, flavor, [...metas.values()], ctx)) {
+        const tables = opts.snapshotMode === "never" ? [] : [...metas.values()];
+        const progress = snapshotProgress(opts.log);
+        for await (const batch of readSnapshot(conn, flavor, tables, ctx, 5000, progress)) {
           if (signal.aborted) return;
           last = batch.checkpoint;
           yield batch;

@@ -18,6 +18,8 @@ export async function* readSnapshot(
   tables: readonly TableMeta[],
   ctx: Pick<EnvelopeContext, "sourceName" | "bucketColumn" | "now">,
   batchSize = 5000,
+  /** How many rows of a table have been read, as they are: for progress output. */
+  onProgress?: (table: string, rows: number) => void,
 ): AsyncIterable<SourceBatch> {
   const start = await consistentStart(conn, flavor);
   // One batch is held back, so the snapshot's last row can be marked `snapshot: "last"`.
@@ -27,6 +29,7 @@ export async function* readSnapshot(
     for (const t of tables) {
       const pk = t.primaryKey.map((c) => conn.escapeId(c)).join(", ");
       let after: unknown[] | undefined;
+      let read = 0;
       for (;;) {
         const where = after ? `WHERE (${pk}) > (${after.map(() => "?").join(", ")})` : "";
         const [rows, fields] = await conn.query(
@@ -49,6 +52,8 @@ export async function* readSnapshot(
         );
         if (held.length) yield { envelopes: held, checkpoint: null };
         held = envelopes;
+        read += rows.length;
+        onProgress?.(`${t.db}.${t.table}`, read);
         if (rows.length < batchSize) break;
         const last = rows.at(-1)!;
         after = t.primaryKey.map((c) => last[c]);

@@ -8,10 +8,12 @@ import {
   type Envelope,
   makeEnvelope,
   markerOrigin,
+  pickKey,
   type Row,
   type SyncOrigin,
 } from "../../../lib/envelope.ts";
 import { textDecoderFor } from "../../../lib/postgres/values.ts";
+import { TRACE_MESSAGE_PREFIX } from "../../../lib/tracing.ts";
 import { changePosition, parseLsn } from "./position.ts";
 
 export type Relation = Pgoutput.MessageRelation;
@@ -30,6 +32,8 @@ export interface TxHeader {
   readonly commitUs: number;
   /** Written by a SyncHub sync service (its marker row came first), else null. */
   origin: SyncOrigin | null;
+  /** The W3C traceparent its writer put in the WAL with it (lib/tracing.ts), if traced. */
+  traceparent?: string;
 }
 
 /** A change with its place in its transaction (1-based) and among its table's changes there. */
@@ -115,8 +119,14 @@ export class TransactionDecoder {
         if (!tx) throw new Error("pgoutput commit without begin");
         return { tx: tx.header, changes: tx.part, endLsn: parseLsn(msg.commitEndLsn ?? "0/0") };
       }
+      case "message":
+        // A traced writer's context, written in the transaction ahead of its rows.
+        if (msg.transactional && msg.prefix === TRACE_MESSAGE_PREFIX && this.tx) {
+          this.tx.header.traceparent = new TextDecoder().decode(msg.content);
+        }
+        return null;
       default:
-        return null; // origin, type and logical messages carry no row changes
+        return null; // origin and type messages carry no row changes
     }
   }
 
@@ -166,7 +176,11 @@ export function toEnvelopes(part: DecodedPart, ctx: EnvelopeContext): Envelope[]
     return makeEnvelope({
       id: `${ctx.sourceName}:${position}`,
       op: change.op,
-      before: change.op === "u" || change.op === "d" ? change.before : null,
+      before: change.op === "u"
+        ? change.before
+        : change.op === "d"
+        ? change.before ?? keyImage(change.keyTuple, relation)
+        : null,
       after: change.op === "c" || change.op === "u" ? change.after : null,
       key: change.op === "t" ? {} : ctx.keyColumns(relation),
       keyImage: change.op === "d" ? change.keyTuple : null,
@@ -186,6 +200,14 @@ export function toEnvelopes(part: DecodedPart, ctx: EnvelopeContext): Envelope[]
       emittedUs,
     });
   });
+}
+
+/**
+ * A delete's old key tuple (REPLICA IDENTITY DEFAULT or USING INDEX) as its `before`: the replica
+ * identity columns only — the server sends the others as nulls it does not know (SPEC §11).
+ */
+function keyImage(tuple: Row | null, relation: Relation): Row | null {
+  return tuple === null ? null : pickKey(tuple, relation.keyColumns);
 }
 
 /**

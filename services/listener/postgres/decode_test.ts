@@ -34,7 +34,7 @@ function relation(
     name,
     replicaIdentity: identity,
     columns,
-    keyColumns: columns.map((c) => c.name),
+    keyColumns: identity === "full" ? columns.map((c) => c.name) : ["id"],
   };
   return r;
 }
@@ -130,16 +130,17 @@ Deno.test("an unchanged TOAST value the server did not send is left out, not fak
   assert.equal(u!.changed, null, "without a before image no column can be called changed");
 });
 
-Deno.test("a delete under REPLICA IDENTITY DEFAULT keys on the key tuple", () => {
+Deno.test("a delete under REPLICA IDENTITY DEFAULT keys on the key tuple, its before the key", () => {
   const t = relation(1, "docs", "default");
   const tx = assemble([
     begin(11),
-    { tag: "delete", relation: t, key: { id: 9 }, old: null },
+    // The server sends the non-key columns of a key tuple as nulls.
+    { tag: "delete", relation: t, key: { id: 9, bucket: null, body: null, n: null }, old: null },
     commit,
   ]);
   const [d] = toEnvelopes(tx, ctx);
   assert.deepEqual(d!.key, { id: 9 });
-  assert.equal(d!.before, null);
+  assert.deepEqual(d!.before, { id: 9 }, "before holds the key columns (SPEC §11)");
   assert.equal(d!.bucket, null);
 });
 

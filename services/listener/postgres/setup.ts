@@ -31,6 +31,8 @@ export async function prepareReplication(
   setup: WalSetup,
   log: Logger,
   memory?: SlotMemory,
+  /** Creates a missing slot another way (exporting its snapshot); default: the SQL function. */
+  createSlot?: () => Promise<void>,
 ): Promise<Prepared> {
   const settings = (await db.query<{ wal_level: string; db: string }>(
     "SELECT current_setting('wal_level') AS wal_level, current_database() AS db",
@@ -57,7 +59,10 @@ export async function prepareReplication(
     const known = await memory?.known();
     if (known) throw slotLost(setup.slot, `is gone (it had confirmed up to ${known})`);
     try {
-      await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [setup.slot]);
+      if (createSlot) await createSlot();
+      else {await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [
+          setup.slot,
+        ]);}
       log.info("created replication slot", { slot: setup.slot });
     } catch (err) {
       if ((err as { code?: string }).code !== "42710") throw err; // created meanwhile

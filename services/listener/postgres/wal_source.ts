@@ -21,6 +21,8 @@ import type { Source, SourceBatch, SourceHealth } from "../source.ts";
 import { type DecodedPart, type Relation, toEnvelopes, TransactionDecoder } from "./decode.ts";
 import { formatLsn, parseLsn } from "./position.ts";
 import { prepareReplication, primaryKeyOf, slotLost, type WalSetup } from "./setup.ts";
+import { createExportingSlot, type ExportedSlot, readInitialSnapshot } from "./snapshot.ts";
+import { snapshotProgress } from "../snapshot_progress.ts";
 
 export interface WalSourceOptions extends WalSetup {
   name: string;
@@ -43,6 +45,11 @@ export interface WalSourceOptions extends WalSetup {
   positions?: PositionStore;
   /** How often the slot's health (lag, retention, invalidation) is read. */
   healthIntervalMs?: number;
+  /**
+   * `initial`: a slot created here first publishes the captured tables' rows (`op:"r"`), read as
+   * of the slot's start (snapshot.ts). Default `never`.
+   */
+  snapshotMode?: "initial" | "never";
 }
 
 type Socket = { pause(): void; resume(): void };
@@ -113,6 +120,12 @@ export class WalSource implements Source {
   }
 
   confirm(checkpoint: string): Promise<void> {
+    if (checkpoint === this.snapshotCheckpoint) {
+      this.snapshotCheckpoint = undefined;
+      this.opts.positions?.save(snapshotMemoryKey(this.opts.slot), "done").catch((err) =>
+        this.opts.log.warn("could not remember that the initial snapshot is done", { err })
+      );
+    }
     this.raiseConfirmed(parseLsn(checkpoint));
     this.scheduleStatus();
     return Promise.resolve();
@@ -144,16 +157,53 @@ export class WalSource implements Source {
     const onAbort = () => queue.end();
     signal.addEventListener("abort", onAbort, { once: true });
 
+    let exported: ExportedSlot | undefined;
     try {
       await meta.connect();
-      const prepared = await prepareReplication(meta, opts, opts.log, {
-        known: () => opts.positions?.load(slotMemoryKey(opts.slot)) ?? Promise.resolve(null),
-      });
+      const initial = opts.snapshotMode === "initial";
+      if (initial) await this.forgetUnfinishedSnapshot(meta);
+      const prepared = await prepareReplication(
+        meta,
+        opts,
+        opts.log,
+        { known: () => opts.positions?.load(slotMemoryKey(opts.slot)) ?? Promise.resolve(null) },
+        initial
+          ? async () => {
+            // Marked before the slot exists: a crash from here on takes the snapshot again.
+            await opts.positions?.save(snapshotMemoryKey(opts.slot), "pending");
+            exported = await createExportingSlot(opts.url, opts.slot);
+          }
+          : undefined,
+      );
       await learnUserArrayTypes(meta);
       // Replies to the server's keepalives need a position even before we confirm anything.
       if (prepared.confirmedLsn) this.raiseConfirmed(parseLsn(prepared.confirmedLsn));
       this.received = this.confirmed;
       this.saver?.save(formatLsn(this.confirmed)); // a slot used once is remembered
+      if (exported) {
+        const tables = [...(await this.catalog.refresh()).tables];
+        opts.log.info("new replication slot: publishing the initial snapshot", {
+          slot: opts.slot,
+          tables: tables.map((t) => t.qualified),
+          at: exported.consistentPoint,
+        });
+        const progress = snapshotProgress(opts.log);
+        for await (
+          const batch of readInitialSnapshot(this.pool, exported, tables, {
+            sourceName: opts.name,
+            db: prepared.db,
+            onProgress: progress,
+          })
+        ) {
+          if (signal.aborted) return;
+          if (batch.checkpoint !== null) this.snapshotCheckpoint = batch.checkpoint;
+          yield batch;
+        }
+        opts.log.info("initial snapshot read; streaming from its position", {
+          slot: opts.slot,
+          at: exported.consistentPoint,
+        });
+      }
       this.healthTimer = setInterval(
         () => this.readHealth().catch((err) => queue.fail(err)),
         opts.healthIntervalMs ?? 10_000,
@@ -184,7 +234,11 @@ export class WalSource implements Source {
       });
       this.service = service;
       service.subscribe(
-        new PgoutputPlugin({ protoVersion: 1, publicationNames: [opts.publication] }),
+        new PgoutputPlugin({
+          protoVersion: 1,
+          publicationNames: [opts.publication],
+          messages: true, // a transaction's trace context (decode.ts)
+        }),
         opts.slot,
       )
         .then(
@@ -216,9 +270,14 @@ export class WalSource implements Source {
           now: nowUs,
         });
         // A transaction is confirmed only once its last part is on the bus (with all before it).
-        yield { envelopes, checkpoint: part.endLsn === null ? null : formatLsn(part.endLsn) };
+        yield {
+          envelopes,
+          checkpoint: part.endLsn === null ? null : formatLsn(part.endLsn),
+          ...(part.tx.traceparent ? { trace: part.tx.traceparent } : {}),
+        };
       }
     } finally {
+      await exported?.close();
       signal.removeEventListener("abort", onAbort);
       this.streaming = false;
       clearInterval(this.statusTimer);
@@ -229,6 +288,24 @@ export class WalSource implements Source {
       service.removeAllListeners();
       await meta.end().catch(() => {});
     }
+  }
+
+  /** The initial snapshot's last checkpoint, until the bus has confirmed it. */
+  private snapshotCheckpoint: string | undefined;
+
+  /**
+   * A slot whose initial snapshot never reached the bus whole is dropped, with what we remember
+   * of it, so this start creates it again and takes the snapshot anew.
+   */
+  private async forgetUnfinishedSnapshot(meta: pg.Client): Promise<void> {
+    const { positions, slot, log } = this.opts;
+    if (!positions || await positions.load(snapshotMemoryKey(slot)) !== "pending") return;
+    log.warn("the initial snapshot did not finish: taking it again with a new slot", { slot });
+    await meta.query(
+      "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+      [slot],
+    );
+    await positions.clear(slotMemoryKey(slot));
   }
 
   private raiseConfirmed(lsn: bigint): void {
@@ -300,4 +377,9 @@ function bucketColumnOf(relation: Relation, columns: WalSourceOptions["bucketCol
 /** Where a slot's last confirmed LSN is remembered in synchub.source_positions. */
 export function slotMemoryKey(slot: string): string {
   return `slot:${slot}`;
+}
+
+/** Where it is remembered whether a slot's initial snapshot reached the bus: pending or done. */
+export function snapshotMemoryKey(slot: string): string {
+  return `snapshot:${slot}`;
 }
