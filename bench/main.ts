@@ -117,7 +117,14 @@ try {
     } else {
       hub = await startMemoryHub(env);
     }
-    const ctx: PhaseContext = { dbUrl, wsUrl: hub.wsUrl, crudUrl: hub.crudUrl, token, transport };
+    const ctx: PhaseContext = {
+      dbUrl,
+      wsUrl: hub.wsUrl,
+      crudUrl: hub.crudUrl,
+      token,
+      transport,
+      processes: hub.processes,
+    };
     const gatewayRss = () => hub!.processes.at(-1)!.peakRssMb(); // the gateway is started last
 
     for (const rate of runs("e2e_latency") ? SCALE.rates : []) {

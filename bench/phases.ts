@@ -14,6 +14,30 @@ export interface PhaseContext {
   crudUrl: string;
   token: string;
   transport: string;
+  /** The hub's processes, for the CPU time they spend on a phase. */
+  processes?: readonly { name: string; pid: number }[];
+}
+
+/** CPU seconds (user + system) a process has used so far; 0 when it is gone. */
+export async function cpuSeconds(pid: number | "self"): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100; // clock ticks of 10 ms
+}
+
+/** CPU microseconds per change each hub process and the bench client spent during `run`. */
+async function cpuPerChange<T>(ctx: PhaseContext, changes: () => number, run: () => Promise<T>) {
+  const procs = ctx.processes ?? [];
+  const before = await Promise.all([...procs.map((p) => cpuSeconds(p.pid)), cpuSeconds("self")]);
+  const result = await run();
+  const after = await Promise.all([...procs.map((p) => cpuSeconds(p.pid)), cpuSeconds("self")]);
+  const n = Math.max(1, changes());
+  const per = (i: number) => round(((after[i]! - before[i]!) * 1e6) / n, 1);
+  const figures: Record<string, number> = {};
+  procs.forEach((p, i) => figures[`cpu_us_per_change_${p.name.split(" ")[0]}`] = per(i));
+  figures.cpu_us_per_change_client = per(procs.length);
+  return { result, figures };
 }
 
 let nextId = 1;
@@ -95,17 +119,24 @@ export async function throughput(ctx: PhaseContext, rows: number) {
     await admin.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
     const first = nextId;
     const started = now();
-    for (let done = 0; done < rows; done += 1000) {
-      const n = Math.min(1000, rows - done);
-      await admin.query(
-        "INSERT INTO bench_events (id, bucket, payload) SELECT g, 'bench', 'payload-' || g FROM generate_series($1::bigint, $2::bigint) g",
-        [nextId, nextId + n - 1],
-      );
-      nextId += n;
-    }
-    const written = now();
-    const stop = showProgress("changes received", rows, () => client.received.size);
-    const complete = await until(() => client.received.size >= rows, 300_000).finally(stop);
+    let written = started;
+    const { result: complete, figures: cpu } = await cpuPerChange(
+      ctx,
+      () => client.received.size,
+      async () => {
+        for (let done = 0; done < rows; done += 1000) {
+          const n = Math.min(1000, rows - done);
+          await admin.query(
+            "INSERT INTO bench_events (id, bucket, payload) SELECT g, 'bench', 'payload-' || g FROM generate_series($1::bigint, $2::bigint) g",
+            [nextId, nextId + n - 1],
+          );
+          nextId += n;
+        }
+        written = now();
+        const stop = showProgress("changes received", rows, () => client.received.size);
+        return await until(() => client.received.size >= rows, 300_000).finally(stop);
+      },
+    );
     const receipts = [...client.received.values()];
     const last = receipts.reduce((a, b) => Math.max(a, b), 0);
     const rate = client.received.size / ((last - started) / 1000);
@@ -120,6 +151,7 @@ export async function throughput(ctx: PhaseContext, rows: number) {
       changes_per_s: round(rate, 0),
       ceiling_per_s: ceiling === undefined ? "n/a" : round(ceiling, 0),
       ratio: ceiling === undefined ? "n/a" : round(rate / ceiling, 3),
+      ...cpu,
     };
   } finally {
     client.close();
