@@ -7,24 +7,35 @@
 import type { TableInfo } from "./catalog.ts";
 import type { SourceInfo } from "./envelope.ts";
 
-const topics = new Map<string, string>();
+/** prefix → source → namespace → table → topic: looked up per change, so no key is built. */
+const topics = new Map<string, Map<string, Map<string, Map<string, string>>>>();
+let cached = 0;
 
 /** The topic of a table: the same whether named by an envelope or by the catalog. */
 export function tableTopic(
   prefix: string,
   table: { source: string; namespace: string; table: string },
 ): string {
-  const id = `${prefix}\u0000${table.source}\u0000${table.namespace}\u0000${table.table}`;
-  let topic = topics.get(id);
+  const byTable = level(level(level(topics, prefix), table.source), table.namespace);
+  let topic = byTable.get(table.table);
   if (topic === undefined) {
-    if (topics.size > 10_000) topics.clear();
+    if (++cached > 10_000) {
+      topics.clear();
+      cached = 0;
+    }
     // Kafka allows [A-Za-z0-9._-] in topic names; anything else becomes `_`.
     topic = [prefix, table.source, table.namespace, table.table]
       .map((part) => part.replace(/[^A-Za-z0-9_-]/g, "_"))
       .join(".");
-    topics.set(id, topic);
+    byTable.set(table.table, topic);
   }
   return topic;
+}
+
+function level<V>(map: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  let next = map.get(key);
+  if (next === undefined) map.set(key, next = new Map());
+  return next;
 }
 
 /** The topic an envelope goes to. */
@@ -54,7 +65,16 @@ export function eventTopic(prefix: string, type: string): string {
   return `${prefix}.events.${type.replace(/[^A-Za-z0-9_-]/g, "_")}`;
 }
 
+const tableTopics = new Map<string, Map<string, boolean>>();
+
 /** True for the topics that carry change envelopes, false for the hub's own. */
 export function isTableTopic(prefix: string, topic: string): boolean {
-  return topic.startsWith(`${prefix}.`) && topic.split(".").length === 4;
+  const known = level(tableTopics, prefix);
+  let is = known.get(topic);
+  if (is === undefined) {
+    if (known.size > 10_000) known.clear();
+    is = topic.startsWith(`${prefix}.`) && topic.split(".").length === 4;
+    known.set(topic, is);
+  }
+  return is;
 }

@@ -85,12 +85,18 @@ export class Channel {
 }
 
 /** The bus message for an envelope (SPEC §3: key = JSON of `key`, value = envelope JSON). */
-export function messageFor(prefix: string, envelope: Envelope): BusMessage {
+export function messageFor(
+  prefix: string,
+  envelope: Envelope,
+  extra?: { table?: TableInfo | undefined; headers?: Record<string, string> | undefined },
+): BusMessage {
   const key = JSON.stringify(envelope.key);
-  return {
-    topic: envelopeTopic(prefix, envelope.source),
-    key,
-    value: envelopeJson(envelope, key),
-    envelope,
-  };
+  const topic = envelopeTopic(prefix, envelope.source);
+  const value = envelopeJson(envelope, key);
+  const table = extra?.table, headers = extra?.headers;
+  // One object per change, its optional fields present only when set.
+  if (table === undefined && headers === undefined) return { topic, key, value, envelope };
+  if (headers === undefined) return { topic, key, value, envelope, table: table! };
+  if (table === undefined) return { topic, key, value, envelope, headers };
+  return { topic, key, value, envelope, table, headers };
 }

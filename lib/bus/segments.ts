@@ -134,7 +134,10 @@ export class SegmentLog {
       if (last.tryAppend(key, value, timestamp)) return offset;
     }
     const need = worstCase(key, value);
-    const segment = new Segment(this.pool.take(this.sizeFor(need)), offset);
+    // A topic that filled a segment of the largest size is busy: its next one starts there too.
+    const busy = last !== undefined && last.capacity >= this.pool.segmentBytes;
+    const size = busy ? Math.max(need, this.pool.segmentBytes) : this.sizeFor(need);
+    const segment = new Segment(this.pool.take(size), offset);
     this.segments.push(segment);
     this.bytes += segment.capacity;
     segment.tryAppend(key, value, timestamp);

@@ -8,7 +8,6 @@ import {
   CloseCode,
   encodeCloseFrame,
   encodeFrame,
-  encodeTextFrame,
   isValidCloseCode,
   Opcode,
   PING_FRAME,
@@ -37,6 +36,11 @@ export interface WsConnection {
   /** The peer broke the protocol; frames sent from here still go out before the close frame. */
   onerror: ((error: WsProtocolError) => void) | null;
   send(text: string): void;
+  /**
+   * Sends the text message `prefix + body + suffix`, encoded straight into the connection's
+   * write buffer (no concatenated string, no allocation per message).
+   */
+  sendText(prefix: string, body?: string, suffix?: string): void;
   sendBinary(data: Uint8Array): void;
   /** Queues a frame made by `encodeTextFrame` (the same bytes may go to many connections). */
   sendFrame(frame: Uint8Array): void;
@@ -95,7 +99,11 @@ export class Connection implements WsConnection, FrameSink, OutboxOwner, Transpo
   }
 
   send(text: string): void {
-    if (this.readyState === ReadyState.OPEN) this.outbox.push(encodeTextFrame(text));
+    if (this.readyState === ReadyState.OPEN) this.outbox.pushText(text);
+  }
+
+  sendText(prefix: string, body?: string, suffix?: string): void {
+    if (this.readyState === ReadyState.OPEN) this.outbox.pushText(prefix, body, suffix);
   }
 
   sendBinary(data: Uint8Array): void {

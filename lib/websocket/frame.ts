@@ -84,6 +84,13 @@ export function encodeTextFrame(text: string): Uint8Array {
   return encodeFrame(Opcode.text, encoder.encode(text));
 }
 
+/** The text of one whole unmasked text frame (a server frame), for tests and tools. */
+export function textOfFrame(frame: Uint8Array): string {
+  const len7 = frame[1]! & 0x7f;
+  const head = len7 < 126 ? 2 : len7 === 126 ? 4 : 10;
+  return new TextDecoder().decode(frame.subarray(head));
+}
+
 export function encodeBinaryFrame(data: Uint8Array): Uint8Array {
   return encodeFrame(Opcode.binary, data);
 }

@@ -3,7 +3,7 @@
  * upgrade them. See server.ts for the server, connection.ts for a connection's API.
  */
 export { type ReadyState, ReadyState as WsReadyState, type WsConnection } from "./connection.ts";
-export { CloseCode, encodeBinaryFrame, encodeTextFrame } from "./frame.ts";
+export { CloseCode, encodeBinaryFrame, encodeTextFrame, textOfFrame } from "./frame.ts";
 export { WsProtocolError } from "./frame_parser.ts";
 export { isUpgradeRequest, UpgradeError } from "./handshake.ts";
 export { type Handler, startWsServer, type WsServer, type WsServerOptions } from "./server.ts";

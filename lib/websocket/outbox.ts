@@ -23,10 +23,39 @@ export interface OutboxOwner {
   writeFailed(err: unknown): void;
 }
 
+/** 64 KiB write buffers, reused across the server's connections instead of allocated per tick. */
+class BufferPool {
+  private readonly free: Uint8Array[] = [];
+  /** Only buffers made here come back: a frame queued by a caller is never reused. */
+  private readonly mine = new WeakSet<ArrayBufferLike>();
+
+  constructor(private readonly keep: number) {}
+
+  take(): Uint8Array {
+    const reused = this.free.pop();
+    if (reused) return reused;
+    const made = new Uint8Array(CHUNK);
+    this.mine.add(made.buffer);
+    return made;
+  }
+
+  give(buffer: ArrayBufferLike): void {
+    if (this.mine.has(buffer) && this.free.length < this.keep) {
+      this.free.push(new Uint8Array(buffer));
+    }
+  }
+}
+
+const CHUNK = 64 * 1024;
+const FIRST_TAIL = 4 * 1024;
+const encoder = new TextEncoder();
+
 /** Runs the flush of every outbox that got frames during this tick, in one microtask. */
 export class FlushScheduler {
   private due: Outbox[] = [];
   private scheduled = false;
+  /** Write buffers for text frames encoded in place (at most 4 MiB kept). */
+  readonly buffers = new BufferPool(64);
 
   schedule(outbox: Outbox): void {
     this.due.push(outbox);
@@ -51,6 +80,16 @@ export class Outbox {
   private head = 0; // frames before this index are taken
   private writing = false;
   private scheduled = false;
+  /**
+   * Where text frames are encoded in place (`pushText`): a buffer of ours, queued as a frame
+   * once something else is queued after it or it is written. Its size grows while the
+   * connection is busy (4 KiB, doubling to 64 KiB pooled ones) and starts small again once idle.
+   */
+  private tail: Uint8Array | undefined;
+  private tailLength = 0;
+  private tailSize = FIRST_TAIL;
+  /** Buffers of ours inside the write in flight: back to the pool once the kernel has them. */
+  private lent: ArrayBufferLike[] = [];
 
   constructor(
     private readonly sink: ByteSink,
@@ -60,19 +99,50 @@ export class Outbox {
 
   /** Queues a frame; the same bytes may be queued on any number of outboxes. */
   push(frame: Uint8Array): void {
-    if (this.frames === undefined) this.frames = frame;
-    else if (Array.isArray(this.frames)) this.frames.push(frame);
-    else this.frames = [this.frames, frame];
+    this.closeTail();
+    this.enqueue(frame);
     this.bytes += frame.length;
-    if (!this.writing && !this.scheduled) {
-      this.scheduled = true;
-      this.scheduler.schedule(this);
+    this.schedule();
+  }
+
+  /**
+   * Queues the text frame `prefix + body + suffix`, encoded straight into this connection's
+   * write buffer: no string concatenation, no allocation per frame.
+   */
+  pushText(prefix: string, body = "", suffix = ""): void {
+    const worst = 10 + 3 * (prefix.length + body.length + suffix.length);
+    if (this.tail === undefined || this.tail.length - this.tailLength < worst) {
+      this.closeTail();
+      this.tail = this.newTail(worst);
     }
+    const tail = this.tail, at = this.tailLength;
+    // Encoded after room for the longest header, then moved up against the header it needs.
+    let end = at + 10;
+    end += encoder.encodeInto(prefix, tail.subarray(end)).written!;
+    if (body) end += encoder.encodeInto(body, tail.subarray(end)).written!;
+    if (suffix) end += encoder.encodeInto(suffix, tail.subarray(end)).written!;
+    const len = end - at - 10;
+    const head = len < 126 ? 2 : len < 65536 ? 4 : 10;
+    tail.copyWithin(at + head, at + 10, end);
+    tail[at] = 0x81; // FIN, text
+    if (head === 2) {
+      tail[at + 1] = len;
+    } else if (head === 4) {
+      tail[at + 1] = 126;
+      tail[at + 2] = len >>> 8;
+      tail[at + 3] = len & 0xff;
+    } else {
+      tail[at + 1] = 127;
+      new DataView(tail.buffer, tail.byteOffset).setBigUint64(at + 2, BigInt(len));
+    }
+    this.tailLength = at + head + len;
+    this.bytes += head + len;
+    this.schedule();
   }
 
   /** Nothing queued and no write in flight. */
   get idle(): boolean {
-    return !this.writing && this.frames === undefined;
+    return !this.writing && this.frames === undefined && this.tailLength === 0;
   }
 
   /** Drops whatever is queued (the connection is gone). */
@@ -80,13 +150,45 @@ export class Outbox {
     this.frames = undefined;
     this.head = 0;
     this.bytes = 0;
+    this.tail = undefined;
+    this.tailLength = 0;
   }
 
   flush(): void {
     this.scheduled = false;
-    if (this.writing || this.frames === undefined) return;
+    if (this.writing) return;
+    this.closeTail();
+    if (this.frames === undefined) return;
     this.writing = true;
     this.write(this.take());
+  }
+
+  private schedule(): void {
+    if (!this.writing && !this.scheduled) {
+      this.scheduled = true;
+      this.scheduler.schedule(this);
+    }
+  }
+
+  private newTail(worst: number): Uint8Array {
+    const size = Math.max(this.tailSize, worst);
+    this.tailSize = Math.min(this.tailSize * 2, CHUNK);
+    this.tailLength = 0;
+    return size === CHUNK ? this.scheduler.buffers.take() : new Uint8Array(size);
+  }
+
+  /** Queues what the tail holds, as one frame of many; text after it goes to a new tail. */
+  private closeTail(): void {
+    if (this.tail === undefined) return;
+    if (this.tailLength > 0) this.enqueue(this.tail.subarray(0, this.tailLength));
+    this.tail = undefined;
+    this.tailLength = 0;
+  }
+
+  private enqueue(frame: Uint8Array): void {
+    if (this.frames === undefined) this.frames = frame;
+    else if (Array.isArray(this.frames)) this.frames.push(frame);
+    else this.frames = [this.frames, frame];
   }
 
   private write(data: Uint8Array): void {
@@ -94,6 +196,7 @@ export class Outbox {
   }
 
   private wrote(n: number, err?: unknown): void {
+    for (const buffer of this.lent.splice(0)) this.scheduler.buffers.give(buffer);
     if (err !== undefined && err !== null) {
       this.writing = false;
       this.clear();
@@ -101,8 +204,10 @@ export class Outbox {
       return;
     }
     this.bytes = Math.max(0, this.bytes - n); // cleared meanwhile: stays at 0
+    if (this.tailLength > 0) this.closeTail();
     if (this.frames !== undefined) return this.write(this.take());
     this.writing = false;
+    this.tailSize = FIRST_TAIL; // idle: the next burst starts with a small buffer
     this.owner.drained();
   }
 
@@ -111,6 +216,7 @@ export class Outbox {
     const frames = this.frames!;
     if (!Array.isArray(frames)) {
       this.frames = undefined;
+      this.lend(frames);
       return frames;
     }
     let end = this.head, size = 0;
@@ -120,12 +226,14 @@ export class Outbox {
     let out: Uint8Array;
     if (end - this.head === 1) {
       out = frames[this.head]!;
+      this.lend(out);
     } else {
       out = new Uint8Array(size);
       let at = 0;
       for (let i = this.head; i < end; i++) {
         out.set(frames[i]!, at);
         at += frames[i]!.length;
+        this.scheduler.buffers.give(frames[i]!.buffer); // copied: a pooled one is free again
       }
     }
     if (end === frames.length) {
@@ -139,5 +247,10 @@ export class Outbox {
       }
     }
     return out;
+  }
+
+  /** A buffer being written goes back to the pool (if it is one of its) when the write completes. */
+  private lend(frame: Uint8Array): void {
+    this.lent.push(frame.buffer);
   }
 }

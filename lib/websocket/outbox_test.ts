@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { encodeTextFrame } from "./frame.ts";
 import { type ByteSink, FlushScheduler, Outbox } from "./outbox.ts";
 
 /** A sink that records each write; the kernel "takes" it when `release` is called. */
@@ -8,8 +9,13 @@ class Recorder implements ByteSink {
   auto = true;
   private pending: (() => void)[] = [];
   write(p: Uint8Array, done: (err?: unknown) => void): void {
-    this.writes.push(p.slice());
-    const finish = () => this.fail ? done(this.fail) : done();
+    // The bytes are read when the kernel takes them: a buffer reused too early would show.
+    const at = this.writes.length;
+    this.writes.push(p);
+    const finish = () => {
+      this.writes[at] = p.slice();
+      this.fail ? done(this.fail) : done();
+    };
     if (this.auto) queueMicrotask(finish);
     else this.pending.push(finish);
   }
@@ -102,4 +108,42 @@ Deno.test("a long queue is written in batches of bounded size", async () => {
   assert.ok(sink.writes.length >= 8);
   assert.ok(sink.writes.every((w) => w.length <= 256 * 1024));
   assert.equal(box.bytes, 0);
+});
+
+Deno.test("text frames are encoded in place, between shared frames, in order", async () => {
+  const sink = new Recorder();
+  const { box } = outbox(sink);
+  const shared = encodeTextFrame("shared");
+  box.pushText('{"a":', '"zoë 😀"', "}");
+  box.pushText("x".repeat(200)); // a 16-bit length
+  box.push(shared);
+  box.pushText("", "y".repeat(70_000), ""); // a 64-bit length, larger than a pooled buffer
+  box.pushText("last");
+  const expected = [
+    encodeTextFrame('{"a":"zoë 😀"}'),
+    encodeTextFrame("x".repeat(200)),
+    shared,
+    encodeTextFrame("y".repeat(70_000)),
+    encodeTextFrame("last"),
+  ].flatMap((f) => [...f]);
+  assert.equal(box.bytes, expected.length);
+  for (let i = 0; i < 5; i++) await tick();
+  assert.deepEqual(sink.bytes, expected);
+  assert.equal(box.bytes, 0);
+});
+
+Deno.test("text queued while a write is in flight goes out next, intact", async () => {
+  const sink = new Recorder();
+  sink.auto = false;
+  const { box } = outbox(sink);
+  for (let i = 0; i < 3000; i++) box.pushText(`{"n":`, String(i), "}"); // fills pooled buffers
+  await tick();
+  for (let i = 3000; i < 6000; i++) box.pushText(`{"n":`, String(i), "}");
+  for (let round = 0; round < 10; round++) {
+    sink.release();
+    await tick();
+  }
+  const expected = Array.from({ length: 6000 }, (_, i) => encodeTextFrame(`{"n":${i}}`))
+    .flatMap((f) => [...f]);
+  assert.deepEqual(sink.bytes, expected);
 });

@@ -86,7 +86,15 @@ export const frames = {
     JSON.stringify({ type: "error", ...withRef(ref), code, message }),
   /** Spliced, not re-serialised: the envelope JSON is shared by every subscriber it goes to. */
   change: (sub: string, cursor: string, envelopeJson: string, reason?: "moved_in" | "moved_out") =>
-    `{"type":"change","sub":${JSON.stringify(sub)},"cursor":${JSON.stringify(cursor)}${
-      reason ? `,"reason":"${reason}"` : ""
-    },"change":${envelopeJson}}`,
+    `${changeHead(sub, cursor, reason)}${envelopeJson}}`,
 };
+
+/**
+ * A `change` frame up to its envelope: `frames.change` is this, the envelope JSON, and "}" —
+ * the parts a connection encodes straight into its write buffer.
+ */
+export function changeHead(sub: string, cursor: string, reason?: "moved_in" | "moved_out"): string {
+  return `{"type":"change","sub":${JSON.stringify(sub)},"cursor":${JSON.stringify(cursor)}${
+    reason ? `,"reason":"${reason}"` : ""
+  },"change":`;
+}

@@ -76,7 +76,7 @@ export interface SessionDeps {
   /** Stored device subscriptions (SPEC §10); absent where the gateway has no hub database. */
   devices?: DeviceSource | undefined;
   /** Counts the changes sent, for `GET /stats`. */
-  stats?: Pick<GatewayStats, "sent"> | undefined;
+  stats?: Pick<GatewayStats, "changeSent"> | undefined;
 }
 
 /** Thrown inside catch-up or a snapshot once the connection is gone: stop quietly. */
@@ -266,6 +266,7 @@ export class Session {
       maxBufferedBytes: limits.maxCatchUpBytes ?? limits.maxBufferedBytes * 4,
       visibility: since?.visibility,
       send: (frame) => this.send(frame),
+      sendChange: (head, body) => this.sendChange(head, body),
       overflow: () => this.tooSlow("live changes piled up while it caught up"),
     });
     hub.add(sub);
@@ -359,12 +360,25 @@ export class Session {
    * Sends a frame. Past the socket's hard limit the client is too slow (1013); above a quarter of
    * it the socket is noted as congested, so the bus waits for it to drain (backpressure).
    */
-  private send(frame: string): void {
+  /** Sends a message, or a whole WebSocket frame shared with other connections. */
+  private send(frame: string | Uint8Array): void {
     if (this.closed || this.socket.readyState !== WsReadyState.OPEN) return;
-    this.socket.send(frame);
+    if (typeof frame === "string") this.socket.send(frame);
+    else this.socket.sendFrame(frame);
+    this.sent(frame.length, typeof frame !== "string" || frame.startsWith('{"type":"change"'));
+  }
+
+  /** Sends a change as `head + body + "}"`, encoded straight into the socket's buffer. */
+  private sendChange(head: string, body: string): void {
+    if (this.closed || this.socket.readyState !== WsReadyState.OPEN) return;
+    this.socket.sendText(head, body, "}");
+    this.sent(head.length + body.length + 1, true);
+  }
+
+  private sent(length: number, change: boolean): void {
     this.deps.metrics.messagesSent.inc();
-    this.deps.metrics.bytesSent.inc(undefined, frame.length);
-    this.deps.stats?.sent(frame);
+    this.deps.metrics.bytesSent.inc(undefined, length);
+    if (change) this.deps.stats?.changeSent();
     const buffered = this.socket.bufferedAmount;
     if (buffered > this.deps.limits.maxBufferedBytes) {
       return this.tooSlow("its send buffer is full");

@@ -11,7 +11,8 @@ import type { Envelope } from "../../lib/envelope.ts";
 import { envelopeJson } from "../../lib/envelope_json.ts";
 import { inSnapshot, type SnapshotReader, type Visibility } from "../../lib/snapshot.ts";
 import { deliveryFor, type Filter, movedEnvelope, type View } from "./filter.ts";
-import { frames } from "./protocol.ts";
+import { changeHead, frames } from "./protocol.ts";
+import { encodeTextFrame } from "../../lib/websocket/mod.ts";
 
 export interface SubscriptionInit {
   readonly id: string;
@@ -34,13 +35,18 @@ export interface SubscriptionInit {
    * already holds are skipped, and every cursor sent keeps saying so.
    */
   readonly visibility?: Visibility | undefined;
-  send(frame: string): void;
+  /** A message, or a whole WebSocket frame shared by several connections (`encodeTextFrame`). */
+  send(frame: string | Uint8Array): void;
+  /** The message `head + body + "}"` (a change), encoded straight into the connection's buffer. */
+  sendChange(head: string, body: string): void;
   /** The buffer outgrew its budget. */
   overflow(): void;
 }
 
 /** Frames of one record already built, by subscription id: built once, sent to many. */
-export type FrameCache = Map<string, string>;
+/** Frames built for one live record, by subscription id: connections whose subscription has the
+ * same id (every client's first is `s1`) share the bytes. */
+export type FrameCache = Map<string, Uint8Array>;
 
 export class Subscription {
   readonly id: string;
@@ -171,10 +177,13 @@ export class Subscription {
       const moved = envelopeJson(movedEnvelope(envelope, delivery, this.init.view.rule));
       return this.init.send(frames.change(this.id, cursor, moved, delivery));
     }
-    let frame = sharedCursor !== undefined ? cache?.get(this.id) : undefined;
+    if (sharedCursor === undefined || cache === undefined) {
+      return this.init.sendChange(changeHead(this.id, cursor), record.value);
+    }
+    let frame = cache.get(this.id);
     if (frame === undefined) {
-      frame = frames.change(this.id, cursor, record.value);
-      if (sharedCursor !== undefined) cache?.set(this.id, frame);
+      frame = encodeTextFrame(frames.change(this.id, cursor, record.value));
+      cache.set(this.id, frame);
     }
     this.init.send(frame);
   }

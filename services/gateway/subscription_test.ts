@@ -1,3 +1,4 @@
+import { textOfFrame } from "../../lib/websocket/mod.ts";
 import assert from "node:assert/strict";
 import { type BusRecord, messageFor } from "../../lib/bus/bus.ts";
 import { MemoryBus } from "../../lib/bus/memory_bus.ts";
@@ -46,7 +47,14 @@ function subscription(over: Partial<SubscriptionInit> = {}) {
     live: [0],
     buffered: false,
     maxBufferedBytes: 1 << 20,
-    send: (text) => sent.push({ frame: JSON.parse(text), text }),
+    send: (frame) => {
+      const text = typeof frame === "string" ? frame : textOfFrame(frame);
+      sent.push({ frame: JSON.parse(text), text });
+    },
+    sendChange: (head, body) => {
+      const text = `${head}${body}}`;
+      sent.push({ frame: JSON.parse(text), text });
+    },
     overflow: () => overflowed++,
     ...over,
   });

@@ -49,11 +49,7 @@ export async function runPipeline(deps: PipelineDeps, signal: AbortSignal): Prom
   const channel = new Channel();
   const toMessage = (e: Envelope, headers?: Record<string, string>): BusMessage => {
     const table = deps.tableOf?.(qualifiedTable(e.source));
-    const m = {
-      ...messageFor(deps.topicPrefix, e),
-      ...(table ? { table } : {}),
-      ...(headers ? { headers } : {}),
-    };
+    const m = messageFor(deps.topicPrefix, e, { table, headers });
     const fit = fitEnvelope(e, m.value!, deps.maxEnvelopeBytes ?? 1024 * 1024);
     if (!fit.oversize) return m;
     deps.metrics.oversize.inc({ source: source.name });
