@@ -107,10 +107,13 @@ export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
     if (e.code === "internal" || e.code === "unavailable") {
       log.error("request failed", { method: c.req.method, path: c.req.path, err });
     }
-    const retry = e.code === "rate_limited"
-      ? (e.details as { retryAfter?: number })?.retryAfter
-      : undefined;
-    return c.json(e.toBody(), e.status as 400, retry ? { "retry-after": String(retry) } : {});
+    // rate_limited and overloaded say when to come back.
+    const retry = (e.details as { retryAfter?: number } | undefined)?.retryAfter;
+    const headers: Record<string, string> = retry ? { "retry-after": String(retry) } : {};
+    if (e.code === "method_not_allowed") {
+      headers.allow = (e.details as { allow: string[] }).allow.join(", ");
+    }
+    return c.json(e.toBody(), e.status as 400, headers);
   });
   return app;
 }
