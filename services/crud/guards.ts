@@ -11,6 +11,7 @@ import { KeyedLimiter } from "../../lib/rate_limit.ts";
 import type { CrudEnv } from "./env.ts";
 import { clientAddress } from "../../lib/http/address.ts";
 import { corsFor } from "./cors.ts";
+import { methodLabel, routeLabeler } from "../../lib/http/routes.ts";
 
 export interface GuardLimits {
   ratePerToken: number;
@@ -40,11 +41,12 @@ export function installGuards(
   const { limits, registry } = deps;
   const requests = registry.counter(
     "synchub_crud_requests_total",
-    "HTTP requests by route and status.",
+    "HTTP requests by method, route pattern and status.",
   );
   const duration = registry.histogram(
-    "synchub_crud_request_ms",
-    "HTTP request duration in milliseconds.",
+    "synchub_crud_request_duration_seconds",
+    "HTTP request durations in seconds, by route pattern.",
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   );
   const limited = registry.counter(
     "synchub_crud_rate_limited_total",
@@ -68,12 +70,14 @@ export function installGuards(
     });
   };
 
+  // Labels from fixed sets only: a client's paths and methods never become series.
+  const routeOf = routeLabeler(app);
   app.use(async (c, next) => {
     const started = performance.now();
     await next();
-    const route = c.req.routePath;
-    requests.inc({ method: c.req.method, route, status: String(c.res.status) });
-    duration.observe(performance.now() - started, { route });
+    const route = routeOf(c);
+    requests.inc({ method: methodLabel(c.req.method), route, status: String(c.res.status) });
+    duration.observe((performance.now() - started) / 1000, { route });
   });
   // Always mounted: preflights are answered before authentication (SPEC §9, cors.ts).
   app.use(corsFor(limits.corsOrigins));
