@@ -13,6 +13,7 @@ import {
   verifyPassword,
 } from "../../../lib/password.ts";
 import { PasswordSlots } from "../../../lib/password_slots.ts";
+import { UUID } from "../../../lib/uuid.ts";
 import { fromPgError } from "../../../lib/postgres/errors.ts";
 import { type Pool, withTransaction } from "../../../lib/postgres/pool.ts";
 
@@ -218,7 +219,7 @@ export class UserStore {
   }
 
   private async load(db: Pick<Pool, "query">, id: string): Promise<User | undefined> {
-    if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+    if (!UUID.test(id)) return undefined;
     const { rows: [row] } = await db.query<
       { id: string; email: string; is_admin: boolean; buckets: string[] | null }
     >(
