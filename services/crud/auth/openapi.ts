@@ -15,6 +15,7 @@ import {
   credentialsSchema,
   errorSchema,
   grantSchema,
+  loginSchema,
   refreshSchema,
   tokensSchema,
   userSchema,
@@ -23,6 +24,7 @@ import {
 export function authSchemas(components: Json): void {
   Object.assign(components, {
     Credentials: jsonSchema(credentialsSchema, components),
+    LoginRequest: jsonSchema(loginSchema, components),
     RefreshRequest: jsonSchema(refreshSchema, components),
     BucketGrant: jsonSchema(grantSchema, components),
     Tokens: jsonSchema(tokensSchema, components),
@@ -43,7 +45,7 @@ export function authPaths(): Json {
     "/v1/auth/login": {
       post: {
         summary: "Exchange credentials for tokens",
-        requestBody: body("Credentials"),
+        requestBody: body("LoginRequest"),
         responses: { 200: reply("tokens", "Tokens"), ...errors(400, 401, 413, ...COMMON) },
       },
     },

@@ -12,6 +12,7 @@ import {
   bucketSchema,
   credentialsSchema,
   grantSchema,
+  loginSchema,
   parseBody,
   refreshSchema,
 } from "./schemas.ts";
@@ -60,7 +61,7 @@ export function authApp(deps: AuthDeps): Hono<CrudEnv> {
   });
 
   app.post("/auth/login", async (c) => {
-    const { email, password } = parseBody(credentialsSchema, await jsonBody(c.req.raw));
+    const { email, password } = parseBody(loginSchema, await jsonBody(c.req.raw));
     deps.limitAccount(normalizeEmail(email));
     const user = await users.authenticate(email, password);
     return c.json(await tokens(user, await users.issueRefreshToken(user.id)));

@@ -38,6 +38,20 @@ export const credentialsSchema = z.strictObject({
   password: text({ min: 8, max: 1024, storable: false }),
 }).meta({ id: "Credentials" });
 
+/**
+ * Logging in takes any address an account may have (older rules were looser than EMAIL): an
+ * unknown one is the same generic 401 as a wrong password.
+ */
+export const loginSchema = z.strictObject({
+  email: text({
+    min: 3,
+    max: 320,
+    pattern: /^[^@\s]+@[^@\s]+$/,
+    expected: "an email address",
+  }),
+  password: text({ min: 8, max: 1024, storable: false }),
+}).meta({ id: "LoginRequest" });
+
 export const refreshSchema = z.strictObject({
   refresh_token: text({ min: 1, max: 200, storable: false }),
 }).meta({ id: "RefreshRequest" });
