@@ -36,6 +36,11 @@ export interface ColumnInfo {
   readonly enumValues?: readonly string[];
   /** Bits of an integer column: 16 or 32 (bigint is its own kind). */
   readonly intBits?: 16 | 32;
+  /** 32 for `real` (a double does not always fit). */
+  readonly floatBits?: 32;
+  /** `numeric(p, s)`: at most p digits, s of them after the point (s < 0: rounded to 10^-s). */
+  readonly numericPrecision?: number;
+  readonly numericScale?: number;
   readonly maxLength?: number;
   readonly notNull: boolean;
   readonly hasDefault: boolean;

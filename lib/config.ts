@@ -91,6 +91,7 @@ const envSchema = z.object({
   REFRESH_TOKEN_TTL_DAYS: z.coerce.number().positive().default(30),
   PASSWORD_HASH_ITERATIONS: z.coerce.number().int().min(1000).default(600_000),
   PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(10_000).default(32),
   ADMIN_EMAILS: list(z.string().email("an email address")).optional(),
   CRUD_RATE_PER_SECOND: z.coerce.number().positive().default(100),
   CRUD_RATE_PER_ADDRESS_PER_SECOND: z.coerce.number().positive().default(200),
@@ -189,6 +190,8 @@ export interface Config {
     passwordIterations: number;
     /** Password hashes computed at once; more wait (a login flood cannot starve the server). */
     passwordConcurrency: number;
+    /** Requests that may wait for a hashing slot; more get 503 `overloaded` with Retry-After. */
+    passwordQueue: number;
     /** Users registering with these addresses are admins (they may grant buckets). */
     adminEmails: string[];
     /** Requests per second per token (bursts up to twice that). */
@@ -362,6 +365,7 @@ export function loadConfig(
       refreshTokenTtlMs: e.REFRESH_TOKEN_TTL_DAYS * 86_400_000,
       passwordIterations: e.PASSWORD_HASH_ITERATIONS,
       passwordConcurrency: e.PASSWORD_HASH_CONCURRENCY,
+      passwordQueue: e.PASSWORD_HASH_QUEUE,
       adminEmails: (e.ADMIN_EMAILS ?? []).map((m) => m.toLowerCase()),
       ratePerToken: e.CRUD_RATE_PER_SECOND,
       ratePerAddress: e.CRUD_RATE_PER_ADDRESS_PER_SECOND,

@@ -22,7 +22,17 @@ export const ERROR_CODES = {
     text: "The cursor is older than the retained history.",
   },
   rate_limited: { status: 429, ws: "rate_limited", text: "Too many requests; slow down." },
+  method_not_allowed: {
+    status: 405,
+    ws: "bad_request",
+    text: "This path does not take this method; see the Allow header.",
+  },
   unavailable: { status: 503, ws: "internal", text: "A dependency is unreachable; retry later." },
+  overloaded: {
+    status: 503,
+    ws: "rate_limited",
+    text: "The server is busy; retry after the Retry-After delay.",
+  },
   internal: { status: 500, ws: "internal", text: "Something went wrong on our side." },
 } as const;
 

@@ -196,7 +196,7 @@ Deno.test("checkpoints and bucket data follow the access policy", opts, async ()
     await ready(t, id);
     assert.equal((await t.call("GET", `/v1/checkpoints/${id}`, { token: other })).status, 403);
     assert.equal((await download(t, id, "gzip", other)).res.status, 403);
-    assert.equal((await t.call("GET", "/v1/checkpoints/not-an-id")).status, 404);
+    assert.equal((await t.call("GET", "/v1/checkpoints/not-an-id")).status, 400, "not a UUID");
     const mine = (await t.call("GET", "/v1/checkpoints?bucket=a")).body.checkpoints;
     assert.deepEqual(mine.map((c: Json) => c.id), [id]);
     const theirs = (await t.call("GET", "/v1/checkpoints", { token: other })).body.checkpoints;

@@ -33,8 +33,9 @@ export async function readBucket(
   handlers: BucketReadHandlers,
   signal?: AbortSignal,
 ): Promise<Visibility> {
-  const client = await pool.connect().catch((err) => {
-    throw new SyncError("unavailable", `the database is unreachable: ${err.message}`);
+  // The reason (host, port, credentials) is not for clients.
+  const client = await pool.connect().catch(() => {
+    throw new SyncError("unavailable", "the database is unreachable; retry later");
   });
   try {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");

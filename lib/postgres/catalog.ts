@@ -28,6 +28,7 @@ interface Row {
   enum_values: string[] | null;
   elem_enum_values: string[] | null;
   max_length: number | null;
+  typmod: number;
   published: boolean;
 }
 
@@ -45,7 +46,9 @@ SELECT c.oid::int AS relid, n.nspname AS schema, c.relname AS table, c.relreplid
          WHERE e.enumtypid = a.atttypid) AS enum_values,
        (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e
          WHERE e.enumtypid = t.typelem) AS elem_enum_values,
-       CASE WHEN a.atttypid IN (1043, 1042) AND a.atttypmod > 4 THEN a.atttypmod - 4 END AS max_length,
+       CASE WHEN (a.atttypid IN (1043, 1042) OR t.typelem IN (1043, 1042)) AND a.atttypmod > 4
+            THEN a.atttypmod - 4 END AS max_length,
+       a.atttypmod AS typmod,
        %PUBLISHED% AS published
   FROM pg_publication_tables pt
   JOIN pg_namespace n ON n.nspname = pt.schemaname
@@ -146,6 +149,7 @@ function columnInfo(r: Row): ColumnInfo {
       kind: "array",
       element,
       ...(r.elem_enum_values ? { enumValues: r.elem_enum_values } : {}),
+      ...bounds(r.elem_oid, r),
     };
   }
   const kind = kindOf(r.type_oid, r.typtype, r.typcategory);
@@ -153,11 +157,27 @@ function columnInfo(r: Row): ColumnInfo {
     ...base,
     kind,
     ...(r.enum_values ? { enumValues: r.enum_values } : {}),
-    ...(r.type_oid === OID.int2 ? { intBits: 16 as const } : {}),
-    ...(r.type_oid === OID.int4 ? { intBits: 32 as const } : {}),
-    ...(r.max_length !== null ? { maxLength: r.max_length } : {}),
-    ...(r.type_oid === OID.timestamp ? { withoutTimeZone: true } : {}),
+    ...bounds(r.type_oid, r),
   };
+}
+
+/** What bounds a value of type `oid` (a column's, or its elements'): what the API checks. */
+function bounds(oid: number, r: Row) {
+  return {
+    ...(oid === OID.int2 ? { intBits: 16 as const } : {}),
+    ...(oid === OID.int4 ? { intBits: 32 as const } : {}),
+    ...(oid === OID.float4 ? { floatBits: 32 as const } : {}),
+    ...(r.max_length !== null ? { maxLength: r.max_length } : {}),
+    ...(oid === OID.numeric && r.typmod >= 4 ? numericTypmod(r.typmod) : {}),
+    ...(oid === OID.timestamp ? { withoutTimeZone: true } : {}),
+  };
+}
+
+/** `numeric(p, s)`: the scale is an 11-bit signed field since PostgreSQL 15. */
+function numericTypmod(typmod: number): { numericPrecision: number; numericScale: number } {
+  const t = typmod - 4;
+  const scale = ((t & 0x7ff) ^ 0x400) - 0x400;
+  return { numericPrecision: (t >> 16) & 0xffff, numericScale: scale };
 }
 
 function kindOf(oid: number, typtype: string, category: string): ColumnKind {

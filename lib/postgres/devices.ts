@@ -4,6 +4,7 @@
  * subscription is reported as not found — the same answer as for one that does not exist.
  * The CRUD service manages them; the gateway resumes them and stores acknowledged cursors.
  */
+import { UUID } from "../uuid.ts";
 import { SyncError } from "../errors.ts";
 import type { JsonValue } from "../envelope.ts";
 import { fromPgError } from "./errors.ts";
@@ -31,7 +32,6 @@ export interface StoredSubscription {
 export const MAX_DEVICES_PER_OWNER = 100;
 export const MAX_SUBSCRIPTIONS_PER_DEVICE = 100;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DEVICE_COLUMNS = `id, name, platform, to_json(created_at)#>>'{}' AS created_at`;
 const SUBSCRIPTION_COLUMNS = `s.id, s.device_id, s.table_name AS table, s.filter AS where,
   s.cursor, to_json(s.created_at)#>>'{}' AS created_at, to_json(s.acked_at)#>>'{}' AS acked_at`;
@@ -47,7 +47,8 @@ export class DeviceStore {
       [owner, name, platform, MAX_DEVICES_PER_OWNER],
     );
     if (!rows[0]) {
-      throw new SyncError("bad_request", `at most ${MAX_DEVICES_PER_OWNER} devices per owner`);
+      // The request is fine; the account's state refuses it until a device is removed.
+      throw new SyncError("conflict", `at most ${MAX_DEVICES_PER_OWNER} devices per owner`);
     }
     return rows[0];
   }
@@ -104,7 +105,7 @@ export class DeviceStore {
     );
     if (!created) {
       throw new SyncError(
-        "bad_request",
+        "conflict",
         `at most ${MAX_SUBSCRIPTIONS_PER_DEVICE} subscriptions per device`,
       );
     }

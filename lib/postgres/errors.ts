@@ -10,6 +10,24 @@ interface PgError {
   detail?: string;
 }
 
+const DATA_EXCEPTION = "a value is not valid for its column";
+
+/** PostgreSQL's data exceptions (SQLSTATE class 22) as what a client did. */
+const DATA_EXCEPTIONS: Readonly<Record<string, string>> = {
+  "22001": "a value is too long for its column",
+  "22003": "a number is out of range for its column",
+  "22007": "a date or time is not valid",
+  "22008": "a date or time is out of range",
+  "22009": "a time zone offset is out of range",
+  "22021": "text holds a character the database cannot store (NUL)",
+  "22P02": "a value is not valid for its column's type",
+  "22P05": "JSON holds a character the database cannot store (\\u0000)",
+  "22023": "a value is not valid here",
+  "22004": "a value must not be null",
+  "22012": "a value divides by zero",
+  "22025": "a value has an invalid escape sequence",
+};
+
 export function fromPgError(err: unknown): SyncError {
   if (err instanceof SyncError) return err;
   const e = (err ?? {}) as PgError;
@@ -54,9 +72,9 @@ export function fromPgError(err: unknown): SyncError {
         details,
       );
   }
-  // Data exceptions (class 22) name the offending input, never internals.
+  // Data exceptions (class 22): our words, never the database's text.
   if (code.startsWith("22")) {
-    return new SyncError("validation_failed", e.message ?? "invalid value", details);
+    return new SyncError("validation_failed", DATA_EXCEPTIONS[code] ?? DATA_EXCEPTION, details);
   }
   // Lost a deadlock or a serialization race: nothing was written; the same request can succeed.
   if (code === "40P01" || code === "40001") {

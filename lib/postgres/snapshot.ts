@@ -58,8 +58,9 @@ export class PgSnapshotReader implements SnapshotReader {
     const order = table.primaryKey.length
       ? ` ORDER BY ${table.primaryKey.map(quoteIdent).join(", ")}`
       : "";
-    const client = await this.pool.connect().catch((err) => {
-      throw new SyncError("unavailable", `the snapshot database is unreachable: ${err.message}`);
+    // The reason (host, port, credentials) is not for clients.
+    const client = await this.pool.connect().catch(() => {
+      throw new SyncError("unavailable", "the snapshot database is unreachable; retry later");
     });
     try {
       await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");

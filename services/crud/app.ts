@@ -9,6 +9,7 @@ import type { AccessPolicy } from "../../lib/access.ts";
 import type { CatalogCache } from "../../lib/catalog.ts";
 import { SyncError } from "../../lib/errors.ts";
 import { mountOps, type ReadinessChecks } from "../../lib/http/ops.ts";
+import { refuseOtherMethods } from "../../lib/http/routes.ts";
 import type { TokenVerifier } from "../../lib/jwt.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Registry } from "../../lib/metrics.ts";
@@ -100,6 +101,10 @@ export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
   app.route("/v1", devicesApp({ ...deps, jsonBody }));
   mountOpenApi(app, deps.catalog, deps.policy);
   mountStatic(app, { log, devToken: deps.devToken }); // SPEC §9: /sdk/synchub.js and /demo/
+  // Last: a known path asked with a method it does not take is a 405, not a 404.
+  refuseOtherMethods(app, (allow) => {
+    throw new SyncError("method_not_allowed", `this path takes ${allow.join(", ")}`, { allow });
+  });
 
   app.notFound((c) => c.json(new SyncError("not_found", "no such route").toBody(), 404));
   app.onError((err, c) => {
@@ -107,10 +112,13 @@ export function createCrudApp(deps: CrudDeps): Hono<CrudEnv> {
     if (e.code === "internal" || e.code === "unavailable") {
       log.error("request failed", { method: c.req.method, path: c.req.path, err });
     }
-    const retry = e.code === "rate_limited"
-      ? (e.details as { retryAfter?: number })?.retryAfter
-      : undefined;
-    return c.json(e.toBody(), e.status as 400, retry ? { "retry-after": String(retry) } : {});
+    // rate_limited and overloaded say when to come back.
+    const retry = (e.details as { retryAfter?: number } | undefined)?.retryAfter;
+    const headers: Record<string, string> = retry ? { "retry-after": String(retry) } : {};
+    if (e.code === "method_not_allowed") {
+      headers.allow = (e.details as { allow: string[] }).allow.join(", ");
+    }
+    return c.json(e.toBody(), e.status as 400, headers);
   });
   return app;
 }

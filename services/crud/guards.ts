@@ -11,6 +11,7 @@ import { KeyedLimiter } from "../../lib/rate_limit.ts";
 import type { CrudEnv } from "./env.ts";
 import { clientAddress } from "../../lib/http/address.ts";
 import { corsFor } from "./cors.ts";
+import { methodLabel, routeLabeler } from "../../lib/http/routes.ts";
 
 export interface GuardLimits {
   ratePerToken: number;
@@ -28,8 +29,6 @@ const PUBLIC = new Set([
   "/v1/auth/logout",
 ]);
 
-const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
-
 export interface Guards {
   /** Throws `rate_limited` when this account has had too many login attempts. */
   limitAccount(email: string): void;
@@ -42,7 +41,7 @@ export function installGuards(
   const { limits, registry } = deps;
   const requests = registry.counter(
     "synchub_crud_requests_total",
-    "HTTP requests by route and status.",
+    "HTTP requests by method, route pattern and status.",
   );
   const duration = registry.histogram(
     "synchub_crud_request_duration_seconds",
@@ -71,13 +70,13 @@ export function installGuards(
     });
   };
 
+  // Labels from fixed sets only: a client's paths and methods never become series.
+  const routeOf = routeLabeler(app);
   app.use(async (c, next) => {
     const started = performance.now();
     await next();
-    const route = c.req.routePath;
-    // Bounded labels: the route pattern (unmatched paths share one), methods from a fixed set.
-    const method = METHODS.has(c.req.method) ? c.req.method : "OTHER";
-    requests.inc({ method, route, status: String(c.res.status) });
+    const route = routeOf(c);
+    requests.inc({ method: methodLabel(c.req.method), route, status: String(c.res.status) });
     duration.observe((performance.now() - started) / 1000, { route });
   });
   // Always mounted: preflights are answered before authentication (SPEC §9, cors.ts).

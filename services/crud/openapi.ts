@@ -13,9 +13,19 @@ import { rowsPaths } from "./rows/openapi.ts";
 import { checkpointPaths, checkpointSchemas } from "./checkpoints/openapi.ts";
 import { devicePaths, deviceSchemas } from "./devices/openapi.ts";
 
-export function openApiDocument(tables: readonly TableInfo[]): Json {
-  const schemas: Json = { ...authSchemas(), ...checkpointSchemas(), ...deviceSchemas() };
-  const paths: Json = { ...authPaths(), ...checkpointPaths(), ...devicePaths() };
+/**
+ * `tables`: the tables shown (hidden ones are not); `bucketTables`: those of them with a bucket
+ * column, the ones checkpoints and bucket data may name.
+ */
+export function openApiDocument(
+  tables: readonly TableInfo[],
+  bucketTables: readonly TableInfo[] = [],
+): Json {
+  const schemas: Json = {};
+  authSchemas(schemas);
+  checkpointSchemas(bucketTables, schemas);
+  deviceSchemas(tables, schemas);
+  const paths: Json = { ...authPaths(), ...checkpointPaths(bucketTables), ...devicePaths() };
   rowsPaths(tables, paths, schemas);
   return {
     openapi: "3.1.0",
@@ -46,7 +56,8 @@ export function mountOpenApi(
     let doc = built.get(current);
     // The document is public: hidden tables are not in it.
     const shown = current.tables.filter((t) => !policy.rule(t).hidden);
-    if (!doc) built.set(current, doc = openApiDocument(shown));
+    const withBuckets = shown.filter((t) => policy.rule(t).bucketColumn !== null);
+    if (!doc) built.set(current, doc = openApiDocument(shown, withBuckets));
     return doc;
   };
   app.get("/openapi.json", async (c) => c.json(await document()));

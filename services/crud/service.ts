@@ -8,6 +8,7 @@ import { serve, type Served } from "../../lib/http/serve.ts";
 import { createTokenVerifier } from "../../lib/jwt.ts";
 import type { Logger } from "../../lib/log.ts";
 import { Registry } from "../../lib/metrics.ts";
+import { PasswordSlots, slotMetrics } from "../../lib/password_slots.ts";
 import { CatalogCache } from "../../lib/catalog.ts";
 import { loadCatalog } from "../../lib/postgres/catalog.ts";
 import { DeviceStore } from "../../lib/postgres/devices.ts";
@@ -79,16 +80,23 @@ export function serveCrud(
       config.checkpoints.buckets,
     )
     : () => {};
+  const registry = new Registry("crud");
+  // One gate for the whole process: a login flood hashes on at most this many cores.
+  const slots = new PasswordSlots({
+    concurrency: config.crud.passwordConcurrency,
+    maxQueued: config.crud.passwordQueue,
+    metrics: slotMetrics(registry, "synchub_crud"),
+  });
   const app = createCrudApp({
     store: new RowStore(pool),
     catalog,
     policy,
-    users: new UserStore(pool, config.crud),
+    users: new UserStore(pool, { ...config.crud, slots }),
     verifyToken: createTokenVerifier(jwtSecret),
     jwtSecret,
     limits: config.crud,
     log,
-    registry: new Registry("crud"),
+    registry,
     idempotency: new IdempotencyStore(pool), // SPEC §9
     ...(devToken ? { devToken } : {}),
     checks: async () => ({

@@ -8,9 +8,10 @@ import { jsonEqual } from "../../lib/diff.ts";
 import type { Envelope, JsonValue, Row } from "../../lib/envelope.ts";
 import { SyncError } from "../../lib/errors.ts";
 import type { ColumnInfo, TableInfo } from "../../lib/catalog.ts";
+import { instantOf } from "../../lib/instant.ts";
+import { OPERATORS, orderOperand } from "./filter_schema.ts";
 import type { Where } from "./protocol.ts";
 
-const OPERATORS = ["eq", "neq", "lt", "lte", "gt", "gte", "in"] as const;
 type Operator = (typeof OPERATORS)[number];
 
 interface Condition {
@@ -177,9 +178,10 @@ function checkValue(col: ColumnInfo, op: Operator, value: JsonValue): Compare | 
   if (op === "eq" || op === "neq") return compare;
   if (value === null) throw bad("cannot order against null");
   if (!compare) throw bad("values of this type have no order");
-  if (compare(value, value) === undefined) {
-    throw bad(`${JSON.stringify(value)} is not a value of this type`);
-  }
+  // Schemaless fields order by JSON type; table columns take the operands filter_schema.ts says.
+  const operand = col.typeName === "any" ? undefined : orderOperand(col);
+  const fits = operand ? operand.safeParse(value).success : compare(value, value) !== undefined;
+  if (!fits) throw bad(`${JSON.stringify(value)} is not a value of this type`);
   return compare;
 }
 
@@ -223,9 +225,9 @@ function comparatorFor(col: ColumnInfo): Compare | undefined {
     case "timestamp":
     case "date":
       return (a, b) => {
-        const x = typeof a === "string" ? Date.parse(a) : NaN;
-        const y = typeof b === "string" ? Date.parse(b) : NaN;
-        return Number.isNaN(x) || Number.isNaN(y) ? undefined : x - y;
+        const x = typeof a === "string" ? instantOf(a) : undefined;
+        const y = typeof b === "string" ? instantOf(b) : undefined;
+        return x === undefined || y === undefined ? undefined : x - y;
       };
     case "string":
     case "uuid":
@@ -245,7 +247,9 @@ function toBigInt(v: JsonValue): bigint | undefined {
   return undefined;
 }
 
+const DECIMAL = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
+
 function toNumber(v: JsonValue): number | undefined {
-  const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
+  const n = typeof v === "number" ? v : typeof v === "string" && DECIMAL.test(v) ? Number(v) : NaN;
   return Number.isFinite(n) ? n : undefined;
 }

@@ -46,10 +46,13 @@ export interface StackOptions {
   listener?: boolean;
   /** The access policy file's text (YAML); unset: the built-in rules. */
   policy?: string;
+  /** Runs on the fresh database before any service starts (tables they should serve). */
+  setup?: (db: TestDatabase) => Promise<void>;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const db = await testDatabase();
+  await opts.setup?.(db);
   const prefix = `s${crypto.randomUUID().replace(/-/g, "").slice(0, 10)}`;
   const dataDir = await Deno.makeTempDir({ prefix: "synchub-stack-" });
   const config = loadConfig([], {

@@ -7,7 +7,15 @@ import { SyncError } from "../../../lib/errors.ts";
 import type { HubEvents } from "../../../lib/events.ts";
 import { signToken } from "../../../lib/jwt.ts";
 import type { CrudEnv, JsonBody } from "../env.ts";
-import { credentialsSchema, grantSchema, parseBody, refreshSchema } from "./schemas.ts";
+import { uuidOf } from "../../../lib/uuid.ts";
+import {
+  bucketSchema,
+  credentialsSchema,
+  grantSchema,
+  loginSchema,
+  parseBody,
+  refreshSchema,
+} from "./schemas.ts";
 import { normalizeEmail, type User, type UserStore } from "./users.ts";
 
 export interface AuthDeps {
@@ -53,7 +61,7 @@ export function authApp(deps: AuthDeps): Hono<CrudEnv> {
   });
 
   app.post("/auth/login", async (c) => {
-    const { email, password } = parseBody(credentialsSchema, await jsonBody(c.req.raw));
+    const { email, password } = parseBody(loginSchema, await jsonBody(c.req.raw));
     deps.limitAccount(normalizeEmail(email));
     const user = await users.authenticate(email, password);
     return c.json(await tokens(user, await users.issueRefreshToken(user.id)));
@@ -86,16 +94,19 @@ export function authApp(deps: AuthDeps): Hono<CrudEnv> {
   };
 
   app.post("/admin/users/:id/buckets", async (c) => {
+    const id = uuidOf(c.req.param("id"), "the user id");
     await requireAdmin(c.get("claims").sub, c.get("claims").role);
     const { bucket } = parseBody(grantSchema, await jsonBody(c.req.raw));
-    const user = await users.grant(c.req.param("id"), bucket);
+    const user = await users.grant(id, bucket);
     void deps.events?.emit("bucket.assigned", { user_id: user.id, bucket });
     return c.json(user);
   });
 
   app.delete("/admin/users/:id/buckets/:bucket", async (c) => {
+    const id = uuidOf(c.req.param("id"), "the user id");
+    const bucket = parseBody(bucketSchema, c.req.param("bucket"));
     await requireAdmin(c.get("claims").sub, c.get("claims").role);
-    return c.json(await users.ungrant(c.req.param("id"), c.req.param("bucket")));
+    return c.json(await users.ungrant(id, bucket));
   });
   return app;
 }

@@ -12,6 +12,8 @@ import {
   sha256Hex,
   verifyPassword,
 } from "../../../lib/password.ts";
+import { PasswordSlots } from "../../../lib/password_slots.ts";
+import { UUID } from "../../../lib/uuid.ts";
 import { fromPgError } from "../../../lib/postgres/errors.ts";
 import { type Pool, withTransaction } from "../../../lib/postgres/pool.ts";
 
@@ -26,6 +28,8 @@ export interface UserStoreOptions {
   passwordIterations: number;
   refreshTokenTtlMs: number;
   adminEmails: readonly string[];
+  /** The process's hashing slots (PASSWORD_HASH_CONCURRENCY); unset: 2 slots, 32 waiting. */
+  slots?: PasswordSlots | undefined;
 }
 
 /**
@@ -47,14 +51,29 @@ export function personalBucket(userId: string): string {
 export class UserStore {
   /** Compared against when the email is unknown, so a login takes as long either way. */
   private readonly decoy: Promise<string>;
+  private readonly slots: PasswordSlots;
 
   constructor(private readonly pool: Pool, private readonly opts: UserStoreOptions) {
+    this.slots = opts.slots ?? new PasswordSlots({ concurrency: 2, maxQueued: 32 });
+    // Once, at start-up: no request waits for it.
     this.decoy = hashPassword(randomToken(), opts.passwordIterations);
+  }
+
+  /** Every hash and verification goes through the slots: the cheap checks come before. */
+  private hash(password: string): Promise<string> {
+    return this.slots.run(() => hashPassword(password, this.opts.passwordIterations));
   }
 
   async register(email: string, password: string): Promise<User> {
     const normalized = normalizeEmail(email);
-    const hash = await hashPassword(password, this.opts.passwordIterations);
+    // A taken address is refused before any hashing.
+    const { rows: taken } = await this.query("SELECT 1 FROM synchub.users WHERE email = $1", [
+      normalized,
+    ]);
+    if (taken.length > 0) {
+      throw new SyncError("conflict", "an account with this email already exists");
+    }
+    const hash = await this.hash(password);
     return await withTransaction(this.pool, async (db) => {
       const { rows: [row] } = await db.query<{ id: string }>(
         "INSERT INTO synchub.users (email, password_hash, is_admin) VALUES ($1, $2, $3) RETURNING id",
@@ -79,10 +98,12 @@ export class UserStore {
       "SELECT id, password_hash FROM synchub.users WHERE email = $1",
       [normalizeEmail(email)],
     );
-    const ok = await verifyPassword(password, row?.password_hash ?? await this.decoy);
+    // An unknown address costs a verification too, in the same slots: timing tells nothing.
+    const stored = row?.password_hash ?? await this.decoy;
+    const ok = await this.slots.run(() => verifyPassword(password, stored));
     if (!row || !ok) throw new SyncError("unauthorized", "wrong email or password");
     if (needsRehash(row.password_hash, this.opts.passwordIterations)) {
-      const hash = await hashPassword(password, this.opts.passwordIterations);
+      const hash = await this.hash(password);
       await this.query("UPDATE synchub.users SET password_hash = $2 WHERE id = $1", [row.id, hash]);
     }
     return (await this.get(row.id))!;
@@ -198,7 +219,7 @@ export class UserStore {
   }
 
   private async load(db: Pick<Pool, "query">, id: string): Promise<User | undefined> {
-    if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+    if (!UUID.test(id)) return undefined;
     const { rows: [row] } = await db.query<
       { id: string; email: string; is_admin: boolean; buckets: string[] | null }
     >(

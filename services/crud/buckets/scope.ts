@@ -67,8 +67,10 @@ function readableBucket(
   return { table, bucketColumn: rule.bucketColumn };
 }
 
-/** `?tables=a,b` (or repeated `?tables=`) as names; undefined when absent. */
+/**
+ * `?tables=a,b` (or repeated `?tables=`) as names, each exactly a table's name (an empty one
+ * names no table); undefined when absent (every table).
+ */
 export function tableNames(values: readonly string[]): string[] | undefined {
-  const names = values.flatMap((v) => v.split(",")).map((s) => s.trim()).filter(Boolean);
-  return values.length === 0 ? undefined : names;
+  return values.length === 0 ? undefined : values.flatMap((v) => v.split(","));
 }

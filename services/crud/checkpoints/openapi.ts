@@ -1,5 +1,18 @@
 /** The checkpoint and bucket-data routes as OpenAPI paths and schemas. */
-import { body, errors, type Json, jsonSchema, pathParam, queryParam, reply } from "../operation.ts";
+import type { TableInfo } from "../../../lib/catalog.ts";
+import { NO_NUL } from "../../../lib/text_value.ts";
+import {
+  body,
+  errors,
+  type Json,
+  jsonSchema,
+  namesOf,
+  pathParam,
+  queryParam,
+  reply,
+  SECURED,
+  uuidSchema,
+} from "../operation.ts";
 import {
   checkpointListSchema,
   checkpointRequestSchema,
@@ -7,13 +20,26 @@ import {
   restoreResultSchema,
 } from "./schemas.ts";
 
-export function checkpointSchemas(): Json {
-  return {
-    CheckpointRequest: jsonSchema(checkpointRequestSchema),
-    Checkpoint: jsonSchema(checkpointSchema),
-    CheckpointList: jsonSchema(checkpointListSchema),
-    RestoreResult: jsonSchema(restoreResultSchema),
-  };
+/**
+ * `bucketTables`: the served tables that have a bucket column — the only ones a checkpoint or a
+ * bucket's data may name (others are a 400).
+ */
+export function checkpointSchemas(bucketTables: readonly TableInfo[], components: Json): void {
+  const request = jsonSchema(checkpointRequestSchema, components);
+  const names = tableNameEnum(bucketTables);
+  const properties = request.properties as Json;
+  properties.tables = { ...(properties.tables as Json), items: names };
+  Object.assign(components, {
+    CheckpointRequest: request,
+    Checkpoint: jsonSchema(checkpointSchema, components),
+    CheckpointList: jsonSchema(checkpointListSchema, components),
+    RestoreResult: jsonSchema(restoreResultSchema, components),
+  });
+}
+
+function tableNameEnum(tables: readonly TableInfo[]): Json {
+  const names = tables.flatMap((t) => namesOf(tables, t));
+  return names.length ? { type: "string", enum: names } : { type: "string", not: {} };
 }
 
 const ndjson = (description: string) => ({
@@ -21,9 +47,10 @@ const ndjson = (description: string) => ({
   content: { "application/x-ndjson": { schema: { type: "string" } } },
 });
 
-export function checkpointPaths(): Json {
+export function checkpointPaths(bucketTables: readonly TableInfo[]): Json {
   const secured = { security: [{ bearer: [] }], tags: ["checkpoints"] };
-  const id = pathParam("id", "the checkpoint's id");
+  const id = pathParam("id", uuidSchema, "the checkpoint's id");
+  const text = { type: "string", pattern: NO_NUL.source };
   return {
     "/v1/checkpoints": {
       post: {
@@ -33,14 +60,14 @@ export function checkpointPaths(): Json {
         requestBody: body("CheckpointRequest"),
         responses: {
           202: reply("pending; poll it until ready (or failed)", "Checkpoint"),
-          ...errors(400, 401, 403, 404, 503),
+          ...errors(400, 403, 404, 413, ...SECURED),
         },
       },
       get: {
         ...secured,
         summary: "Checkpoints the token may read, newest first",
-        parameters: [queryParam("bucket", "only this bucket's")],
-        responses: { 200: reply("the checkpoints", "CheckpointList"), ...errors(401) },
+        parameters: [queryParam("bucket", "only this bucket's", text)],
+        responses: { 200: reply("the checkpoints", "CheckpointList"), ...errors(400, ...SECURED) },
       },
     },
     "/v1/checkpoints/{id}": {
@@ -48,7 +75,10 @@ export function checkpointPaths(): Json {
         ...secured,
         summary: "A checkpoint's metadata (with its progress while pending)",
         parameters: [id],
-        responses: { 200: reply("the checkpoint", "Checkpoint"), ...errors(401, 403, 404) },
+        responses: {
+          200: reply("the checkpoint", "Checkpoint"),
+          ...errors(400, 403, 404, ...SECURED),
+        },
       },
     },
     "/v1/checkpoints/{id}/download": {
@@ -60,7 +90,7 @@ export function checkpointPaths(): Json {
         parameters: [id],
         responses: {
           200: ndjson("the header line, then one line per row"),
-          ...errors(401, 403, 404, 409),
+          ...errors(400, 403, 404, 409, ...SECURED),
         },
       },
     },
@@ -68,10 +98,13 @@ export function checkpointPaths(): Json {
       post: {
         ...secured,
         summary: "Rewrite the bucket to the checkpoint's state as ordinary writes (admins)",
-        parameters: [id, queryParam("dry_run", "true: count the differences, write nothing")],
+        parameters: [
+          id,
+          queryParam("dry_run", "true, 1 or empty: count the differences, write nothing"),
+        ],
         responses: {
           200: reply("the rows written (or that would be)", "RestoreResult"),
-          ...errors(401, 403, 404, 409),
+          ...errors(400, 403, 404, 409, ...SECURED),
         },
       },
     },
@@ -81,12 +114,20 @@ export function checkpointPaths(): Json {
         tags: ["buckets"],
         summary: "The bucket's current readable rows as NDJSON {table, row} lines, then {cursor}",
         parameters: [
-          pathParam("id", "the bucket"),
-          queryParam("tables", "comma-separated tables (`todos,public.notes`); default: all"),
+          pathParam("id", text, "the bucket"),
+          {
+            ...queryParam(
+              "tables",
+              "tables as the REST API names them (`todos,public.notes`); absent: all",
+              { type: "array", minItems: 1, items: tableNameEnum(bucketTables) },
+            ),
+            style: "form",
+            explode: false,
+          },
         ],
         responses: {
           200: ndjson("row lines, then a last line {cursor} (or {error} if reading failed)"),
-          ...errors(400, 401, 403, 404, 503),
+          ...errors(400, 403, 404, ...SECURED),
         },
       },
     },

@@ -7,6 +7,7 @@ import { Hono } from "hono";
 import { type AccessPolicy, type Principal, principalOf } from "../../../lib/access.ts";
 import type { CatalogSource } from "../../../lib/catalog.ts";
 import { SyncError } from "../../../lib/errors.ts";
+import { uuidOf } from "../../../lib/uuid.ts";
 import type { Pool } from "../../../lib/postgres/pool.ts";
 import { parseBody } from "../auth/schemas.ts";
 import { bucketTables } from "../buckets/scope.ts";
@@ -34,7 +35,7 @@ export function checkpointsApp(deps: CheckpointRoutesDeps): Hono<CrudEnv> {
 
   /** The checkpoint, when the principal may read its bucket in all its tables. */
   const readable = async (p: Principal, id: string) => {
-    const checkpoint = await checkpoints.store.get(id);
+    const checkpoint = await checkpoints.store.get(uuidOf(id, "the checkpoint id"));
     if (!checkpoint) throw new SyncError("not_found", `no checkpoint "${id}"`);
     const tables = await bucketTables(deps, p, checkpoint.bucket, checkpoint.tables);
     return { checkpoint, tables };

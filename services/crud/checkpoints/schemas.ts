@@ -1,9 +1,10 @@
 /** Checkpoint requests and answers as zod schemas: they validate and, as JSON Schema, document. */
 import { z } from "zod";
+import { text } from "../../../lib/text_value.ts";
 
 export const checkpointRequestSchema = z.strictObject({
-  bucket: z.string().min(1).max(200),
-  tables: z.array(z.string().min(1).max(200)).min(1).max(100).optional()
+  bucket: text({ min: 1, max: 200 }),
+  tables: z.array(text({ min: 1, max: 200 })).min(1).max(100).optional()
     .describe("tables as the REST API names them (`todos` or `public.todos`); default: all"),
 }).meta({ id: "CheckpointRequest" });
 

@@ -2,6 +2,7 @@
  * Checkpoints' metadata in the hub database (their rows are files, see file.ts): status, counts
  * while they are written and once ready, the cursor, and which are past their retention.
  */
+import { UUID } from "../../../lib/uuid.ts";
 import { SyncError } from "../../../lib/errors.ts";
 import { fromPgError } from "../../../lib/postgres/errors.ts";
 import type { Pool } from "../../../lib/postgres/pool.ts";
@@ -39,7 +40,6 @@ export interface Checkpoint {
 /** How long checkpoints are kept: the newest `count` of each bucket, or those younger than `ms`. */
 export type Retention = { count: number } | { ms: number };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const time = (c: string) => `to_json(${c})#>>'{}' AS ${c}`;
 const COLUMNS = `id, bucket, tables, status, rows::float8 AS rows, bytes::float8 AS bytes,
   ndjson_bytes::float8 AS ndjson_bytes, cursor, ${time("created_at")}, ${time("requested_at")},

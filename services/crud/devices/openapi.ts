@@ -1,5 +1,20 @@
 /** The device and subscription routes as OpenAPI paths and schemas. */
-import { body, errors, type Json, jsonSchema, pathParam, queryParam, reply } from "../operation.ts";
+import type { TableInfo } from "../../../lib/catalog.ts";
+import { jsonValue } from "../../../lib/column_schemas.ts";
+import { whereJsonSchema } from "../../gateway/filter_schema.ts";
+import {
+  body,
+  errors,
+  type Json,
+  jsonSchema,
+  namesOf,
+  pathParam,
+  queryParam,
+  ref,
+  reply,
+  SECURED,
+  uuidSchema,
+} from "../operation.ts";
 import {
   deviceListSchema,
   deviceRequestSchema,
@@ -9,32 +24,59 @@ import {
   subscriptionSchema,
 } from "./schemas.ts";
 
-export function deviceSchemas(): Json {
+export function deviceSchemas(tables: readonly TableInfo[], components: Json): void {
+  Object.assign(components, {
+    DeviceRequest: jsonSchema(deviceRequestSchema, components),
+    Device: jsonSchema(deviceSchema, components),
+    DeviceList: jsonSchema(deviceListSchema, components),
+    SubscriptionRequest: subscriptionRequest(tables, components),
+    Subscription: jsonSchema(subscriptionSchema, components),
+    SubscriptionList: jsonSchema(subscriptionListSchema, components),
+  });
+}
+
+/** One shape per served table: its names, and a `where` on its columns only. */
+function subscriptionRequest(tables: readonly TableInfo[], components: Json): Json {
+  const generic = jsonSchema(subscriptionRequestSchema, components);
+  if (tables.length === 0) return generic;
+  components.JsonValue ??= jsonSchema(jsonValue, components);
+  const json = ref("JsonValue");
+  const properties = (generic.properties ?? {}) as Json;
   return {
-    DeviceRequest: jsonSchema(deviceRequestSchema),
-    Device: jsonSchema(deviceSchema),
-    DeviceList: jsonSchema(deviceListSchema),
-    SubscriptionRequest: jsonSchema(subscriptionRequestSchema),
-    Subscription: jsonSchema(subscriptionSchema),
-    SubscriptionList: jsonSchema(subscriptionListSchema),
+    oneOf: tables.map((t) => ({
+      type: "object",
+      required: ["device_id", "table"],
+      additionalProperties: false,
+      properties: {
+        device_id: properties.device_id,
+        table: { enum: namesOf(tables, t) },
+        where: {
+          ...whereJsonSchema(t, json),
+          description: "as in the WebSocket subscribe message",
+        },
+      },
+    })),
   };
 }
 
 export function devicePaths(): Json {
   const devices = { security: [{ bearer: [] }], tags: ["devices"] };
-  const id = pathParam("id");
+  const id = pathParam("id", uuidSchema);
   return {
     "/v1/devices": {
       post: {
         ...devices,
         summary: "Register a device of the token's holder",
         requestBody: body("DeviceRequest"),
-        responses: { 201: reply("the device", "Device"), ...errors(400, 401) },
+        responses: {
+          201: reply("the device", "Device"),
+          ...errors(400, 409, 413, ...SECURED), // 409: the owner has the most devices allowed
+        },
       },
       get: {
         ...devices,
         summary: "The holder's devices",
-        responses: { 200: reply("the devices", "DeviceList"), ...errors(401) },
+        responses: { 200: reply("the devices", "DeviceList"), ...errors(...SECURED) },
       },
     },
     "/v1/devices/{id}": {
@@ -42,13 +84,13 @@ export function devicePaths(): Json {
         ...devices,
         summary: "One of the holder's devices",
         parameters: [id],
-        responses: { 200: reply("the device", "Device"), ...errors(401, 404) },
+        responses: { 200: reply("the device", "Device"), ...errors(400, 404, ...SECURED) },
       },
       delete: {
         ...devices,
         summary: "Remove a device and its subscriptions",
         parameters: [id],
-        responses: { 200: reply("the device removed", "Device"), ...errors(401, 404) },
+        responses: { 200: reply("the device removed", "Device"), ...errors(400, 404, ...SECURED) },
       },
     },
     "/v1/subscriptions": {
@@ -58,14 +100,17 @@ export function devicePaths(): Json {
         requestBody: body("SubscriptionRequest"),
         responses: {
           201: reply("the subscription", "Subscription"),
-          ...errors(400, 401, 403, 404, 503),
+          ...errors(400, 403, 404, 409, 413, ...SECURED), // 409: the device has the most allowed
         },
       },
       get: {
         ...devices,
         summary: "The holder's stored subscriptions",
-        parameters: [queryParam("device_id", "only this device's")],
-        responses: { 200: reply("the subscriptions", "SubscriptionList"), ...errors(401, 404) },
+        parameters: [queryParam("device_id", "only this device's", uuidSchema)],
+        responses: {
+          200: reply("the subscriptions", "SubscriptionList"),
+          ...errors(400, 404, ...SECURED),
+        },
       },
     },
     "/v1/subscriptions/{id}": {
@@ -73,7 +118,10 @@ export function devicePaths(): Json {
         ...devices,
         summary: "Remove a stored subscription",
         parameters: [id],
-        responses: { 200: reply("the subscription removed", "Subscription"), ...errors(401, 404) },
+        responses: {
+          200: reply("the subscription removed", "Subscription"),
+          ...errors(400, 404, ...SECURED),
+        },
       },
     },
   };

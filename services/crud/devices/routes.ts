@@ -9,6 +9,7 @@ import { type AccessPolicy, principalOf, tableRefusal } from "../../../lib/acces
 import type { CatalogSource } from "../../../lib/catalog.ts";
 import type { JsonValue } from "../../../lib/envelope.ts";
 import { SyncError } from "../../../lib/errors.ts";
+import { uuidOf } from "../../../lib/uuid.ts";
 import type { DeviceStore } from "../../../lib/postgres/devices.ts";
 import { compileWhere } from "../../gateway/filter.ts";
 import { parseBody } from "../auth/schemas.ts";
@@ -36,11 +37,13 @@ export function devicesApp(deps: DeviceRoutesDeps): Hono<CrudEnv> {
   app.get("/devices", async (c) => c.json({ devices: await devices.devices(c.get("claims").sub) }));
 
   app.get("/devices/:id", async (c) => {
-    return c.json(await devices.device(c.get("claims").sub, c.req.param("id")));
+    const id = uuidOf(c.req.param("id"), "the device id");
+    return c.json(await devices.device(c.get("claims").sub, id));
   });
 
   app.delete("/devices/:id", async (c) => {
-    return c.json(await devices.deleteDevice(c.get("claims").sub, c.req.param("id")));
+    const id = uuidOf(c.req.param("id"), "the device id");
+    return c.json(await devices.deleteDevice(c.get("claims").sub, id));
   });
 
   app.post("/subscriptions", async (c) => {
@@ -68,12 +71,14 @@ export function devicesApp(deps: DeviceRoutesDeps): Hono<CrudEnv> {
   });
 
   app.get("/subscriptions", async (c) => {
-    const device = c.req.query("device_id");
+    const query = c.req.query("device_id");
+    const device = query === undefined ? undefined : uuidOf(query, "device_id");
     return c.json({ subscriptions: await devices.subscriptions(c.get("claims").sub, device) });
   });
 
   app.delete("/subscriptions/:id", async (c) => {
-    return c.json(await devices.deleteSubscription(c.get("claims").sub, c.req.param("id")));
+    const id = uuidOf(c.req.param("id"), "the subscription id");
+    return c.json(await devices.deleteSubscription(c.get("claims").sub, id));
   });
 
   return app;

@@ -1,10 +1,11 @@
 /** Device and subscription requests and answers as zod schemas: they validate and document. */
 import { z } from "zod";
+import { text } from "../../../lib/text_value.ts";
 import { whereSchema } from "../../gateway/protocol.ts";
 
 export const deviceRequestSchema = z.strictObject({
-  name: z.string().min(1).max(200),
-  platform: z.string().min(1).max(100).describe("e.g. ios, android, web, desktop"),
+  name: text({ min: 1, max: 200 }),
+  platform: text({ min: 1, max: 100 }).describe("e.g. ios, android, web, desktop"),
 }).meta({ id: "DeviceRequest" });
 
 export const deviceSchema = z.object({
@@ -19,8 +20,8 @@ export const deviceListSchema = z.object({ devices: z.array(deviceSchema) }).met
 });
 
 export const subscriptionRequestSchema = z.strictObject({
-  device_id: z.string().min(1).max(100),
-  table: z.string().min(1).max(200).describe("`todos` or `public.todos`"),
+  device_id: z.guid("expected a UUID"),
+  table: text({ min: 1, max: 200 }).describe("`todos` or `public.todos`"),
   where: whereSchema.optional().describe("as in the WebSocket subscribe message"),
 }).meta({ id: "SubscriptionRequest" });
 

@@ -17,14 +17,13 @@ import {
   etag,
   expectedVersion,
   keyFromId,
+  MAX_PAGE,
   parseBatch,
   withDefaultBucket,
   writableRow,
 } from "./row_input.ts";
 import { parseUrlValue } from "./row_schema.ts";
 import { type Access, inBatch, type RowStore, type WriteOp } from "./row_store.ts";
-
-const MAX_PAGE = 1000;
 
 export interface RowsDeps {
   store: RowStore;

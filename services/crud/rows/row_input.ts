@@ -7,8 +7,8 @@ import type { JsonValue, Row } from "../../../lib/envelope.ts";
 import { SyncError } from "../../../lib/errors.ts";
 import type { TableInfo } from "../../../lib/catalog.ts";
 import {
-  checkClientTime,
   checkKeyValue,
+  clampClientTime,
   MAX_CLOCK_SKEW_MS,
   parseUrlValue,
   validateRow,
@@ -22,6 +22,8 @@ import {
 } from "./row_store.ts";
 
 export const MAX_BATCH = 1000;
+/** Rows a list answers at most. */
+export const MAX_PAGE = 1000;
 
 /**
  * `[{op:"insert",row}, {op:"update",id,row}, {op:"delete",id}]`; an update or delete may name its
@@ -40,29 +42,37 @@ export function parseBatch(
   }
   return body.map((item, index): WriteOp => {
     try {
-      if (typeof item !== "object" || item === null) {
+      if (typeof item !== "object" || item === null || Array.isArray(item)) {
         throw new SyncError("validation_failed", "not an object");
       }
       const { op, id, row, version } = item as Record<string, unknown>;
-      const keyOf = () =>
-        id !== undefined
-          ? keyFromId(table, typeof id === "string" ? id : JSON.stringify(id))
-          : keyFromRow(table, row);
-      const expected = version === undefined ? undefined : versionValue(String(version));
+      const allowed = op === "insert" ? INSERT_FIELDS : OTHER_FIELDS;
+      const extra = Object.keys(item).find((k) => !allowed.has(k));
+      if (extra !== undefined && (op === "insert" || op === "update" || op === "delete")) {
+        throw new SyncError("validation_failed", `a ${op} takes no "${extra}"`);
+      }
+      const keyOf = () => id !== undefined ? batchKey(table, id) : keyFromRow(table, row);
+      const expected = version === undefined ? undefined : batchVersion(version);
       switch (op) {
         case "insert":
           return { op, values: withDefaultBucket(writableRow(table, row, "insert"), who) };
         case "update": {
+          const key = keyOf();
           const values = writableRow(table, row ?? {}, "patch");
           return {
             op,
-            key: keyOf(),
+            key,
             values,
             mode: "patch",
             expectedVersion: expected ?? rowVersion(table, values),
           };
         }
         case "delete":
+          if (
+            row !== undefined && (typeof row !== "object" || row === null || Array.isArray(row))
+          ) {
+            throw new SyncError("validation_failed", `"row" must be an object of key columns`);
+          }
           return { op, key: keyOf(), expectedVersion: expected };
         default:
           throw new SyncError("validation_failed", `op must be "insert", "update" or "delete"`);
@@ -71,6 +81,30 @@ export function parseBatch(
       throw inBatch(err, index);
     }
   });
+}
+
+const INSERT_FIELDS = new Set(["op", "row"]);
+const OTHER_FIELDS = new Set(["op", "id", "row", "version"]);
+
+/** A batch operation's `id`: the key as JSON values (an array for a composite key), or as in a URL. */
+function batchKey(table: TableInfo, id: unknown): Row {
+  if (typeof id === "string") return keyFromId(table, id);
+  const pk = table.primaryKey;
+  const values = pk.length === 1 ? [id] : id;
+  if (!Array.isArray(values) || values.length !== pk.length) {
+    throw new SyncError(
+      "validation_failed",
+      `"id" is the key of ${table.qualified}: ${pk.length === 1 ? pk[0] : `[${pk.join(", ")}]`}`,
+    );
+  }
+  return Object.fromEntries(pk.map((c, i) => [c, checkKeyValue(table.column.get(c)!, values[i])]));
+}
+
+function batchVersion(version: unknown): number {
+  if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 0) {
+    throw new SyncError("validation_failed", `"version" must be a row version (an integer)`);
+  }
+  return version;
 }
 
 /**
@@ -84,11 +118,11 @@ export function writableRow(
 ): Row {
   const values = validateRow(table, body, mode);
   if (mode === "insert" && isVersioned(table)) delete values[VERSION_COLUMN];
+  // The path (or the batch operation's `id`) names the row: a key in the body is ignored.
+  if (mode !== "insert") { for (const c of table.primaryKey) delete values[c]; }
   const time = values[UPDATED_AT_COLUMN];
-  if (
-    time !== undefined && time !== null && table.column.get(UPDATED_AT_COLUMN)?.kind === "timestamp"
-  ) {
-    checkClientTime(time, MAX_CLOCK_SKEW_MS);
+  if (typeof time === "string" && table.column.get(UPDATED_AT_COLUMN)?.kind === "timestamp") {
+    values[UPDATED_AT_COLUMN] = clampClientTime(time, MAX_CLOCK_SKEW_MS);
   }
   return values;
 }
@@ -148,15 +182,26 @@ export function keyFromRow(table: TableInfo, row: unknown): Row {
   );
 }
 
-/** `If-Match: 3` or `If-Match: "3"`; otherwise the `version` the body carries. */
+/** `If-Match`: `*`, or a row version, bare or as an entity tag (`"3"`, `W/"3"`). */
+export const IF_MATCH = /^(?:\*|(?:W\/)?"(\d{1,15})"|(\d{1,15}))$/;
+
+/** The version a write expects: `If-Match`, else the `version` the body carries. */
 export function expectedVersion(
   table: TableInfo,
   header: string | undefined,
   values: Row,
 ): number | undefined {
   if (!isVersioned(table)) return undefined;
-  if (header !== undefined && header.trim() !== "*") { // `*`: any version will do
-    return versionValue(header.replace(/^W\//, "").replace(/"/g, "").trim());
+  if (header !== undefined) {
+    const m = IF_MATCH.exec(header.trim());
+    if (!m) {
+      throw new SyncError(
+        "bad_request",
+        `If-Match must be * or a row version (an integer, up to 15 digits), not "${header}"`,
+      );
+    }
+    const digits = m[1] ?? m[2];
+    if (digits !== undefined) return Number(digits); // else `*`: any version will do
   }
   return rowVersion(table, values);
 }
@@ -166,36 +211,25 @@ export function rowVersion(table: TableInfo, values: Row): number | undefined {
   return isVersioned(table) && typeof v === "number" ? v : undefined;
 }
 
-export function versionValue(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) {
-    throw new SyncError(
-      "bad_request",
-      `If-Match must be a row version (an integer), not "${text}"`,
-    );
-  }
-  return n;
-}
-
 export function etag(table: TableInfo, row: Row): Record<string, string> {
   const v = row[VERSION_COLUMN];
   return isVersioned(table) && typeof v === "number" ? { etag: `"${v}"` } : {};
 }
 
+/**
+ * The `after` of the next page: the last row's key, written as the `:id` of its URL, so a client
+ * (and /openapi.json) knows its form.
+ */
 export function encodePageCursor(values: JsonValue[]): string {
-  return btoa(JSON.stringify(values)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return values.length === 1 ? String(values[0]) : JSON.stringify(values);
 }
 
 export function decodePageCursor(table: TableInfo, text: string): JsonValue[] {
-  let values: unknown;
   try {
-    values = JSON.parse(atob(text.replace(/-/g, "+").replace(/_/g, "/")));
-  } catch { /* reported below */ }
-  if (!Array.isArray(values) || values.length !== table.primaryKey.length) {
-    throw new SyncError(
-      "bad_request",
-      "malformed `after` cursor; pass the `next` of the previous page",
-    );
+    const key = keyFromId(table, text);
+    return table.primaryKey.map((c) => key[c]!);
+  } catch (err) {
+    const why = err instanceof SyncError ? `: ${err.message}` : "";
+    throw new SyncError("bad_request", `malformed \`after\`; pass the \`next\` of a page${why}`);
   }
-  return table.primaryKey.map((c, i) => checkKeyValue(table.column.get(c)!, values[i]));
 }

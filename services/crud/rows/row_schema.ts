@@ -5,68 +5,23 @@
 import { z } from "zod";
 import type { Row } from "../../../lib/envelope.ts";
 import { SyncError } from "../../../lib/errors.ts";
-import type { ColumnInfo, ColumnKind, TableInfo } from "../../../lib/catalog.ts";
+import type { ColumnInfo, TableInfo } from "../../../lib/catalog.ts";
+import {
+  clockSchema,
+  decimalText,
+  inputSchema,
+  outputSchema,
+} from "../../../lib/column_schemas.ts";
+import { instantOf } from "../../../lib/instant.ts";
 import { UPDATED_AT_COLUMN } from "./row_store.ts";
 
 export type WriteMode = "insert" | "replace" | "patch";
 
-const ISO_TIMESTAMP =
-  /^(\d{4,}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d(:?\d\d)?)?)?|-?infinity)$/i;
-/** A finite instant: what a last-write-wins clock may hold (`infinity` would win every write). */
-const FINITE_TIMESTAMP =
-  /^\d{4,}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d(:?\d\d)?)?)?$/i;
-/** How far ahead of our clock a client's `updated_at` may be. */
+/**
+ * How far ahead of our clock a client's `updated_at` may be; a later one is recorded as the
+ * server's time (clamped, not refused: any date-time the document allows is accepted).
+ */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
-const DATE = /^(\d{4,}-\d\d-\d\d|-?infinity)$/i;
-const DECIMAL = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$|^NaN$/;
-const INT8_MIN = -(2n ** 63n);
-const INT8_MAX = 2n ** 63n - 1n;
-
-function kindSchema(kind: ColumnKind, col: ColumnInfo): z.ZodType {
-  switch (kind) {
-    case "boolean":
-      return z.boolean();
-    case "integer": {
-      const bits = col.intBits ?? 32;
-      return z.number().int().min(-(2 ** (bits - 1))).max(2 ** (bits - 1) - 1);
-    }
-    case "bigint":
-      return z.union([z.number().int(), z.string().regex(/^-?\d+$/, "expected an integer")])
-        .refine((v) => inInt8Range(v), "out of range for bigint");
-    case "float":
-      return z.union([z.number(), z.enum(["NaN", "Infinity", "-Infinity"])]);
-    case "numeric":
-      return z.union([z.number(), z.string().regex(DECIMAL, "expected a decimal number")]);
-    case "uuid":
-      return z.guid("expected a UUID");
-    case "json":
-      return z.json();
-    case "bytea":
-      return z.base64("expected base64");
-    case "timestamp":
-      return z.string().regex(ISO_TIMESTAMP, "expected an ISO-8601 timestamp");
-    case "date":
-      return z.string().regex(DATE, "expected an ISO-8601 date");
-    case "enum":
-      return z.enum((col.enumValues ?? []) as [string, ...string[]]);
-    case "string":
-      return col.maxLength ? z.string().max(col.maxLength) : z.string();
-    case "array":
-      return z.array(kindSchema(col.element ?? "other", col).nullable());
-    case "time":
-    case "interval":
-    case "other":
-      return z.string();
-  }
-}
-
-/** Zod runs refinements even after a failed type check, so this must not throw on any input. */
-function inInt8Range(v: unknown): boolean {
-  if (typeof v !== "number" && (typeof v !== "string" || !/^-?\d+$/.test(v))) return false;
-  if (typeof v === "number" && !Number.isInteger(v)) return false;
-  const n = BigInt(v);
-  return n >= INT8_MIN && n <= INT8_MAX;
-}
 
 const cache = new WeakMap<TableInfo, Record<WriteMode, z.ZodType<Row>>>();
 
@@ -74,23 +29,22 @@ const cache = new WeakMap<TableInfo, Record<WriteMode, z.ZodType<Row>>>();
 export function rowOutputSchema(table: TableInfo): z.ZodType {
   const shape: Record<string, z.ZodType> = {};
   for (const col of table.columns) {
-    const s = kindSchema(col.kind, col);
+    const s = outputSchema(col.kind, col);
     shape[col.name] = col.notNull ? s : s.nullable();
   }
   return z.object(shape);
 }
 
-/**
- * The last-write-wins clock as a client may write it. Whether it is a real date and not too far
- * ahead of the server clock is checked after the schema (checkClientTime): JSON Schema cannot say.
- */
+/** The last-write-wins clock as a client may write it. */
 function lwwClockSchema(): z.ZodType {
-  return z.string().regex(FINITE_TIMESTAMP, "expected an ISO-8601 timestamp").describe(
-    `last write wins on this column: a real instant, at most ${
+  return clockSchema(
+    `last write wins on this column: an older one than the stored row's gets 409; one more than ${
       MAX_CLOCK_SKEW_MS / 1000
-    } s ahead of the server clock; an older one than the stored row's gets 409`,
+    } s ahead of the server clock is recorded as the server's time`,
   );
 }
+
+const IGNORED_KEY = "ignored: the path (or the batch operation's `id`) names the row";
 
 /** The schemas request bodies are validated with, per write mode: also what /openapi.json shows. */
 export function schemasFor(table: TableInfo): Record<WriteMode, z.ZodType<Row>> {
@@ -102,10 +56,13 @@ export function schemasFor(table: TableInfo): Record<WriteMode, z.ZodType<Row>> 
       if (col.readOnly) continue;
       let s = col.name === UPDATED_AT_COLUMN && col.kind === "timestamp"
         ? lwwClockSchema()
-        : kindSchema(col.kind, col);
+        : inputSchema(col.kind, col);
       if (!col.notNull) s = s.nullable();
+      const key = table.primaryKey.includes(col.name);
+      // The path names the row: a key in the body of a replace or patch is ignored.
+      if (key && mode !== "insert") s = s.meta({ readOnly: true, description: IGNORED_KEY });
       const required = mode !== "patch" && col.notNull && !col.hasDefault &&
-        !(mode === "replace" && table.primaryKey.includes(col.name));
+        !(mode === "replace" && key);
       shape[col.name] = required ? s : s.optional();
     }
     return z.strictObject(shape) as unknown as z.ZodType<Row>;
@@ -152,7 +109,7 @@ export function validateRow(table: TableInfo, body: unknown, mode: WriteMode): R
 
 /** A key value from a JSON body or cursor, checked against its column. */
 export function checkKeyValue(col: ColumnInfo, value: unknown): Row[string] {
-  if (value === null || !kindSchema(col.kind, col).safeParse(value).success) {
+  if (value === null || !inputSchema(col.kind, col).safeParse(value).success) {
     throw new SyncError("validation_failed", `key column "${col.name}": not a ${col.typeName}`, {
       columns: [{ column: col.name, message: `expected ${col.typeName}` }],
     });
@@ -161,18 +118,18 @@ export function checkKeyValue(col: ColumnInfo, value: unknown): Row[string] {
 }
 
 /**
- * A client's `updated_at` for last-write-wins: a real instant, not ahead of our clock by more
- * than `maxSkewMs` — otherwise one bad clock (or `infinity`) would win every later write.
+ * A client's `updated_at` for last-write-wins, checked by its schema already: one more than
+ * `maxSkewMs` ahead of our clock is recorded as ours — otherwise one bad clock would win every
+ * later write.
  */
-export function checkClientTime(value: unknown, maxSkewMs: number, now = Date.now()): void {
-  const t = typeof value === "string" ? Date.parse(value) : NaN;
-  const fail = (why: string) =>
-    new SyncError("validation_failed", `column "updated_at": ${why}`, {
-      columns: [{ column: "updated_at", message: why }],
-    });
-  if (Number.isNaN(t)) throw fail("expected an ISO-8601 timestamp");
-  if (t > now + maxSkewMs) throw fail(`more than ${maxSkewMs / 1000} s ahead of the server clock`);
+export function clampClientTime(value: string, maxSkewMs: number, now = Date.now()): string {
+  const t = instantOf(value);
+  return t === undefined || t > now + maxSkewMs ? new Date(now).toISOString() : value;
 }
+
+/** Integers and floats as a URL writes them: no hex, no blanks, no `1e3` for an integer. */
+const URL_INTEGER = /^(?:0|-?[1-9]\d{0,19})$/;
+const URL_FLOAT = /^(?:-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|NaN|-?Infinity)$/;
 
 /** A value from the URL (a key or a list filter) as the column's JSON value. */
 export function parseUrlValue(col: ColumnInfo, text: string): Row[string] {
@@ -183,8 +140,12 @@ export function parseUrlValue(col: ColumnInfo, text: string): Row[string] {
   let value: Row[string] = text;
   switch (col.kind) {
     case "integer":
+      if (!URL_INTEGER.test(text)) throw fail();
+      value = Number(text);
+      break;
     case "float":
-      value = text.trim() === "" ? NaN : Number(text);
+      if (!URL_FLOAT.test(text)) throw fail();
+      value = Number.isFinite(Number(text)) ? Number(text) : text;
       break;
     case "boolean":
       if (text !== "true" && text !== "false") throw fail();
@@ -198,7 +159,41 @@ export function parseUrlValue(col: ColumnInfo, text: string): Row[string] {
         throw fail();
       }
   }
-  const r = kindSchema(col.kind, col).safeParse(value);
+  const r = inputSchema(col.kind, col).safeParse(value);
   if (!r.success) throw fail();
   return value;
+}
+
+/**
+ * parseUrlValue's rules as JSON Schema, for the key in a path and the filters of a list; undefined
+ * for kinds whose URL form (JSON text) a schema cannot say.
+ */
+export function urlValueJsonSchema(col: ColumnInfo): Record<string, unknown> | undefined {
+  switch (col.kind) {
+    case "integer": {
+      const bits = col.intBits ?? 32;
+      return { type: "integer", minimum: -(2 ** (bits - 1)), maximum: 2 ** (bits - 1) - 1 };
+    }
+    case "float":
+      return col.floatBits === 32 ? undefined : { type: "number" };
+    case "boolean":
+      return { type: "string", enum: ["true", "false"] };
+    case "numeric":
+      return plain(decimalText(col));
+    case "json":
+    case "array":
+    case "interval":
+    case "other":
+      return undefined;
+    default:
+      return plain(inputSchema(col.kind, col));
+  }
+}
+
+function plain(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io: "input" }) as Record<
+    string,
+    unknown
+  >;
+  return rest;
 }

@@ -178,7 +178,7 @@ export class RowStore {
     if (assignments.length === 0) return await this.get(table, key, opts.access);
     const guards = [keyMatch(table, key), writableGuard(opts.access)];
     if (versioned && opts.expectedVersion !== undefined) {
-      guards.push(sql`${col(VERSION_COLUMN)} = ${sql.param(opts.expectedVersion)}`);
+      guards.push(sql`${col(VERSION_COLUMN)} = ${versionParam(opts.expectedVersion)}`);
     }
     if (clientTime !== undefined) {
       guards.push(sql`${col(UPDATED_AT_COLUMN)} <= ${param(table, UPDATED_AT_COLUMN, clientTime)}`);
@@ -196,7 +196,7 @@ export class RowStore {
   private async delete(table: TableInfo, key: Row, opts: WriteOptions, db: Db): Promise<Row> {
     const guards = [keyMatch(table, key), writableGuard(opts.access)];
     if (isVersioned(table) && opts.expectedVersion !== undefined) {
-      guards.push(sql`${col(VERSION_COLUMN)} = ${sql.param(opts.expectedVersion)}`);
+      guards.push(sql`${col(VERSION_COLUMN)} = ${versionParam(opts.expectedVersion)}`);
     }
     const [deleted] = await this.run(
       db,
@@ -323,6 +323,11 @@ export class RowStore {
   }
 }
 
+/** As bigint: a version past the column's range matches no row, it is not an error. */
+function versionParam(version: number): SQL {
+  return sql`${sql.param(version)}::bigint`;
+}
+
 export function isVersioned(table: TableInfo): boolean {
   const kind = table.column.get(VERSION_COLUMN)?.kind;
   return kind === "integer" || kind === "bigint";
@@ -409,10 +414,14 @@ function param(table: TableInfo, column: string, value: JsonValue): SQL {
   }
   const bound = info.kind === "json"
     ? JSON.stringify(value)
+    : info.floatBits === 32 && typeof value === "number"
+    ? Math.fround(value) // what `real` keeps; a value too small for it is 0, not an error
     : info.kind === "bytea"
     ? `\\x${
       [...atob(value as string)].map((c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("")
     }`
+    : info.kind === "array" && info.floatBits === 32
+    ? (value as JsonValue[]).map((v) => (typeof v === "number" ? Math.fround(v) : v))
     : info.kind === "array" && info.element === "json"
     ? (value as JsonValue[]).map((v) => (v === null ? null : JSON.stringify(v)))
     : value;

@@ -10,6 +10,7 @@ import type { Hono } from "hono";
 import { cors } from "hono/cors";
 import { principalOf } from "../../../lib/access.ts";
 import { SyncError } from "../../../lib/errors.ts";
+import { methodLabel, routeLabeler } from "../../../lib/http/routes.ts";
 import { tokenFromRequest, type TokenVerifier } from "../../../lib/jwt.ts";
 import type { Logger } from "../../../lib/log.ts";
 import type { Registry } from "../../../lib/metrics.ts";
@@ -39,12 +40,14 @@ export function installGuards(app: Hono<ControlEnv>, deps: GuardDeps): void {
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   );
 
+  // Labels from fixed sets only: a client's paths and methods never become series.
+  const routeOf = routeLabeler(app);
   app.use(async (c, next) => {
     const started = performance.now();
     await next();
     const seconds = (performance.now() - started) / 1000;
-    const route = c.req.routePath;
-    requests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    const route = routeOf(c);
+    requests.inc({ method: methodLabel(c.req.method), route, status: String(c.res.status) });
     duration.observe(seconds, { route });
     const quiet = c.req.path === "/health" || c.req.path === "/ready" || c.req.path === "/metrics";
     (quiet ? log.debug : log.info)("request", {
