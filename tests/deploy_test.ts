@@ -25,14 +25,32 @@ Deno.test("docker compose config validates the file, observability profile inclu
     createLogger("test-compose", "info"),
     Deno.env.get("SYNCHUB_TEST_COMPOSE_BUILDING") === "1",
   );
-  const run = async (...args: string[]) => {
-    const out = await new Deno.Command(compose, {
+  const command = (env: Record<string, string>, ...args: string[]) =>
+    new Deno.Command(compose, {
       args: ["-f", `${root}docker-compose.yml`, "--profile", "observability", ...args],
       cwd: root,
-      env: { JWT_SECRET: "x".repeat(40) },
+      env,
+      clearEnv: true,
       stdout: "piped",
       stderr: "piped",
     }).output();
+  // No public placeholder secret: without JWT_SECRET compose refuses, naming it.
+  const refused = await command(
+    { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "/tmp" },
+    "config",
+    "--quiet",
+  );
+  assert.equal(refused.success, false);
+  assert.match(new TextDecoder().decode(refused.stderr), /JWT_SECRET/);
+  const run = async (...args: string[]) => {
+    const out = await command(
+      {
+        PATH: Deno.env.get("PATH") ?? "",
+        HOME: Deno.env.get("HOME") ?? "/tmp",
+        JWT_SECRET: "x".repeat(40),
+      },
+      ...args,
+    );
     const stderr = new TextDecoder().decode(out.stderr);
     assert.ok(out.success, `docker compose ${args.join(" ")} failed:\n${stderr}`);
     return new TextDecoder().decode(out.stdout);

@@ -5,7 +5,10 @@
  * the URLs and a dev token for each of two demo buckets; Ctrl-C stops everything. With
  * SYNC_CONFIG set, the database-to-database sync service runs in this process too (SPEC §8).
  */
+import type { Bus } from "../lib/bus/bus.ts";
+import { busFromConfig } from "../lib/bus/from_config.ts";
 import { MemoryBus } from "../lib/bus/memory_bus.ts";
+import { HubEvents } from "../lib/events.ts";
 import type { AccessPolicy } from "../lib/access.ts";
 import { policyFromConfig } from "../lib/access_policy.ts";
 import { type Config, environment, loadConfig } from "../lib/config.ts";
@@ -29,6 +32,8 @@ interface Urls {
   crud: string;
   gateway: string;
   listener: string;
+  /** The in-process bus, shared with the sync service for hub events. */
+  bus?: Bus;
 }
 
 await runMain(async () => {
@@ -61,11 +66,18 @@ await runMain(async () => {
       ? await runAsProcesses(config, databaseUrl, jwtSecret, log, stops)
       : await runInProcess(config, policy, databaseUrl, jwtSecret, log, stops);
     await waitReady(`${urls.gateway}/ready`, log);
-    // --- sync service (SPEC §8): only with SYNC_CONFIG; its own databases, its own bus.
+    // --- sync service (SPEC §8): only with SYNC_CONFIG; its own databases, the hub's bus for
+    // hub events (SPEC §10).
     let syncUrl: string | undefined;
     if (config.sync.configPath) {
       const { config: sync, document, path } = await loadSyncConfig(environment());
       const stopSync = new AbortController();
+      let bus = urls.bus;
+      if (!bus) {
+        const own = bus = busFromConfig(config, "sync", log);
+        own.connect(stopSync.signal).catch(() => {});
+        stops.push(() => stopStep("sync: bus", () => own.close()));
+      }
       const service = await startSync({
         config: sync,
         source: { path, document }, // PUT /api/v1/config writes the file back
@@ -73,6 +85,7 @@ await runMain(async () => {
         host: config.host,
         env: environment,
         jwtSecret, // the admin token printed below opens the control API and the dashboard
+        events: new HubEvents(bus, config.topicPrefix, log.child("events")),
       }, stopSync.signal);
       stops.push(() => stopStep("sync", () => (stopSync.abort(), service.stop())));
       syncUrl = service.url;
@@ -132,7 +145,7 @@ async function runInProcess(
     devToken: () => signToken(jwtSecret, { sub: "dev-demo-a", buckets: ["demo-a"] }, 24 * 3600),
   });
   stops.push(() => crud.stop());
-  return { crud: crud.url, gateway: gateway.url, listener: listener.url };
+  return { crud: crud.url, gateway: gateway.url, listener: listener.url, bus };
 }
 
 /** The distributed layout on one machine: `deno task crud|listener|gateway`, joined by Kafka. */

@@ -9,6 +9,7 @@
 import { Hono } from "hono";
 import { serve } from "../../lib/http/serve.ts";
 import { createTokenVerifier } from "../../lib/jwt.ts";
+import type { HubEvents } from "../../lib/events.ts";
 import type { Logger } from "../../lib/log.ts";
 import { Registry } from "../../lib/metrics.ts";
 import { backoffDelay, sleep } from "../../lib/retry.ts";
@@ -41,6 +42,11 @@ export interface SyncDeps {
   realtime?: RealtimeStatus;
   /** SSE heartbeat period (15 s). */
   heartbeatMs?: number;
+  /**
+   * The hub's events on its bus (SPEC §10): run outcomes as `sync.completed` / `sync.failed`, each
+   * new conflict (batch or realtime) as `conflict.detected`. Unset: none are published.
+   */
+  events?: HubEvents | undefined;
 }
 
 export interface SyncService {
@@ -62,7 +68,17 @@ export async function startSync(deps: SyncDeps, signal: AbortSignal): Promise<Sy
   const realtime = deps.realtime ?? ownRealtime;
   const registry = new Registry("sync");
   const metrics = syncMetrics(registry);
-  const store = metrics.measure(await openStateStore(config.state_storage));
+  const events = deps.events;
+  const store = metrics.measure(
+    await openStateStore(config.state_storage),
+    events &&
+      ((c) =>
+        void events.emit("conflict.detected", {
+          source: "sync",
+          table: c.table,
+          key: c.primary_key,
+        })),
+  );
   const runtime = new SyncRuntime(
     { config, source: deps.source, store, databases: undefined },
     log,
@@ -72,6 +88,12 @@ export async function startSync(deps: SyncDeps, signal: AbortSignal): Promise<Sy
   const hub = new EventHub({
     snapshot: () => runs.snapshot(),
     onViewerDropped: () => metrics.viewerDropped(),
+    forward: events &&
+      ((type, data) => {
+        if (type === "completed" || type === "failed") {
+          void events.syncRun(type, data as Record<string, unknown>);
+        }
+      }),
     ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}),
   });
   metrics.viewers(() => hub.viewers);

@@ -4,6 +4,7 @@
  * reference, so the write-back can be checked), a SQLite state store, port 0.
  */
 import pg from "pg";
+import type { HubEvents } from "../../lib/events.ts";
 import { signToken } from "../../lib/jwt.ts";
 import { createLogger, type Logger } from "../../lib/log.ts";
 import { loadSyncConfig } from "../../services/sync/config.ts";
@@ -44,6 +45,8 @@ export interface ControlOptions {
   seedStore?: boolean;
   realtime?: RealtimeStatus;
   heartbeatMs?: number;
+  /** Hub events (SPEC §10) the service publishes. */
+  events?: HubEvents;
 }
 
 export async function startControl(opts: ControlOptions): Promise<ControlHarness> {
@@ -93,6 +96,7 @@ ${opts.extra ?? ""}`,
       jwtSecret: JWT_SECRET,
       ...(opts.realtime ? { realtime: opts.realtime } : {}),
       ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
+      events: opts.events,
     }, new AbortController().signal);
   };
   let running = true;

@@ -32,6 +32,8 @@ export interface EventHubOptions {
   /** The `status` a new viewer (or one back from a gap) starts with. */
   snapshot: () => unknown;
   onViewerDropped?: () => void;
+  /** Hears every event published, e.g. to pass run outcomes on as hub events. */
+  forward?: ((type: SyncEventType, data: unknown) => void) | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -77,6 +79,7 @@ export class EventHub {
     this.#ring.push(event);
     this.#trim();
     for (const v of this.#viewers) this.#send(v, event.frame);
+    this.opts.forward?.(type, data);
     return event;
   }
 

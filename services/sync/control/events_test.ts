@@ -105,3 +105,14 @@ Deno.test("events: a thousand viewers share one encoded frame per event", async 
   for (const r of readers) assert.equal((await r.read()).done, true);
   assert.equal(hub.viewers, 0);
 });
+
+Deno.test("forward hears every event published, with its data", () => {
+  const heard: [string, unknown][] = [];
+  const hub = new EventHub({
+    snapshot: () => ({}),
+    forward: (type, data) => heard.push([type, data]),
+  });
+  hub.publish("completed", { id: "r1" });
+  hub.publish("failed", { id: "r2" });
+  assert.deepEqual(heard, [["completed", { id: "r1" }], ["failed", { id: "r2" }]]);
+});

@@ -77,8 +77,8 @@ export function syncMetrics(registry: Registry) {
       // Lag is realtime's own histogram (synchub_sync_realtime_lag_seconds, realtime/metrics.ts).
       realtimeUp.set(state.running && !state.failed ? 1 : 0);
     },
-    /** The store, counting what passes through it. */
-    measure(store: StateStore): StateStore {
+    /** The store, counting what passes through it; `onConflict` hears of each new conflict. */
+    measure(store: StateStore, onConflict?: (c: ConflictRecord) => void): StateStore {
       return new MeasuredStore(store, {
         rows: (table, direction, n) => rows.inc({ table, direction }, n),
         conflict: (c) => {
@@ -88,6 +88,7 @@ export function syncMetrics(registry: Registry) {
             outcome: c.resolved ? "auto_resolved" : "parked",
           });
           if (c.conflict_type === "apply_error") errors.inc({ kind: "apply" });
+          onConflict?.(c);
         },
         tableError: () => errors.inc({ kind: "table" }),
       });
