@@ -4,7 +4,7 @@ import { taskCommand } from "../tools/tasks.ts";
 import { sleep } from "../lib/retry.ts";
 
 export { freePort };
-import { INSPECTOR_PORT, profileDir } from "./profile.ts";
+import { inspectorPort, profileDir } from "./profile.ts";
 
 export interface HubProcess {
   readonly name: string;
@@ -65,12 +65,14 @@ function spawn(name: string, task: string, env: Record<string, string>): HubProc
 }
 
 function profileFlags(name: string): string[] {
-  if (!profileDir || !name.startsWith("hub")) return [];
+  const port = inspectorPort(name);
+  if (port === undefined) return [];
   const tick = Deno.env.get("BENCH_PROFILE_TICKS");
   // Ticks: V8's sampling log, read with `node --prof-process`; cheaper than the inspector.
+  const log = `${profileDir}/${name.split(" ")[0]}-v8.log`;
   return tick
-    ? [`--v8-flags=--prof,--logfile=${profileDir}/v8.log,--no-logfile-per-isolate`]
-    : [`--inspect=127.0.0.1:${INSPECTOR_PORT}`];
+    ? [`--v8-flags=--prof,--logfile=${log},--no-logfile-per-isolate`]
+    : [`--inspect=127.0.0.1:${port}`];
 }
 
 async function waitReady(url: string, what: string): Promise<void> {

@@ -223,12 +223,15 @@ try {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 
-/** With BENCH_PROFILE, a CPU profile of the hub around one bench (BENCH_PROFILE_BENCH, default throughput). */
+/**
+ * With BENCH_PROFILE, CPU profiles of the processes named by BENCH_PROFILE_PROCESS around one
+ * bench (BENCH_PROFILE_BENCH, default throughput); bench/profile.ts.
+ */
 async function profiling(bench: string): Promise<(() => Promise<void>) | undefined> {
   if (!profileDir || Deno.env.get("BENCH_PROFILE_TICKS")) return undefined;
   if ((Deno.env.get("BENCH_PROFILE_BENCH") ?? "throughput") !== bench) return undefined;
   const stop = await startProfile();
-  return async () => console.error(`CPU profile of the hub: ${await stop()}`);
+  return async () => void await stop();
 }
 
 async function prepareDatabase(url: string): Promise<void> {
