@@ -18,6 +18,8 @@ export interface RunningHub {
   readonly crudUrl: string;
   readonly wsUrl: string;
   readonly processes: HubProcess[];
+  /** Kafka deployment: starts a stopped service again, in place (not waiting until it is ready). */
+  respawn?(name: string): HubProcess;
   stop(): Promise<void>;
 }
 
@@ -119,6 +121,11 @@ export async function startKafkaHub(env: Record<string, string>): Promise<Runnin
     spawn("crud", "crud", all),
     spawn("gateway", "gateway", all),
   ];
+  const respawn = (name: string) => {
+    const i = processes.findIndex((p) => p.name === name);
+    if (i < 0) throw new Error(`no hub process ${name}`);
+    return processes[i] = spawn(name, name, all);
+  };
   try {
     await waitReady(`http://127.0.0.1:${ports.LISTENER_PORT}/ready`, "listener");
     await waitReady(`http://127.0.0.1:${ports.GATEWAY_PORT}/ready`, "gateway");
@@ -131,6 +138,7 @@ export async function startKafkaHub(env: Record<string, string>): Promise<Runnin
     crudUrl: `http://127.0.0.1:${ports.CRUD_PORT}`,
     wsUrl: `ws://127.0.0.1:${ports.GATEWAY_PORT}/v1/ws`,
     processes,
+    respawn,
     stop: async () => {
       await Promise.all(processes.map((p) => p.stop()));
     },
