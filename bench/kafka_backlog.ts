@@ -18,7 +18,12 @@ export interface BacklogContext extends PhaseContext {
   topic: string;
 }
 
-export async function kafkaBacklog(ctx: BacklogContext, rows: number) {
+/** `profile` starts a CPU profile once the new listener runs (bench/profile.ts); returns its stop. */
+export async function kafkaBacklog(
+  ctx: BacklogContext,
+  rows: number,
+  profile?: () => Promise<(() => Promise<void>) | undefined>,
+) {
   const listener = ctx.hub.processes.find((p) => p.name === "listener");
   if (!listener || !ctx.hub.respawn) throw new Error("the backlog bench needs the Kafka hub");
   const admin = new Kafka({
@@ -48,6 +53,7 @@ export async function kafkaBacklog(ctx: BacklogContext, rows: number) {
 
     const spawned = now();
     ctx.hub.respawn("listener");
+    const stopProfile = await profile?.();
     let firstSeen: number | undefined;
     let count = 0;
     for (const deadline = spawned + 300_000; now() < deadline;) {
@@ -57,6 +63,7 @@ export async function kafkaBacklog(ctx: BacklogContext, rows: number) {
       await new Promise((r) => setTimeout(r, 10));
     }
     const done = now();
+    await stopProfile?.();
     const ceiling = await recvlogicalRate(ctx.dbUrl, slot, end.lsn, rows);
     // From the first change on Kafka to the last: the listener's start-up is reported apart.
     const rate = count / ((done - (firstSeen ?? spawned)) / 1000);

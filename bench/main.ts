@@ -144,16 +144,15 @@ try {
     }
     if (runs("backlog") && transport === "kafka") {
       console.error(`backlog: ${SCALE.backlogRows} rows written while the listener is down`);
-      const stopProfile = await profiling("backlog");
       report({
         bench: "kafka_backlog",
         transport,
         ...await kafkaBacklog(
           { ...ctx, hub, brokers, topic: `${prefix}.pg.public.bench_events` },
           SCALE.backlogRows,
+          () => profiling("backlog"),
         ),
       });
-      await stopProfile?.();
     }
     if (runs("snapshot")) {
       console.error(`snapshot: ${SCALE.snapshotRows} rows`);

@@ -66,7 +66,14 @@ class InspectorSession {
   }
 
   static async open(port: number): Promise<InspectorSession> {
-    const list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+    let list;
+    for (let attempt = 0; !list; attempt++) {
+      // A process just started opens its inspector a moment later.
+      list = await fetch(`http://127.0.0.1:${port}/json/list`).then((r) => r.json(), (err) => {
+        if (attempt > 100) throw err;
+        return new Promise((r) => setTimeout(r, 20));
+      });
+    }
     const ws = new WebSocket(list[0].webSocketDebuggerUrl);
     await new Promise((r) => ws.onopen = r);
     return new InspectorSession(ws);
