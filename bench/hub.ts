@@ -4,7 +4,7 @@ import { taskCommand } from "../tools/tasks.ts";
 import { sleep } from "../lib/retry.ts";
 
 export { freePort };
-import { INSPECTOR_PORT, profileDir } from "./profile.ts";
+import { inspectorPort, profileDir } from "./profile.ts";
 
 export interface HubProcess {
   readonly name: string;
@@ -18,6 +18,8 @@ export interface RunningHub {
   readonly crudUrl: string;
   readonly wsUrl: string;
   readonly processes: HubProcess[];
+  /** Kafka deployment: starts a stopped service again, in place (not waiting until it is ready). */
+  respawn?(name: string): HubProcess;
   stop(): Promise<void>;
 }
 
@@ -65,12 +67,14 @@ function spawn(name: string, task: string, env: Record<string, string>): HubProc
 }
 
 function profileFlags(name: string): string[] {
-  if (!profileDir || !name.startsWith("hub")) return [];
+  const port = inspectorPort(name);
+  if (port === undefined) return [];
   const tick = Deno.env.get("BENCH_PROFILE_TICKS");
   // Ticks: V8's sampling log, read with `node --prof-process`; cheaper than the inspector.
+  const log = `${profileDir}/${name.split(" ")[0]}-v8.log`;
   return tick
-    ? [`--v8-flags=--prof,--logfile=${profileDir}/v8.log,--no-logfile-per-isolate`]
-    : [`--inspect=127.0.0.1:${INSPECTOR_PORT}`];
+    ? [`--v8-flags=--prof,--logfile=${log},--no-logfile-per-isolate`]
+    : [`--inspect=127.0.0.1:${port}`];
 }
 
 async function waitReady(url: string, what: string): Promise<void> {
@@ -117,6 +121,11 @@ export async function startKafkaHub(env: Record<string, string>): Promise<Runnin
     spawn("crud", "crud", all),
     spawn("gateway", "gateway", all),
   ];
+  const respawn = (name: string) => {
+    const i = processes.findIndex((p) => p.name === name);
+    if (i < 0) throw new Error(`no hub process ${name}`);
+    return processes[i] = spawn(name, name, all);
+  };
   try {
     await waitReady(`http://127.0.0.1:${ports.LISTENER_PORT}/ready`, "listener");
     await waitReady(`http://127.0.0.1:${ports.GATEWAY_PORT}/ready`, "gateway");
@@ -129,6 +138,7 @@ export async function startKafkaHub(env: Record<string, string>): Promise<Runnin
     crudUrl: `http://127.0.0.1:${ports.CRUD_PORT}`,
     wsUrl: `ws://127.0.0.1:${ports.GATEWAY_PORT}/v1/ws`,
     processes,
+    respawn,
     stop: async () => {
       await Promise.all(processes.map((p) => p.stop()));
     },

@@ -12,6 +12,7 @@ import { startEmbeddedPostgres } from "../tools/servers/postgres.ts";
 import { migrate } from "../lib/postgres/migrate.ts";
 import { startKafkaBroker } from "../tools/servers/kafka.ts";
 import { bigTransaction } from "./big_transaction.ts";
+import { kafkaBacklog } from "./kafka_backlog.ts";
 import { freePort, type RunningHub, startKafkaHub, startMemoryHub } from "./hub.ts";
 import { checkpointCreate, checkpointDownload } from "./checkpoint.ts";
 import { mysqlBenches } from "./mysql.ts";
@@ -43,6 +44,7 @@ const SCALE = {
   throughputRows: quick ? 50_000 : 200_000,
   bigTxRows: Number(Deno.env.get("BENCH_BIGTX_ROWS") ?? (quick ? 500_000 : 5_000_000)),
   snapshotRows: 100_000,
+  backlogRows: quick ? 50_000 : 100_000,
   fanout: quick ? [1_000] : [1_000, 10_000],
   fanoutRounds: 5,
   crudSeconds: quick ? 3 : 8,
@@ -107,13 +109,11 @@ try {
       CRUD_RATE_PER_SECOND: "1000000",
       CRUD_RATE_PER_ADDRESS_PER_SECOND: "1000000",
     };
+    const prefix = `bench${Date.now()}`;
+    let brokers = "";
     if (transport === "kafka") {
-      const brokers = Deno.env.get("KAFKA_BROKERS") ?? await benchBroker();
-      hub = await startKafkaHub({
-        ...env,
-        KAFKA_BROKERS: brokers,
-        KAFKA_TOPIC_PREFIX: `bench${Date.now()}`,
-      });
+      brokers = Deno.env.get("KAFKA_BROKERS") ?? await benchBroker();
+      hub = await startKafkaHub({ ...env, KAFKA_BROKERS: brokers, KAFKA_TOPIC_PREFIX: prefix });
     } else {
       hub = await startMemoryHub(env);
     }
@@ -148,6 +148,18 @@ try {
       const stopProfile = await profiling("throughput");
       report({ bench: "throughput", transport, ...await throughput(ctx, SCALE.throughputRows) });
       await stopProfile?.();
+    }
+    if (runs("backlog") && transport === "kafka") {
+      console.error(`backlog: ${SCALE.backlogRows} rows written while the listener is down`);
+      report({
+        bench: "kafka_backlog",
+        transport,
+        ...await kafkaBacklog(
+          { ...ctx, hub, brokers, topic: `${prefix}.pg.public.bench_events` },
+          SCALE.backlogRows,
+          () => profiling("backlog"),
+        ),
+      });
     }
     if (runs("snapshot")) {
       console.error(`snapshot: ${SCALE.snapshotRows} rows`);
@@ -230,12 +242,15 @@ try {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 
-/** With BENCH_PROFILE, a CPU profile of the hub around one bench (BENCH_PROFILE_BENCH, default throughput). */
+/**
+ * With BENCH_PROFILE, CPU profiles of the processes named by BENCH_PROFILE_PROCESS around one
+ * bench (BENCH_PROFILE_BENCH, default throughput); bench/profile.ts.
+ */
 async function profiling(bench: string): Promise<(() => Promise<void>) | undefined> {
   if (!profileDir || Deno.env.get("BENCH_PROFILE_TICKS")) return undefined;
   if ((Deno.env.get("BENCH_PROFILE_BENCH") ?? "throughput") !== bench) return undefined;
   const stop = await startProfile();
-  return async () => console.error(`CPU profile of the hub: ${await stop()}`);
+  return async () => void await stop();
 }
 
 async function prepareDatabase(url: string): Promise<void> {

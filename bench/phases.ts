@@ -42,6 +42,13 @@ async function cpuPerChange<T>(ctx: PhaseContext, changes: () => number, run: ()
 
 let nextId = 1;
 
+/** Ids for bench_events rows not written yet (every phase writes new rows). */
+export function takeIds(n: number): number {
+  const first = nextId;
+  nextId += n;
+  return first;
+}
+
 /** Inserts rows `ids` into bench_events in one transaction; resolves with the commit time. */
 async function insert(pool: pg.Pool, ids: number[]): Promise<number> {
   await pool.query(
@@ -161,7 +168,7 @@ export async function throughput(ctx: PhaseContext, rows: number) {
 }
 
 /** Changes per second `pg_recvlogical` reads from `slot` up to `endLsn`; undefined if absent. */
-async function recvlogicalRate(dbUrl: string, slot: string, endLsn: string, rows: number) {
+export async function recvlogicalRate(dbUrl: string, slot: string, endLsn: string, rows: number) {
   const started = now();
   let out;
   try {
