@@ -27,6 +27,7 @@ import {
 import { profileDir, startProfile } from "./profile.ts";
 import { sdkDrain, sdkLatency } from "./sdk.ts";
 import { printTable, report } from "./stats.ts";
+import { stageBenches } from "./stages.ts";
 import { syncBenches } from "./sync.ts";
 import { wsBenches } from "./ws.ts";
 
@@ -34,6 +35,7 @@ const quick = Deno.args.includes("--quick");
 /**
  * `--only=throughput,snapshot`: run just those benches; `--transport=kafka`: one transport
  * (`--transport=none` with `--only=mysql` or `--only=sync` runs those figures alone).
+ * `--only=stages`: each stage of the pipeline alone, in this process (bench/stages.ts), no hub.
  */
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const runs = (bench: string) => !only || only.includes(bench);
@@ -52,6 +54,7 @@ const SCALE = {
   sdkWrites: quick ? 200 : 500,
   sdkDrain: 10_000,
   checkpointRows: quick ? 200_000 : 1_000_000,
+  stageChanges: Number(Deno.env.get("BENCH_STAGES_CHANGES") ?? (quick ? 20_000 : 50_000)),
 };
 
 if (runs("ws")) {
@@ -74,10 +77,11 @@ const postgres = await startEmbeddedPostgres({
   fast: true,
 });
 let hub: RunningHub | undefined;
-let broker: { stop(): Promise<void> } | undefined;
+let broker: { brokers: string; stop(): Promise<void> } | undefined;
 
-/** A Kafka broker of the bench's own, when KAFKA_BROKERS does not name one. */
+/** A Kafka broker of the bench's own, when KAFKA_BROKERS does not name one (started once). */
 async function benchBroker(): Promise<string> {
+  if (broker) return broker.brokers;
   const b = await startKafkaBroker({
     cacheDir: loadConfig().cacheDir,
     dataDir: `${dir}/kafka`,
@@ -98,7 +102,25 @@ try {
     a.startsWith("--transport=")
   )?.slice(12) ?? "memory,kafka")
     .split(",");
-  for (const transport of transports.filter((t) => t === "memory" || t === "kafka")) {
+  // Each stage in this process, no hub: `--only=stages` alone starts none.
+  const hubless = only?.every((b) => b === "stages") ?? false;
+  const busTransports = transports.filter((t) => t === "memory" || t === "kafka");
+  for (const transport of busTransports) {
+    if (runs("stages")) {
+      console.error(`\n== stages, ${transport} bus: ${SCALE.stageChanges} changes a round ==`);
+      const figures = await stageBenches({
+        dbUrl,
+        transport,
+        ...(transport === "kafka"
+          ? { brokers: Deno.env.get("KAFKA_BROKERS") ?? await benchBroker() }
+          : {}),
+        changes: SCALE.stageChanges,
+        rounds: 3,
+        decode: transport === busTransports[0],
+      });
+      for (const f of figures) report(f);
+    }
+    if (hubless) continue;
     console.error(`\n== ${transport} bus ==`);
     const env = {
       DATABASE_URL: dbUrl,
