@@ -5,7 +5,6 @@
  * `{"type":"history","ref","changes":[envelopes],"cursor","has_more"}`; the cursor continues the
  * page, and is valid as `since` for `subscribe` too.
  */
-import { z } from "zod";
 import { type AccessPolicy, type Principal, readScope, tableRefusal } from "../../lib/access.ts";
 import type { Bus } from "../../lib/bus/bus.ts";
 import type { CatalogSource, TableInfo } from "../../lib/catalog.ts";
@@ -14,20 +13,10 @@ import { envelopeJson } from "../../lib/envelope_json.ts";
 import { SyncError } from "../../lib/errors.ts";
 import { deliveryFor, movedEnvelope } from "./filter.ts";
 import { parseRecord } from "./subscription.ts";
+import { HISTORY_DEFAULT_LIMIT, type HistoryMessage } from "./protocol.ts";
 
-export const HISTORY_DEFAULT_LIMIT = 100;
-export const HISTORY_MAX_LIMIT = 1000;
 /** Records examined per message at most, so a token that sees few rows cannot make one scan all. */
 const SCAN_BUDGET = 20_000;
-
-export const historyMessageSchema = z.strictObject({
-  type: z.literal("history"),
-  ref: z.string().max(200).optional(),
-  table: z.string().min(1).max(200),
-  since: z.string().max(4096).optional(),
-  limit: z.number().int().min(1).max(HISTORY_MAX_LIMIT).optional(),
-});
-export type HistoryMessage = z.infer<typeof historyMessageSchema>;
 
 export interface HistoryDeps {
   bus: Bus;

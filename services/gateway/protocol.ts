@@ -2,9 +2,21 @@
 import { z } from "zod";
 import { MAX_CURSOR_LENGTH } from "../../lib/cursor.ts";
 import type { WsErrorCode } from "../../lib/errors.ts";
-import { historyMessageSchema } from "./history.ts";
 
 const ref = z.string().max(200).optional();
+
+export const HISTORY_DEFAULT_LIMIT = 100;
+export const HISTORY_MAX_LIMIT = 1000;
+/** SPEC §9 `history` (served by history.ts). */
+export const historyMessageSchema = z.strictObject({
+  type: z.literal("history"),
+  ref: z.string().max(200).optional(),
+  table: z.string().min(1).max(200),
+  since: z.string().max(4096).optional(),
+  limit: z.number().int().min(1).max(HISTORY_MAX_LIMIT).optional(),
+});
+export type HistoryMessage = z.infer<typeof historyMessageSchema>;
+
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const operators = z.strictObject({
   eq: z.json().optional(),
@@ -37,7 +49,7 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
   }),
   z.strictObject({ type: z.literal("unsubscribe"), ref, sub: z.string().min(1).max(100) }),
   z.strictObject({ type: z.literal("ping"), ref }),
-  historyMessageSchema, // SPEC §9 (services/gateway/history.ts)
+  historyMessageSchema, // SPEC §9
   // SPEC §10: a device's stored subscriptions, resumed from their acknowledged cursors.
   z.strictObject({ type: z.literal("resume_device"), ref, device: z.string().min(1).max(100) }),
   z.strictObject({

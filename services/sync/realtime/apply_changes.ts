@@ -11,10 +11,10 @@ import type { Side, TableConfig } from "../config.ts";
 import { checkChange } from "../conflict.ts";
 import { other, type SyncContext } from "../context.ts";
 import type { WriteOp } from "../engine/database.ts";
-import { type HashSpec, hashSpec, keyHash, keyOf, keyString, rowHash } from "../row_hash.ts";
+import { hashSpec, keyHash, keyOf, keyString, rowHash } from "../row_hash.ts";
 import type { NewConflict } from "../state_store/store.ts";
 import { decide, type Version } from "../strategies.ts";
-import { commitPlans } from "./commit_plans.ts";
+import { type ApplyResult, commitPlans, type TablePlan } from "./commit_plans.ts";
 import type { Settlement } from "./settle_source.ts";
 import { SchemaMismatch, shapeMismatch, type TableShape } from "../table_shape.ts";
 
@@ -45,32 +45,6 @@ const imageOf = (c: SourceChange): Row | null => c.after ?? c.before ?? c.key ??
  * them alone too.
  */
 const completed = (image: Row, target: Row | null): Row => target ? { ...target, ...image } : image;
-
-export interface ApplyResult {
-  applied: number;
-  skipped: number;
-  conflicts: number;
-  parked: number;
-  rejected: number;
-}
-
-/** One table's share of a batch, decided but not written yet. */
-export interface TablePlan {
-  readonly table: TableConfig;
-  readonly source: Side;
-  readonly shapes: Record<Side, TableShape>;
-  readonly spec: HashSpec;
-  /** Writes for the target. */
-  readonly ops: WriteOp[];
-  /** Conflicts whose source may need setting as decided (settle_source.ts). */
-  readonly settlements: Settlement[];
-  /** Key hashes deleted by this batch, and upserted ones that had a tombstone. */
-  readonly deleted: string[];
-  readonly upserted: string[];
-  /** The target's rows as read, by key string. */
-  readonly current: ReadonlyMap<string, Row>;
-  readonly result: ApplyResult;
-}
 
 /** Decides and writes one table's changes; the position, if given, is stored after the commit. */
 export async function applyChanges(

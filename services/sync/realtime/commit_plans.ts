@@ -8,8 +8,38 @@
 import { directionTo, markerFor, other, type SyncContext } from "../context.ts";
 import { applyIsolatingMany, type TableOp } from "../engine/isolate.ts";
 import { keyHash, keyOf, keyString } from "../row_hash.ts";
-import type { TablePlan } from "./apply_changes.ts";
-import { settleSource } from "./settle_source.ts";
+import type { Row } from "../../../lib/envelope.ts";
+import type { Side, TableConfig } from "../config.ts";
+import type { WriteOp } from "../engine/database.ts";
+import type { HashSpec } from "../row_hash.ts";
+import type { TableShape } from "../table_shape.ts";
+import { type Settlement, settleSource } from "./settle_source.ts";
+
+export interface ApplyResult {
+  applied: number;
+  skipped: number;
+  conflicts: number;
+  parked: number;
+  rejected: number;
+}
+
+/** One table's share of a batch, decided but not written yet (apply_changes.ts). */
+export interface TablePlan {
+  readonly table: TableConfig;
+  readonly source: Side;
+  readonly shapes: Record<Side, TableShape>;
+  readonly spec: HashSpec;
+  /** Writes for the target. */
+  readonly ops: WriteOp[];
+  /** Conflicts whose source may need setting as decided (settle_source.ts). */
+  readonly settlements: Settlement[];
+  /** Key hashes deleted by this batch, and upserted ones that had a tombstone. */
+  readonly deleted: string[];
+  readonly upserted: string[];
+  /** The target's rows as read, by key string. */
+  readonly current: ReadonlyMap<string, Row>;
+  readonly result: ApplyResult;
+}
 
 export async function commitPlans(
   ctx: SyncContext,

@@ -15,13 +15,8 @@ import type { Side, TableConfig } from "../config.ts";
 import { directionTo, other, type SyncContext } from "../context.ts";
 import type { Direction } from "../state_store/store.ts";
 import { SchemaMismatch } from "../table_shape.ts";
-import {
-  type ApplyResult,
-  planChanges,
-  type SourceChange,
-  type TablePlan,
-} from "./apply_changes.ts";
-import { commitPlans } from "./commit_plans.ts";
+import { planChanges, type SourceChange } from "./apply_changes.ts";
+import { type ApplyResult, commitPlans, type TablePlan } from "./commit_plans.ts";
 import { KeyPool } from "./key_pool.ts";
 import type { RealtimeMetrics } from "./metrics.ts";
 import { committedAtUs, routeEnvelope, type RoutingRules } from "./routing.ts";
