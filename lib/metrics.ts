@@ -144,6 +144,16 @@ export class Registry {
       "Bytes of JavaScript heap in use.",
       () => Deno.memoryUsage().heapUsed,
     );
+    this.gauge(
+      "process_heap_total_bytes",
+      "Bytes V8 holds for the JavaScript heap, in use or not (what resident memory follows).",
+      () => Deno.memoryUsage().heapTotal,
+    );
+    this.gauge(
+      "process_external_memory_bytes",
+      "Bytes outside the JavaScript heap that JavaScript objects hold (ArrayBuffers and such).",
+      () => Deno.memoryUsage().external,
+    );
     this.register(
       "process_cpu_seconds_total",
       () =>

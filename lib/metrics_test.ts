@@ -27,6 +27,8 @@ Deno.test("registry renders counters, gauges and histograms in Prometheus text f
   );
   assert.match(text, /# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total \d/);
   assert.match(text, /process_heap_bytes [1-9]\d*/);
+  assert.match(text, /process_heap_total_bytes [1-9]\d*/);
+  assert.match(text, /process_external_memory_bytes \d+/);
   assert.match(text, /process_open_fds [1-9]\d*/);
   assert.match(text, /process_start_time_seconds 1\d{9}/);
 });
