@@ -499,3 +499,38 @@ Deno.test("a table whose bucket column is not published is not served", opts, as
     await t.close();
   }
 });
+
+Deno.test(
+  "last write wins compares instants in UTC on a timestamp column without time zone",
+  opts,
+  async () => {
+    const t = await api();
+    try {
+      await t.db.sql(`CREATE TABLE notes_naive (
+        id bigserial PRIMARY KEY, bucket text, body text,
+        updated_at timestamp NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'))`);
+      const path = "/v1/tables/notes_naive/rows";
+      // 12:00 in Tokyo is 03:00 UTC: stored as 03:00, not as the wall-clock 12:00.
+      const created = await t.call("POST", path, {
+        body: { body: "first", updated_at: "2026-01-01T12:00:00+09:00" },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.equal(Date.parse(created.body.updated_at), Date.parse("2026-01-01T03:00:00Z"));
+      const id = created.body.id;
+      // 04:00 UTC is an hour later than the stored instant, though "04:00" < "12:00" as text.
+      const later = await t.call("PATCH", `${path}/${id}`, {
+        body: { body: "later", updated_at: "2026-01-01T04:00:00Z" },
+      });
+      assert.equal(later.status, 200, JSON.stringify(later.body));
+      // 11:30 in Tokyo (02:30 UTC) is older than what is stored: it loses.
+      const older = await t.call("PATCH", `${path}/${id}`, {
+        body: { body: "older", updated_at: "2026-01-01T11:30:00+09:00" },
+      });
+      assert.equal(older.status, 409);
+      assert.match(older.body.error.message, /last write wins/);
+      assert.equal((await t.call("GET", `${path}/${id}`)).body.body, "later");
+    } finally {
+      await t.close();
+    }
+  },
+);
