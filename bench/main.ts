@@ -26,7 +26,7 @@ import {
 } from "./phases.ts";
 import { profileDir, startProfile } from "./profile.ts";
 import { sdkDrain, sdkLatency } from "./sdk.ts";
-import { printTable, report } from "./stats.ts";
+import { type Figure, printTable, report as record } from "./stats.ts";
 import { stageBenches } from "./stages.ts";
 import { syncBenches } from "./sync.ts";
 import { wsBenches } from "./ws.ts";
@@ -39,6 +39,11 @@ const quick = Deno.args.includes("--quick");
  */
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const runs = (bench: string) => !only || only.includes(bench);
+/** The Kafka hub's producing client: the hub processes inherit KAFKA_CLIENT from this one. */
+const kafkaClient = Deno.env.get("KAFKA_CLIENT") || "kafkajs";
+/** Kafka figures name the producing client (a stage figure names its own). */
+const report = (f: Figure) =>
+  record(f.transport === "kafka" && f.client === undefined ? { ...f, client: kafkaClient } : f);
 const SECRET = "bench-secret-bench-secret-bench-secret-42";
 const SCALE = {
   latencySeconds: quick ? 2 : 5,

@@ -75,43 +75,61 @@ async function memoryStages(opts: BusStagesOptions): Promise<Figure[]> {
  * `stage_publish_kafka`: `KafkaBus.publish` of every batch to a topic created beforehand, with
  * at most 1,000 changes unacknowledged (runPipeline's window): the producer's encoding and
  * compression, the requests, and waiting for the broker's acknowledgements (acks=all, one
- * broker on this machine). One round, after a warm-up of one round into the same topic.
+ * broker on this machine). One round, after a warm-up of one round into the same topic. Once per
+ * producing client (KAFKA_CLIENT, the `client` field), each on a bus of its own.
  *
  * `stage_consume_kafka`: the gateway's follower (lib/kafka/consumer.ts `KafkaFollower`, as
- * `KafkaBus.follow` starts it) reading the round's records back from their first offset. Timed
- * from its first delivered batch to its last record, so the consumer group's join is left out
- * (reported as `join_ms`); the records of the first batch are not counted in the rate.
+ * `KafkaBus.follow` starts it; kafkajs whatever KAFKA_CLIENT says) reading the first client's
+ * round back from its first offset. Timed from its first delivered batch to its last record, so
+ * the consumer group's join is left out (reported as `join_ms`); the records of the first batch
+ * are not counted in the rate.
  */
 async function kafkaStages(opts: BusStagesOptions): Promise<Figure[]> {
   if (!opts.brokers) throw new Error("stage_publish_kafka needs a broker");
-  const { changes } = opts;
+  const { changes, topic } = opts;
   const brokers = [opts.brokers];
-  const bus = new KafkaBus({
-    brokers,
-    topicPrefix: opts.prefix,
-    clientId: "bench-stages",
-    partitions: 1,
-    retentionMs: 3_600_000,
-    log: silentLogger,
-  });
-  try {
-    await bus.connect();
-    const { topic } = opts;
-    await bus.ensureTopic(topic);
-    let start = 0;
-    const publish = await medianOf(1, async () => {
-      const batches = opts.batches();
-      start = (await bus.range(topic)).end[0] ?? 0;
-      return await timed(changes, () => publishWindowed(bus, batches));
+  const figures: Figure[] = [];
+  let consumeFrom: number | undefined;
+  for (const client of ["kafkajs", "platformatic"] as const) {
+    const bus = new KafkaBus({
+      brokers,
+      topicPrefix: opts.prefix,
+      clientId: `bench-stages-${client}`,
+      partitions: 1,
+      retentionMs: 3_600_000,
+      log: silentLogger,
+      client,
     });
-    const consume = await followFrom(brokers, topic, start, changes);
-    return [
-      { bench: "stage_publish_kafka", transport: "kafka", changes, ...publish },
-      { bench: "stage_consume_kafka", transport: "kafka", changes, ...consume },
-    ];
-  } finally {
-    await bus.close();
+    try {
+      await bus.connect();
+      await bus.ensureTopic(topic);
+      let start = 0;
+      const publish = await medianOf(1, async () => {
+        const batches = opts.batches();
+        start = (await bus.range(topic)).end[0] ?? 0;
+        return await timed(changes, () => publishWindowed(bus, batches));
+      });
+      consumeFrom ??= start;
+      figures.push({
+        bench: "stage_publish_kafka",
+        transport: "kafka",
+        client,
+        changes,
+        ...publish,
+      });
+    } finally {
+      await bus.close();
+    }
   }
+  const consume = await followFrom(brokers, topic, consumeFrom!, changes);
+  figures.push({
+    bench: "stage_consume_kafka",
+    transport: "kafka",
+    client: "kafkajs",
+    changes,
+    ...consume,
+  });
+  return figures;
 }
 
 /** Publishes in order through one channel, waiting once more than MAX_IN_FLIGHT are unconfirmed. */

@@ -44,6 +44,7 @@ const envSchema = z.object({
   KAFKA_BROKERS: list(z.string().regex(/^[^\s:]+:\d+$/, "must be host:port")).optional(),
   KAFKA_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default("synchub"),
   KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(1),
+  KAFKA_CLIENT: z.enum(["kafkajs", "platformatic"]).default("kafkajs"),
   JWT_SECRET: z.string().optional(),
   ACCESS_POLICY: z.string().min(1).optional(),
   MYSQL_URL: url(["mysql:", "mariadb:"]).optional(),
@@ -221,6 +222,8 @@ export interface Config {
   snapshotMode: "initial" | "never";
   /** How envelopes are laid out on Kafka topics (SPEC §11). */
   kafkaLayout: KafkaLayout;
+  /** The library the Kafka bus produces with (issue 13); admin and consumers use kafkajs. */
+  kafkaClient: KafkaClientName;
   /** OpenTelemetry traces (Deno's built-in exporter, `OTEL_DENO=true`); read by Deno itself. */
   tracing: boolean;
   // --- end debezium branch ---
@@ -247,6 +250,9 @@ export interface KafkaLayout {
   /** Keys and values as Kafka Connect JSON `{schema, payload}`. */
   envelopeSchema: boolean;
 }
+
+/** kafkajs is the design's client; @platformatic/kafka is measured beside it (docs/kafka.md). */
+export type KafkaClientName = "kafkajs" | "platformatic";
 
 /** What a service cannot start without; checked together with everything else. */
 export type Requirement = "database" | "jwt" | "kafka";
@@ -386,6 +392,7 @@ export function loadConfig(
       tombstones: e.KAFKA_TOMBSTONES === "true",
       envelopeSchema: e.KAFKA_ENVELOPE_SCHEMA === "true",
     },
+    kafkaClient: e.KAFKA_CLIENT,
     tracing: e.OTEL_DENO === "true",
     // --- end debezium branch ---
     embeddedPostgresPort: e.EMBEDDED_PG_PORT,

@@ -124,3 +124,14 @@ Deno.test("checkpoints: cron pattern, retention as a count or an age, every prob
     (e: Error) => /CHECKPOINT_CRON/.test(e.message) && /CHECKPOINT_RETENTION/.test(e.message),
   );
 });
+
+Deno.test("KAFKA_CLIENT: kafkajs unless platformatic is named; anything else is refused", () => {
+  assert.equal(loadConfig([], {}).kafkaClient, "kafkajs");
+  assert.equal(loadConfig([], { KAFKA_CLIENT: "platformatic" }).kafkaClient, "platformatic");
+  assert.throws(
+    () => loadConfig([], { KAFKA_CLIENT: "rdkafka", KAFKA_PARTITIONS: "0" }),
+    (e) =>
+      e instanceof ConfigError && e.problems.some((p) => p.startsWith("KAFKA_CLIENT:")) &&
+      e.problems.some((p) => p.startsWith("KAFKA_PARTITIONS:")),
+  );
+});

@@ -20,5 +20,6 @@ export function busFromConfig(config: Config, service: string, log: Logger): Bus
     clientId: `synchub-${service}`,
     log: log.child("kafka"),
     layout: config.kafkaLayout,
+    client: config.kafkaClient,
   });
 }

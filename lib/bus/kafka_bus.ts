@@ -11,9 +11,11 @@ import type { Kafka } from "kafkajs";
 import { KafkaAdmin } from "../kafka/admin.ts";
 import { kafkaClient } from "../kafka/client.ts";
 import { KafkaFollower, readRange } from "../kafka/consumer.ts";
-import { KafkaProducer } from "../kafka/producer.ts";
+import { kafkajsSender, KafkaProducer } from "../kafka/producer.ts";
+import { platformaticSender } from "../kafka/producer_platformatic.ts";
 import { SyncError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import type { KafkaClientName } from "../config.ts";
 import type { KafkaLayout } from "../kafka/layout.ts";
 import { backoffDelay, classifyFailure, sleep } from "../retry.ts";
 import type { Bus, BusMessage, BusRecord, Channel, Offsets, RecordsHandler } from "./bus.ts";
@@ -31,6 +33,8 @@ export interface KafkaBusOptions {
   topicRefreshMs?: number;
   /** How envelopes lie on the topics (SPEC §11); default plain JSON with tombstones. */
   layout?: KafkaLayout;
+  /** The library that produces (KAFKA_CLIENT); default kafkajs. Admin and consumers use kafkajs. */
+  client?: KafkaClientName;
 }
 
 export class KafkaBus implements Bus {
@@ -47,7 +51,10 @@ export class KafkaBus implements Bus {
   constructor(private readonly opts: KafkaBusOptions) {
     this.kafka = kafkaClient(opts);
     this.admin = new KafkaAdmin(this.kafka, opts, opts.log);
-    this.producer = new KafkaProducer(this.kafka, async (topics) => {
+    const sender = opts.client === "platformatic"
+      ? () => platformaticSender(opts)
+      : () => kafkajsSender(this.kafka);
+    this.producer = new KafkaProducer(sender, async (topics) => {
       await this.connect();
       for (const topic of topics) await this.ensureTopic(topic);
     }, opts.layout);

@@ -6,6 +6,9 @@
  * Order survives failures: when a request fails, the channels of its publishes break, and their
  * publishes still waiting — and any later ones — fail without being sent. A pipeline restarts
  * from its confirmed position instead, so a row's change N+1 never lands before its change N.
+ *
+ * The client library is behind `KafkaSender` (KAFKA_CLIENT): kafkajs here, the design's client and
+ * the default; @platformatic/kafka in producer_platformatic.ts.
  */
 import type { Kafka, Producer } from "kafkajs";
 import type { BusMessage, Channel } from "../bus/bus.ts";
@@ -15,8 +18,22 @@ import { type KafkaLayout, type KafkaOut, kafkaRecordsOf, PLAIN_LAYOUT } from ".
 /** Bytes per produce request, well under Kafka's default 1 MB message limit. */
 const REQUEST_BYTES = 512 * 1024;
 
+/** A record with the topic it goes to. */
+export type TopicRecord = KafkaOut & { topic: string };
+
+/**
+ * One Kafka client's producing half: idempotent, acks=all, one request at a time. `send` resolves
+ * once every record of it is acknowledged; a key's records go to the partition Java's (and
+ * kafkajs's) default partitioner picks, whichever client wrote them.
+ */
+export interface KafkaSender {
+  connect(): Promise<void>;
+  send(records: readonly TopicRecord[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
 export class KafkaProducer {
-  private producer: Producer | undefined;
+  private sender: KafkaSender | undefined;
   private pending: {
     messages: readonly BusMessage[];
     channel: Channel | undefined;
@@ -25,7 +42,8 @@ export class KafkaProducer {
   private sending: Promise<void> | undefined;
 
   constructor(
-    private readonly kafka: Kafka,
+    /** A new, unconnected sender: after a failure the old one is dropped for a fresh one. */
+    private readonly newSender: () => KafkaSender,
     /** Runs before each request: makes sure its topics exist. */
     private readonly prepare: (topics: Set<string>) => Promise<void>,
     /** How envelopes lie on the topics (SPEC §11). */
@@ -33,14 +51,17 @@ export class KafkaProducer {
   ) {}
 
   async connect(): Promise<void> {
-    const old = this.producer;
-    this.producer = this.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-    });
+    const old = this.sender;
+    this.sender = undefined;
     await old?.disconnect().catch(() => {});
-    await this.producer.connect();
+    const sender = this.newSender();
+    try {
+      await sender.connect();
+    } catch (err) {
+      await sender.disconnect().catch(() => {});
+      throw err;
+    }
+    this.sender = sender;
   }
 
   publish(messages: readonly BusMessage[], channel?: Channel): Promise<void> {
@@ -62,7 +83,7 @@ export class KafkaProducer {
 
   async disconnect(): Promise<void> {
     await this.drain();
-    await this.producer?.disconnect().catch(() => {});
+    await this.sender?.disconnect().catch(() => {});
   }
 
   private async flush(): Promise<void> {
@@ -90,22 +111,13 @@ export class KafkaProducer {
   private async send(messages: readonly BusMessage[]): Promise<void> {
     await this.prepare(new Set(messages.map((m) => m.topic)));
     try {
+      // A reconnect after a failure may have failed too (the broker still away): again, now.
+      if (!this.sender) await this.connect();
       // Sized as they go out: a Connect JSON record is larger than its envelope.
       const records = messages.flatMap((m) =>
         kafkaRecordsOf(m, this.layout).map((r) => ({ ...r, topic: m.topic }))
       );
-      for (const chunk of chunks(records, REQUEST_BYTES)) {
-        const byTopic = new Map<string, KafkaOut[]>();
-        for (const { topic, ...record } of chunk) {
-          let list = byTopic.get(topic);
-          if (!list) byTopic.set(topic, list = []);
-          list.push(record);
-        }
-        await this.producer!.sendBatch({
-          acks: -1,
-          topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })),
-        });
-      }
+      for (const chunk of chunks(records, REQUEST_BYTES)) await this.sender!.send(chunk);
     } catch (err) {
       // An idempotent producer that failed may be fenced or out of sequence: start a new one.
       await this.connect().catch(() => {});
@@ -115,6 +127,36 @@ export class KafkaProducer {
       );
     }
   }
+}
+
+/** The kafkajs sender: one `sendBatch` per request, its records grouped by topic. */
+export function kafkajsSender(kafka: Kafka): KafkaSender {
+  let producer: Producer | undefined;
+  return {
+    async connect() {
+      producer = kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+      });
+      await producer.connect();
+    },
+    async send(records) {
+      const byTopic = new Map<string, KafkaOut[]>();
+      for (const { topic, ...record } of records) {
+        let list = byTopic.get(topic);
+        if (!list) byTopic.set(topic, list = []);
+        list.push(record);
+      }
+      await producer!.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+    },
+    async disconnect() {
+      await producer?.disconnect();
+    },
+  };
 }
 
 export function* chunks<M extends { key: string; value: string | null }>(

@@ -3,7 +3,7 @@
  * the fault tests, a broker of their own that they can stop and start.
  */
 import { KafkaBus } from "../../lib/bus/kafka_bus.ts";
-import { type KafkaLayout, loadConfig } from "../../lib/config.ts";
+import { type KafkaClientName, type KafkaLayout, loadConfig } from "../../lib/config.ts";
 import { type KafkaBroker, startKafkaBroker } from "../../tools/servers/kafka.ts";
 import { freePort } from "../../tools/servers/process.ts";
 import { createLogger, silentLogger } from "../../lib/log.ts";
@@ -54,7 +54,12 @@ export async function ownBroker(dataDir?: string, port = freePort(), controllerP
 /** A Kafka bus on its own topic prefix, so tests sharing a broker never see each other's topics. */
 export function testKafkaBus(
   brokers: string,
-  opts: { prefix?: string; partitions?: number; layout?: KafkaLayout } = {},
+  opts: {
+    prefix?: string;
+    partitions?: number;
+    layout?: KafkaLayout;
+    client?: KafkaClientName;
+  } = {},
 ) {
   return new KafkaBus({
     brokers: [brokers],
@@ -65,5 +70,6 @@ export function testKafkaBus(
     log: silentLogger,
     topicRefreshMs: 500,
     ...(opts.layout ? { layout: opts.layout } : {}),
+    ...(opts.client ? { client: opts.client } : {}),
   });
 }

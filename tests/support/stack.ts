@@ -72,7 +72,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const buses: Bus[] = [];
   const newBus = (): Bus => {
     const bus = opts.kafka
-      ? testKafkaBus(opts.kafka, { prefix, layout: config.kafkaLayout })
+      ? testKafkaBus(opts.kafka, {
+        prefix,
+        layout: config.kafkaLayout,
+        client: config.kafkaClient,
+      })
       : memory;
     buses.push(bus);
     return bus;
