@@ -47,7 +47,7 @@ Deno.test(
       assert.equal(overToken.status, 429);
       assert.equal(overToken.body.error.code, "rate_limited");
       assert.match(overToken.body.error.message, /per token holder/);
-    assert.ok(Number(overToken.retryAfter) > 0, "Retry-After");
+      assert.ok(Number(overToken.retryAfter) > 0, "Retry-After");
       // Bob may still connect from this address: two of alice, one of bob = the address's 3.
       clients.push(await TestClient.connect(stack.wsUrl, bob));
       const overAddress = await upgradeStatus(stack.wsUrl, carol);
