@@ -6,11 +6,10 @@ import assert from "node:assert/strict";
 import type { Bus } from "../lib/bus/bus.ts";
 import { type EventType, type HubEvent, HubEvents, parseEvent } from "../lib/events.ts";
 import { silentLogger } from "../lib/log.ts";
-import { eventTopic } from "../lib/topics.ts";
 import { api, type Json } from "./support/crud.ts";
+import { eventsOf } from "./support/events.ts";
 import { sharedBrokers } from "./support/kafka.ts";
 import { startStack } from "./support/stack.ts";
-import { waitFor } from "./support/wait.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -19,20 +18,6 @@ type Call = (
   path: string,
   o?: { token?: string | null; body?: unknown; headers?: Record<string, string> },
 ) => Promise<{ status: number; body: Json }>;
-
-/** Every event of a type on the bus, once there are at least `n`. */
-async function eventsOf(bus: Bus, prefix: string, type: EventType, n: number) {
-  const topic = eventTopic(prefix, type);
-  return await waitFor(async () => {
-    const range = await bus.range(topic).catch(() => undefined);
-    if (!range || range.end.reduce((a, b) => a + b, 0) < n) return undefined;
-    const raw: string[] = [];
-    for await (const batch of bus.read(topic, range.start, range.end)) {
-      for (const r of batch) raw.push(r.value!);
-    }
-    return raw;
-  }, `${n} ${type} event(s)`);
-}
 
 const payload = (token: string) =>
   JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/")));

@@ -6,23 +6,14 @@ import assert from "node:assert/strict";
 import { MemoryBus } from "../lib/bus/memory_bus.ts";
 import { type EventType, type HubEvent, HubEvents, parseEvent } from "../lib/events.ts";
 import { silentLogger } from "../lib/log.ts";
-import { eventTopic } from "../lib/topics.ts";
+import { eventsOf as rawEventsOf } from "./support/events.ts";
 import { startControl } from "./support/sync_control.ts";
-import { waitFor } from "./support/wait.ts";
 
 const PREFIX = "synchub";
 
+/** The events of a type, parsed, once there are at least `n`. */
 async function eventsOf(bus: MemoryBus, type: EventType, n: number): Promise<HubEvent[]> {
-  const topic = eventTopic(PREFIX, type);
-  return await waitFor(async () => {
-    const range = await bus.range(topic).catch(() => undefined);
-    if (!range || range.end.reduce((a, b) => a + b, 0) < n) return undefined;
-    const out: HubEvent[] = [];
-    for await (const batch of bus.read(topic, range.start, range.end)) {
-      for (const r of batch) out.push(parseEvent(r.value)!);
-    }
-    return out;
-  }, `${n} ${type} event(s)`);
+  return (await rawEventsOf(bus, PREFIX, type, n)).map((v) => parseEvent(v)!);
 }
 
 Deno.test({

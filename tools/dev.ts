@@ -72,11 +72,11 @@ await runMain(async () => {
     if (config.sync.configPath) {
       const { config: sync, document, path } = await loadSyncConfig(environment());
       const stopSync = new AbortController();
-      let bus = urls.bus;
-      if (!bus) {
-        const own = bus = busFromConfig(config, "sync", log);
-        own.connect(stopSync.signal).catch(() => {});
-        stops.push(() => stopStep("sync: bus", () => own.close()));
+      // In process the hub's own bus; over Kafka a producer of the sync's own.
+      const bus = urls.bus ?? busFromConfig(config, "sync", log);
+      if (!urls.bus) {
+        bus.connect(stopSync.signal).catch(() => {});
+        stops.push(() => stopStep("sync: bus", () => bus.close()));
       }
       const service = await startSync({
         config: sync,

@@ -1,20 +1,13 @@
-/** Reading requests: a JSON body with a size limit (the CRUD API and the sync control API). */
+/** Reading requests: a body with a size limit, as bytes or JSON (the CRUD API, the sync control API). */
 import { SyncError } from "../errors.ts";
 
 /** The body as JSON, refused once it passes `maxBytes` (before reading it, when it says its size). */
 export async function readJson(req: Request, maxBytes: number): Promise<unknown> {
-  const tooLarge = () => new SyncError("payload_too_large", `the body exceeds ${maxBytes} bytes`);
-  if (Number(req.headers.get("content-length") ?? 0) > maxBytes) throw tooLarge();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of req.body ?? []) {
-    size += chunk.byteLength;
-    if (size > maxBytes) throw tooLarge();
-    chunks.push(chunk);
-  }
+  const body = await readBytes(req, maxBytes);
+  if (!body) throw new SyncError("payload_too_large", `the body exceeds ${maxBytes} bytes`);
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(concat(chunks, size));
+    text = new TextDecoder("utf-8", { fatal: true }).decode(body);
   } catch {
     throw new SyncError("invalid_json", "the body is not valid UTF-8");
   }
@@ -28,12 +21,31 @@ export async function readJson(req: Request, maxBytes: number): Promise<unknown>
   }
 }
 
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
+/**
+ * The body's bytes, or undefined once they pass `maxBytes` (at once when Content-Length says so;
+ * the rest is not read).
+ */
+export async function readBytes(req: Request, maxBytes: number): Promise<Uint8Array | undefined> {
+  if (!req.body) return new Uint8Array();
+  if (Number(req.headers.get("content-length") ?? 0) > maxBytes) return undefined;
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
   const out = new Uint8Array(size);
   let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
   }
   return out;
 }

@@ -10,7 +10,7 @@ import type { Row } from "../envelope.ts";
 import { SyncError } from "../errors.ts";
 import type { Visibility } from "../snapshot.ts";
 import { fromPgError } from "./errors.ts";
-import { type Pool, quoteIdent, quoteQualified } from "./pool.ts";
+import { type Pool, quoteIdent, selectInKeyOrder } from "./pool.ts";
 
 export interface BucketTable {
   readonly table: TableInfo;
@@ -48,14 +48,10 @@ export async function readBucket(
     const batch = request.batchSize ?? 5000;
     for (const { table, bucketColumn } of request.tables) {
       await handlers.table?.(table);
-      const columns = table.columns.map((c) => quoteIdent(c.name)).join(", ");
-      const order = table.primaryKey.length
-        ? ` ORDER BY ${table.primaryKey.map(quoteIdent).join(", ")}`
-        : "";
       await client.query(
-        `DECLARE synchub_bucket NO SCROLL CURSOR FOR SELECT ${columns} FROM ${
-          quoteQualified(table.schema, table.name)
-        } WHERE ${quoteIdent(bucketColumn)}::text = $1${order}`,
+        `DECLARE synchub_bucket NO SCROLL CURSOR FOR ${
+          selectInKeyOrder(table, `${quoteIdent(bucketColumn)}::text = $1`)
+        }`,
         [request.bucket],
       );
       for (;;) {

@@ -1,5 +1,6 @@
 /** Connection pools whose rows decode exactly as the WAL decoder's (SPEC §2 value mapping). */
 import pg from "pg";
+import type { TableInfo } from "../catalog.ts";
 import { SyncError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { fromPgError } from "./errors.ts";
@@ -63,4 +64,18 @@ export function quoteIdent(name: string): string {
 /** `schema.table` → `"schema"."table"`. */
 export function quoteQualified(schema: string, table: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(table)}`;
+}
+
+/** `SELECT <every column> FROM <table> [WHERE …] ORDER BY <key>`: a table read in key order. */
+export function selectInKeyOrder(
+  table: Pick<TableInfo, "schema" | "name" | "columns" | "primaryKey">,
+  where = "",
+): string {
+  const columns = table.columns.map((c) => quoteIdent(c.name)).join(", ");
+  const order = table.primaryKey.length
+    ? ` ORDER BY ${table.primaryKey.map(quoteIdent).join(", ")}`
+    : "";
+  return `SELECT ${columns} FROM ${quoteQualified(table.schema, table.name)}${
+    where ? ` WHERE ${where}` : ""
+  }${order}`;
 }

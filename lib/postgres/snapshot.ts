@@ -8,7 +8,7 @@ import { type Envelope, makeEnvelope, nowUs, pickKey, type Row } from "../envelo
 import { SyncError } from "../errors.ts";
 import type { SnapshotReader, SnapshotRequest, Visibility } from "../snapshot.ts";
 import type { Pool } from "./pool.ts";
-import { quoteIdent, quoteQualified } from "./pool.ts";
+import { quoteIdent, selectInKeyOrder } from "./pool.ts";
 
 export interface PgSnapshotOptions {
   sourceName: string;
@@ -29,7 +29,6 @@ export class PgSnapshotReader implements SnapshotReader {
     if (!table || table.qualified !== request.table) {
       throw new SyncError("not_found", `unknown table "${request.table}"`);
     }
-    const columns = table.columns.map((c) => quoteIdent(c.name)).join(", ");
     const params: unknown[] = [];
     const conditions: string[] = [];
     const { scope, bucketColumn } = request;
@@ -54,10 +53,6 @@ export class PgSnapshotReader implements SnapshotReader {
       params.push(String(value));
       conditions.push(`${quoteIdent(name)}::text = $${params.length}`);
     }
-    const where = conditions.length ? ` WHERE ${conditions.join(" AND ")}` : "";
-    const order = table.primaryKey.length
-      ? ` ORDER BY ${table.primaryKey.map(quoteIdent).join(", ")}`
-      : "";
     // The reason (host, port, credentials) is not for clients.
     const client = await this.pool.connect().catch(() => {
       throw new SyncError("unavailable", "the snapshot database is unreachable; retry later");
@@ -72,9 +67,9 @@ export class PgSnapshotReader implements SnapshotReader {
                 (extract(epoch FROM now()) * 1000000)::bigint::text AS us`,
       );
       await client.query(
-        `DECLARE synchub_snapshot NO SCROLL CURSOR FOR SELECT ${columns} FROM ${
-          quoteQualified(table.schema, table.name)
-        }${where}${order}`,
+        `DECLARE synchub_snapshot NO SCROLL CURSOR FOR ${
+          selectInKeyOrder(table, conditions.join(" AND "))
+        }`,
         params,
       );
       const origin = {

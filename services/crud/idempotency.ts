@@ -11,6 +11,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { SyncError } from "../../lib/errors.ts";
+import { readBytes } from "../../lib/http/read_json.ts";
 import { sleep } from "../../lib/retry.ts";
 import type { CrudEnv } from "./env.ts";
 import type { IdempotencyStore } from "./idempotency_store.ts";
@@ -34,7 +35,8 @@ export function idempotency(
         "Idempotency-Key must be 1 to 200 visible ASCII characters (a UUID will do)",
       );
     }
-    const body = await boundedBody(c.req.raw, opts.maxBodyBytes);
+    // A clone is read: the route reads the original.
+    const body = await readBytes(c.req.raw.clone(), opts.maxBodyBytes);
     if (body === undefined) return await next(); // too large: the route refuses it (413)
     const url = new URL(c.req.url);
     const fingerprint = await sha256(
@@ -87,32 +89,6 @@ export function idempotency(
       if (!stored) await store.release(subject, key).catch(() => {});
     }
   };
-}
-
-/** The body's bytes, or undefined past `max` (a clone is read: the route reads the original). */
-async function boundedBody(req: Request, max: number): Promise<Uint8Array | undefined> {
-  if (!req.body) return new Uint8Array();
-  if (Number(req.headers.get("content-length") ?? 0) > max) return undefined;
-  const reader = req.clone().body!.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
 }
 
 async function sha256(head: string, body: Uint8Array): Promise<string> {

@@ -116,7 +116,8 @@ const POM = `<project xmlns="http://maven.apache.org/POM/4.0.0">
 </project>
 `;
 
-const LOG4J = `rootLogger.level = warn
+/** Kafka's JVM logs warnings and worse to the console (Kafka Connect adds its own loggers). */
+export const LOG4J = `rootLogger.level = warn
 rootLogger.appenderRef.out.ref = out
 appender.out.type = Console
 appender.out.name = out

@@ -5,7 +5,7 @@
  */
 import type { Logger } from "../../lib/log.ts";
 import { sleep } from "../../lib/retry.ts";
-import { KAFKA_VERSION } from "./kafka.ts";
+import { KAFKA_VERSION, LOG4J } from "./kafka.ts";
 import { mavenJars } from "./maven.ts";
 import { collectOutput, freePort, setprivAvailable, stopChild } from "./process.ts";
 
@@ -66,7 +66,7 @@ plugin.path=${opts.plugins.join(",")}
 plugin.discovery=only_scan
 `,
   );
-  await Deno.writeTextFile(`${opts.dataDir}/log4j2.properties`, LOG4J);
+  await Deno.writeTextFile(`${opts.dataDir}/log4j2.properties`, CONNECT_LOG4J);
   const daemon = setprivAvailable();
   const child = new Deno.Command(daemon ? "setpriv" : "java", {
     args: [
@@ -199,12 +199,6 @@ const JDBC_PLUGIN_POM = `<project xmlns="http://maven.apache.org/POM/4.0.0">
 </project>
 `;
 
-const LOG4J = `rootLogger.level = warn
-rootLogger.appenderRef.out.ref = out
-appender.out.type = Console
-appender.out.name = out
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-logger.debezium.name = io.debezium
+const CONNECT_LOG4J = `${LOG4J}logger.debezium.name = io.debezium
 logger.debezium.level = info
 `;

@@ -10,7 +10,7 @@ import pg from "pg";
 import type { TableInfo } from "../../../lib/catalog.ts";
 import { type Envelope, makeEnvelope, nowUs, pickKey, type Row } from "../../../lib/envelope.ts";
 import type { Pool } from "../../../lib/postgres/pool.ts";
-import { quoteIdent, quoteQualified } from "../../../lib/postgres/pool.ts";
+import { quoteIdent, selectInKeyOrder } from "../../../lib/postgres/pool.ts";
 import type { SourceBatch } from "../source.ts";
 import { changePosition, formatLsn, parseLsn } from "./position.ts";
 
@@ -78,15 +78,7 @@ export async function* readInitialSnapshot(
     );
     const commitUs = Number(now!.us);
     for (const table of tables) {
-      const columns = table.columns.map((c) => quoteIdent(c.name)).join(", ");
-      const order = table.primaryKey.length
-        ? ` ORDER BY ${table.primaryKey.map(quoteIdent).join(", ")}`
-        : "";
-      await client.query(
-        `DECLARE synchub_initial NO SCROLL CURSOR FOR SELECT ${columns} FROM ${
-          quoteQualified(table.schema, table.name)
-        }${order}`,
-      );
+      await client.query(`DECLARE synchub_initial NO SCROLL CURSOR FOR ${selectInKeyOrder(table)}`);
       let read = 0;
       for (;;) {
         const { rows } = await client.query<Row>(`FETCH ${batchSize} FROM synchub_initial`);
