@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import type { Bus } from "../lib/bus/bus.ts";
-import { type EventType, type HubEvent, HubEvents, parseEvent } from "../lib/events.ts";
+import { type HubEvent, HubEvents, parseEvent } from "../lib/events.ts";
 import { silentLogger } from "../lib/log.ts";
 import { api, type Json } from "./support/crud.ts";
 import { eventsOf } from "./support/events.ts";
