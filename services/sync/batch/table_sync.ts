@@ -66,7 +66,7 @@ export async function syncTable(
   let done = 0;
   opts.onProgress(0, result.rowsTotal);
 
-  const page = new PageWriter(ctx, table, shapes, spec, result, opts.onConflict);
+  const page = new PageWriter(ctx, table, shapes, spec, result, opts.onConflict, opts.signal);
 
   // Pass 1: every row of `from`, compared with `to`.
   let next: Promise<Row[]> = db[from].readPage(shapes[from], null, batch);
@@ -82,7 +82,7 @@ export async function syncTable(
       ? Promise.resolve([])
       : db[from].readPage(shapes[from], keyOf(rows.at(-1)!, spec), batch);
     next.catch(() => {}); // awaited on the next turn; never an unhandled rejection meanwhile
-    await page.compare(rows, from, bidirectional);
+    if (!await page.compare(rows, from, bidirectional)) continue; // stopped: the check above ends it
     done += rows.length;
     opts.onProgress(done, result.rowsTotal = Math.max(done, result.rowsTotal));
   }
@@ -97,7 +97,7 @@ export async function syncTable(
     const keys = await db[to].readPage(shapes[to], after, batch, "key");
     if (keys.length === 0) break;
     after = keys.at(-1)!;
-    await page.copyMissing(keys, to);
+    if (!await page.copyMissing(keys, to)) continue;
     done += keys.length;
     opts.onProgress(done, result.rowsTotal = Math.max(done, result.rowsTotal));
   }
@@ -115,9 +115,12 @@ class PageWriter {
     private readonly spec: HashSpec,
     private readonly result: TableRunResult,
     private readonly onConflict: (c: ConflictRecord) => void,
+    /** Checked again after a page's reads, which may wait long (a locked or slow table). */
+    private readonly signal: AbortSignal,
   ) {}
 
-  async compare(rows: readonly Row[], from: Side, bidirectional: boolean): Promise<void> {
+  /** False when the run was stopped while the page was read: nothing of it is written. */
+  async compare(rows: readonly Row[], from: Side, bidirectional: boolean): Promise<boolean> {
     const to = other(from);
     const { spec, table, ctx } = this;
     const found = await ctx.databases[to].readByKeys(
@@ -133,7 +136,7 @@ class PageWriter {
     });
     const chunk = (hashes: readonly (string | null)[]) =>
       chunkHash(keys.map((k, i) => [k, hashes[i] ?? "-"] as const));
-    if (chunk(sourceHashes) === chunk(targetHashes)) return; // the whole chunk is in sync
+    if (chunk(sourceHashes) === chunk(targetHashes)) return true; // the whole chunk is in sync
 
     const differing = keys.flatMap((_, i) => (sourceHashes[i] !== targetHashes[i] ? [i] : []));
     const hashOf = (i: number) => keyHash(table.name, keys[i]!);
@@ -142,6 +145,7 @@ class PageWriter {
     const tombstoned = missing.length
       ? await ctx.store.tombstoned(table.name, missing.map(hashOf))
       : new Set<string>();
+    if (this.signal.aborted) return false; // before any conflict is recorded or row written
 
     const writes: Record<Side, WriteOp[]> = { local: [], cloud: [] };
     for (const i of differing) {
@@ -194,15 +198,17 @@ class PageWriter {
     };
     await this.write(to, writes[to], sides);
     await this.write(from, writes[from], sides);
+    return true;
   }
 
-  async copyMissing(keys: readonly Row[], side: Side): Promise<void> {
+  /** False when the run was stopped while the page was read: nothing of it is written. */
+  async copyMissing(keys: readonly Row[], side: Side): Promise<boolean> {
     const to = other(side);
     const { spec, table, ctx } = this;
     const present = await ctx.databases[to].readByKeys(this.shapes[to], keys, "key");
     const have = new Set(present.map((r) => keyString(r, spec)));
     const lacking = keys.filter((k) => !have.has(keyString(k, spec)));
-    if (lacking.length === 0) return;
+    if (lacking.length === 0) return true;
     const hashes = lacking.map((k) => keyHash(table.name, keyString(k, spec)));
     const skip = new Set([
       ...await ctx.store.tombstoned(table.name, hashes),
@@ -210,11 +216,13 @@ class PageWriter {
     ]);
     const wanted = lacking.filter((_, i) => !skip.has(hashes[i]!));
     const rows = await ctx.databases[side].readByKeys(this.shapes[side], wanted);
+    if (this.signal.aborted) return false;
     await this.write(
       to,
       rows.map((row) => ({ kind: "upsert", row })),
       (row) => (side === "local" ? { local: row, cloud: null } : { local: null, cloud: row }),
     );
+    return true;
   }
 
   /** One transaction (or, when the target refuses a row, a few) on `target`; then the progress. */
