@@ -12,12 +12,12 @@ import type { TableInfo } from "../../../lib/catalog.ts";
 import { pickKey, type Row } from "../../../lib/envelope.ts";
 import { SyncError } from "../../../lib/errors.ts";
 import type { BucketTable } from "../../../lib/postgres/bucket_reader.ts";
-import { fromPgError } from "../../../lib/postgres/errors.ts";
 import {
   type Pool,
   type PoolClient,
   quoteIdent,
   quoteQualified,
+  withTransaction,
 } from "../../../lib/postgres/pool.ts";
 import { UPDATED_AT_COLUMN, VERSION_COLUMN, type WriteOp } from "../rows/row_store.ts";
 import { readCheckpointFile } from "./file.ts";
@@ -47,11 +47,7 @@ export async function restoreCheckpoint(
     }
   }
   const counts: RestoreCounts = { inserted: 0, updated: 0, deleted: 0 };
-  const client = await deps.pool.connect().catch((err) => {
-    throw fromPgError(err);
-  });
-  try {
-    await client.query("BEGIN");
+  return await withTransaction(deps.pool, async (client) => {
     await client.query(`CREATE TEMP TABLE synchub_restore (tbl text, k text, row text,
       PRIMARY KEY (tbl, k)) ON COMMIT DROP`);
     await stage(client, checkpoint);
@@ -62,14 +58,8 @@ export async function restoreCheckpoint(
       await compareCurrent(client, table, bucketColumn, checkpoint.bucket, counts, apply);
       await insertRemaining(client, table, counts, apply);
     }
-    await client.query("COMMIT");
     return counts;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw err instanceof SyncError ? err : fromPgError(err);
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** The checkpoint's rows of the tables being restored, into the temporary table. */
