@@ -8,7 +8,13 @@
 import assert from "node:assert/strict";
 import type { SideDb } from "./support/sync.ts";
 import { mysqlSide, mysqlUrls, postgresSide, withTwoMySql } from "./support/sync.ts";
-import { liveSync, syncConfigFor, tableRows, waitEqual } from "./support/sync_live.ts";
+import {
+  liveSync,
+  storedConflicts,
+  syncConfigFor,
+  tableRows,
+  waitEqual,
+} from "./support/sync_live.ts";
 import { waitFor } from "./support/wait.ts";
 import { MYSQL_MARKER_DDL } from "../services/sync/engine/mysql.ts";
 
@@ -76,15 +82,6 @@ async function whileDown(
   }
 }
 
-async function conflicts(live: Awaited<ReturnType<typeof liveSync>>) {
-  const store = await live.store();
-  try {
-    return (await store.listConflicts({ status: "all" })).conflicts;
-  } finally {
-    await store.close();
-  }
-}
-
 for (const engine of engines) {
   const t = (name: string, fn: () => Promise<void>) =>
     Deno.test({
@@ -104,10 +101,10 @@ for (const engine of engines) {
         await s.local.sql(`UPDATE items SET v = 'local', updated_at = ${engine.now} WHERE id = 2`);
       },
       async (s, live) => {
-        await waitFor(async () => (await conflicts(live)).length > 0, "the conflict");
+        await waitFor(async () => (await storedConflicts(live)).length > 0, "the conflict");
         await waitEqual(s, ["items"]);
         assert.deepEqual(await s.cloud.sql("SELECT v FROM items WHERE id = 2"), [{ v: "local" }]);
-        const [c, ...more] = await conflicts(live);
+        const [c, ...more] = await storedConflicts(live);
         assert.equal(more.length, 0, "one record for both directions");
         assert.equal(c?.conflict_type, "update_update");
         assert.equal(c?.resolved, true);
@@ -126,10 +123,10 @@ for (const engine of engines) {
         await s.cloud.sql("UPDATE items SET v = 'cloud' WHERE id = 1");
       },
       async (s, live) => {
-        await waitFor(async () => (await conflicts(live)).length > 0, "the conflict");
+        await waitFor(async () => (await storedConflicts(live)).length > 0, "the conflict");
         await waitEqual(s, ["items"]);
         assert.deepEqual(await s.local.sql("SELECT v FROM items WHERE id = 1"), [{ v: "cloud" }]);
-        const all = await conflicts(live);
+        const all = await storedConflicts(live);
         assert.equal(all.length, 1);
         assert.equal(all[0]?.resolution_strategy, "source_priority");
       },
@@ -146,7 +143,7 @@ for (const engine of engines) {
         await s.local.sql("UPDATE items SET v = 'one!' WHERE id = 1");
       },
       async (s, live) => {
-        await waitFor(async () => (await conflicts(live)).length > 0, "the conflict");
+        await waitFor(async () => (await storedConflicts(live)).length > 0, "the conflict");
         await waitFor(
           async () => (await s.cloud.sql("SELECT v FROM items WHERE id = 1"))[0]?.v === "one!",
           "the other row to flow",
@@ -159,14 +156,14 @@ for (const engine of engines) {
           "row 4",
         );
         await waitFor(
-          async () => (await conflicts(live))[0]?.local_data?.v === "local again",
+          async () => (await storedConflicts(live))[0]?.local_data?.v === "local again",
           "the parked record to hold local's newest version",
         );
         assert.deepEqual(await s.local.sql("SELECT v FROM items WHERE id = 3"), [{
           v: "local again",
         }]);
         assert.deepEqual(await s.cloud.sql("SELECT v FROM items WHERE id = 3"), [{ v: "cloud" }]);
-        const all = await conflicts(live);
+        const all = await storedConflicts(live);
         assert.equal(all.length, 1);
         assert.equal(all[0]?.resolved, false);
         assert.equal(all[0]?.cloud_data?.v, "cloud");
@@ -187,8 +184,8 @@ for (const engine of engines) {
         await s.cloud.sql("UPDATE items SET v = 'kept' WHERE id = 2");
       },
       async (s, live) => {
-        await waitFor(async () => (await conflicts(live)).length > 0, "the conflict");
-        const [c] = await conflicts(live);
+        await waitFor(async () => (await storedConflicts(live)).length > 0, "the conflict");
+        const [c] = await storedConflicts(live);
         assert.equal(c?.conflict_type, "update_delete");
         assert.deepEqual(c?.primary_key, { id: 2 });
         assert.equal(c?.local_data, null);

@@ -9,7 +9,14 @@ import { MYSQL_MARKER_DDL } from "../services/sync/engine/mysql.ts";
 import { silentLogger } from "../lib/log.ts";
 import { validateSyncConfig } from "../services/sync/config.ts";
 import { startSync } from "../services/sync/service.ts";
-import { liveSync, syncConfigFor, syncTransactions, waitEqual } from "./support/sync_live.ts";
+import {
+  echoes,
+  liveSync,
+  storedConflicts,
+  syncConfigFor,
+  syncTransactions,
+  waitEqual,
+} from "./support/sync_live.ts";
 import { mysqlSide, mysqlUrls, type SideDb, withTwoMySql } from "./support/sync.ts";
 import { waitFor } from "./support/wait.ts";
 
@@ -40,18 +47,6 @@ export async function limited(side: SideDb): Promise<SideDb> {
   return { ...side, url: url.toString() };
 }
 
-/** Own writes seen coming back and dropped, both directions together. */
-export async function echoes(url: string): Promise<number> {
-  const text = await fetch(`${url}/metrics`).then((r) => r.text());
-  let n = 0;
-  for (
-    const m of text.matchAll(
-      /synchub_sync_realtime_changes_total\{[^}]*outcome="echo"[^}]*\} (\d+)/g,
-    )
-  ) n += Number(m[1]);
-  return n;
-}
-
 withTwoMySql("realtime sync on MariaDB", (ignore) => {
   const t = (name: string, fn: () => Promise<void>) =>
     Deno.test({ name, fn, ignore, sanitizeOps: false, sanitizeResources: false });
@@ -75,7 +70,7 @@ withTwoMySql("realtime sync on MariaDB", (ignore) => {
       assert.ok(toCloud >= 2 && toCloud <= 4, `${toCloud}: the insert (per key) and the delete`);
       assert.equal(await syncTransactions(s.local, "cloud_to_local"), 1, "the update, once");
       // A further change each way travels behind any echo: the counts do not move otherwise.
-      await waitFor(async () => (await echoes(live.service.url)) >= 2, "echoes");
+      await waitFor(async () => (await echoes(live)) >= 2, "echoes");
       await s.local.sql("INSERT INTO items (id, v) VALUES (9, 'z')");
       await s.cloud.sql("INSERT INTO items (id, v) VALUES (10, 'y')");
       await waitEqual(s, ["items"]);
@@ -113,14 +108,9 @@ withTwoMySql("realtime sync on MariaDB", (ignore) => {
         "the sentinel on local",
       );
       assert.equal(await syncTransactions(s.local, "cloud_to_local"), 1, "only the sentinel");
-      const store = await live.store();
-      try {
-        assert.deepEqual((await store.listConflicts({ status: "all" })).conflicts, []);
-      } finally {
-        await store.close();
-      }
+      assert.deepEqual(await storedConflicts(live), []);
       await waitEqual(s, ["items"]);
-      assert.ok((await echoes(live.service.url)) >= 1);
+      assert.ok((await echoes(live)) >= 1);
     } finally {
       await live.stop();
       await Promise.all([s.local.drop(), s.cloud.drop()]);

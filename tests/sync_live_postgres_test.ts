@@ -4,7 +4,13 @@
  * inserts, updates, deletes; no echo; each conflict strategy; a target that drops mid-stream.
  */
 import assert from "node:assert/strict";
-import { liveSync, syncTransactions, waitEqual } from "./support/sync_live.ts";
+import {
+  echoes,
+  liveSync,
+  storedConflicts,
+  syncTransactions,
+  waitEqual,
+} from "./support/sync_live.ts";
 import { postgresSide, type SideDb } from "./support/sync.ts";
 import { waitFor } from "./support/wait.ts";
 
@@ -76,21 +82,6 @@ t("realtime PostgreSQL: inserts, updates and deletes flow both ways, no echo", a
   }
 });
 
-/** Own writes seen coming back and dropped, both directions together. */
-function echoes(live: { service: { url: string } }): Promise<number> {
-  return fetch(`${live.service.url}/metrics`).then((r) => r.text()).then((text) => {
-    let n = 0;
-    for (
-      const m of text.matchAll(
-        /synchub_sync_realtime_changes_total\{[^}]*outcome="echo"[^}]*\} (\d+)/g,
-      )
-    ) {
-      n += Number(m[1]);
-    }
-    return n;
-  });
-}
-
 t("realtime PostgreSQL: rapid updates on one side never ping-pong", async () => {
   const s = await sides();
   const live = await liveSync(s, { tables: [{ name: "items", timestamp_column: "updated_at" }] });
@@ -108,12 +99,7 @@ t("realtime PostgreSQL: rapid updates on one side never ping-pong", async () => 
       "the sentinel on local",
     );
     assert.equal(await syncTransactions(s.local, "cloud_to_local"), 1, "only the sentinel");
-    const store = await live.store();
-    try {
-      assert.deepEqual((await store.listConflicts({ status: "all" })).conflicts, []);
-    } finally {
-      await store.close();
-    }
+    assert.deepEqual(await storedConflicts(live), []);
     await waitEqual(s, ["items"]);
     assert.ok((await echoes(live)) >= 1);
   } finally {

@@ -64,6 +64,28 @@ export async function liveSync(
   };
 }
 
+/** Every conflict the service has recorded, resolved or not. */
+export async function storedConflicts(live: LiveSync) {
+  const store = await live.store();
+  try {
+    return (await store.listConflicts({ status: "all" })).conflicts;
+  } finally {
+    await store.close();
+  }
+}
+
+/** Own writes seen coming back and dropped, both directions together (from `/metrics`). */
+export async function echoes(live: { service: { url: string } }): Promise<number> {
+  const text = await fetch(`${live.service.url}/metrics`).then((r) => r.text());
+  let n = 0;
+  for (
+    const m of text.matchAll(
+      /synchub_sync_realtime_changes_total\{[^}]*outcome="echo"[^}]*\} (\d+)/g,
+    )
+  ) n += Number(m[1]);
+  return n;
+}
+
 /** Every row of a table, ordered by `id`, as JSON text (for comparing two sides). */
 export async function tableRows(side: SideDb, table: string): Promise<string> {
   return JSON.stringify(await side.sql(`SELECT * FROM ${table} ORDER BY id`));
