@@ -107,27 +107,33 @@ Deno.test(
       const [change] = await client.changes(1);
       assert.equal(change!.change.after.title, "traced");
 
-      // Deno exports in batches: wait for the gateway's span, then read the whole trace.
+      // Each process exports in batches of its own: wait for every span of the chain to arrive,
+      // following parents from the gateway's span back to the REST request's.
       const deliver = await waitFor(
         () => receiver.spans.find((s) => s.name === "gateway.deliver"),
         "the gateway's span",
         60_000,
       );
-      const trace = receiver.spans.filter((s) => s.traceId === deliver.traceId);
-      const byId = new Map(trace.map((s) => [s.spanId, s]));
-      const publish = byId.get(deliver.parentSpanId);
-      assert.equal(publish?.name, "listener.publish", "the gateway continues the listener's span");
+      const arrived = (id: string, what: string) =>
+        waitFor(() => id !== "" && receiver.spans.find((s) => s.spanId === id), what, 60_000);
+      assert.ok(deliver.parentSpanId, "the gateway's span has a parent");
+      const publish = await arrived(deliver.parentSpanId, "the gateway's parent span");
+      assert.equal(publish.name, "listener.publish", "the gateway continues the listener's span");
       assert.equal(publish.service, "synchub-listener");
       assert.equal(deliver.service, "synchub-gateway");
-      const write = byId.get(publish.parentSpanId);
+      assert.ok(publish.parentSpanId, "the listener's span has a parent");
+      const write = await arrived(publish.parentSpanId, "the listener's parent span");
       assert.equal(
-        write?.name,
+        write.name,
         "crud.write",
         "the listener continues the write's span, from the WAL",
       );
       assert.equal(write.service, "synchub-crud");
       // The write hangs under the HTTP request span Deno made for the REST call.
-      assert.ok(trace.some((s) => s.spanId === write.parentSpanId && s.service === "synchub-crud"));
+      assert.ok(write.parentSpanId, "the write's span has a parent");
+      const request = await arrived(write.parentSpanId, "the write's parent span");
+      assert.equal(request.service, "synchub-crud");
+      const trace = receiver.spans.filter((s) => s.traceId === deliver.traceId);
       assert.deepEqual(
         [...new Set(trace.map((s) => s.service))].sort(),
         ["synchub-crud", "synchub-gateway", "synchub-listener"],
